@@ -44,9 +44,9 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use fd_core::{Error, ErrorKind, EventSource, Result, SyscallResult};
+use fd_core::{EventSource, SyscallResult};
 
-pub use fd_core;
+pub use fd_core::{self, Error, ErrorKind, Result};
 
 bitflags::bitflags! {
     /// Flags for [`eventfd`]. `EFD_CLOEXEC` is always added.

@@ -114,7 +114,7 @@ fn wait_for(
             Some(None) => None,
             Some(Some(deadline)) => Some(deadline.saturating_duration_since(Instant::now())),
         };
-        let ts = left.map(duration_to_timespec).transpose()?;
+        let ts = left.map(|d| duration_to_timespec("poll", d)).transpose()?;
         let mut fds = [PollFd::from_borrowed_fd(fd, events)];
         match rustix::event::poll(&mut fds, ts.as_ref()) {
             Ok(0) => return Ok(false),
@@ -125,14 +125,14 @@ fn wait_for(
     }
 }
 
-/// Converts a [`Duration`] to the kernel's `struct timespec`.
+/// Converts a [`Duration`] to the kernel's `struct timespec`, for `call`.
 ///
 /// # Errors
-/// [`ErrorKind::InvalidInput`] if the seconds do not fit in `time_t`.
-pub fn duration_to_timespec(d: Duration) -> Result<rustix::time::Timespec> {
+/// [`ErrorKind::InvalidInput`] naming `call` if the seconds do not fit in `time_t`.
+pub fn duration_to_timespec(call: &'static str, d: Duration) -> Result<rustix::time::Timespec> {
     let tv_sec = i64::try_from(d.as_secs()).map_err(|_| {
         Error::invalid_input(
-            "timespec",
+            call,
             format!(
                 "{d:?} is too long: the kernel's time_t holds at most {} s",
                 i64::MAX
@@ -210,10 +210,11 @@ mod tests {
 
     #[test]
     fn timespec_conversions() {
-        let ts = duration_to_timespec(Duration::new(3, 5)).unwrap();
+        let ts = duration_to_timespec("t", Duration::new(3, 5)).unwrap();
         assert_eq!((ts.tv_sec, ts.tv_nsec), (3, 5));
         assert_eq!(timespec_to_duration(&ts), Duration::new(3, 5));
-        let err = duration_to_timespec(Duration::MAX).unwrap_err();
+        let err = duration_to_timespec("t", Duration::MAX).unwrap_err();
+        assert_eq!(err.call(), "t");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().contains("too long"), "{err}");
         let bad = rustix::time::Timespec {
