@@ -1,0 +1,131 @@
+//! The `butter` binary, run for real.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output};
+
+fn butter(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_butter"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn doctor_prints_a_table_of_every_crate() {
+    let out = butter(&["doctor"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("butter doctor: Linux "), "{stdout}");
+    for needle in [
+        "CRATE",
+        "event-fd",
+        "timer-fd",
+        "CLOCK_BOOTTIME_ALARM",
+        "fanotify",
+        "seccomp filter actions",
+        "available,",
+    ] {
+        assert!(stdout.contains(needle), "no {needle:?} in\n{stdout}");
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert!(stdout.contains(release.trim()), "kernel release missing");
+}
+
+#[test]
+fn doctor_json_is_valid_and_complete() {
+    let out = butter(&["doctor", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let features = v["features"].as_array().unwrap();
+    assert!(features.len() >= 20);
+    for f in features {
+        let status = f["status"].as_str().unwrap();
+        assert!(
+            ["yes", "no", "needs-privilege", "unknown"].contains(&status),
+            "{f}"
+        );
+        assert!(f["crate"].is_string() && f["feature"].is_string() && f["since"].is_string());
+    }
+    let eventfd = features
+        .iter()
+        .find(|f| f["feature"] == "eventfd2")
+        .unwrap();
+    assert_eq!(eventfd["status"], "yes");
+    assert_eq!(
+        v["euid"].as_u64(),
+        Some(u64::from(rustix::process::geteuid().as_raw()))
+    );
+}
+
+#[test]
+fn doctor_as_an_unprivileged_user_says_what_root_adds() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "skipped doctor_as_an_unprivileged_user_says_what_root_adds: not root, cannot switch to uid 65534"
+        );
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .arg("doctor")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("running as uid 65534"), "{stdout}");
+    assert!(stdout.contains("needs CAP_WAKE_ALARM"), "{stdout}");
+    assert!(
+        stdout.contains("Run as root to use and confirm: CLOCK_REALTIME_ALARM"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_hint() {
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["doctor", "--bogus"],
+        &["--bogus"],
+    ] {
+        let out = butter(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("Try 'butter --help'"), "{args:?}: {stderr}");
+    }
+    assert!(text(&butter(&["frobnicate"]).stderr).contains("unknown command \"frobnicate\""));
+    assert!(text(&butter(&["doctor", "--bogus"]).stderr).contains("--bogus"));
+}
+
+#[test]
+fn help_and_version() {
+    let help = butter(&["--help"]);
+    assert!(help.status.success());
+    assert!(text(&help.stdout).contains("doctor [--json]"));
+    let version = butter(&["-V"]);
+    assert_eq!(
+        text(&version.stdout),
+        format!("butter {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(text(&butter(&["doctor", "--help"]).stdout).starts_with("Usage: butter doctor"));
+}
+
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .arg("doctor")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before butter writes
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!text(&out.stderr).contains("panicked"));
+}

@@ -1,0 +1,55 @@
+//! Linux's low-level kernel features for Rust, done completely.
+//!
+//! `butter` gathers the butter crates under one name. Each is a module behind
+//! a Cargo feature of the same name, all on by default:
+//!
+//! | module | crate | feature | covers |
+//! |---|---|---|---|
+//! | [`eventfd`] | `event-fd` | `eventfd` | `eventfd2`: counter and semaphore modes |
+//! | [`timerfd`] | `timer-fd` | `timerfd` | `timerfd_*`: every clock, periodic, absolute, cancel-on-set |
+//!
+//! The shared pieces come from `fd-core` and are re-exported at the top:
+//! [`Error`] and [`ErrorKind`] (one error model for every crate),
+//! [`EventSource`] (read / read a batch / wait, `AsFd` for `poll`/`epoll`),
+//! [`probe`] (what this kernel offers), and with feature `async`,
+//! `AsyncSource`, which makes any source a runtime-agnostic `Stream`.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(all(feature = "eventfd", feature = "timerfd"))] {
+//! use butter::eventfd::EventFd;
+//! use butter::timerfd::{TimerEvent, TimerFd, TimerSpec};
+//! use std::time::Duration;
+//!
+//! let wake = EventFd::new()?;
+//! wake.notify()?;
+//! assert_eq!(wake.read()?, 1);
+//!
+//! let timer = TimerFd::new()?;
+//! timer.set(&TimerSpec::oneshot(Duration::from_millis(1)))?;
+//! assert_eq!(timer.read()?, TimerEvent::Expired(1));
+//! # }
+//! # Ok::<(), butter::Error>(())
+//! ```
+
+#![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use fd_core::{self, Error, ErrorKind, EventSource, Result, probe};
+
+#[cfg(feature = "async")]
+pub use fd_core::AsyncSource;
+
+/// `eventfd2`: a kernel counter for wake-ups and notifications (the
+/// `event-fd` crate).
+#[cfg(feature = "eventfd")]
+pub mod eventfd {
+    pub use event_fd::*;
+}
+
+/// `timerfd`: kernel timers as file descriptors (the `timer-fd` crate).
+#[cfg(feature = "timerfd")]
+pub mod timerfd {
+    pub use timer_fd::*;
+}
