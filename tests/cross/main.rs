@@ -1,0 +1,167 @@
+//! Cross-crate tests: the butter types together, as a program uses them.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use butter::eventfd::{AsyncEventFd, EventFd, EventFdFlags};
+use butter::timerfd::{AsyncTimerFd, TimerEvent, TimerFd, TimerFdFlags, TimerSpec};
+use butter::{ErrorKind, EventSource};
+use futures_lite::{StreamExt, future};
+use rustix::event::epoll;
+
+const LIMIT: Duration = Duration::from_secs(10);
+const MS: Duration = Duration::from_millis(1);
+
+/// One epoll loop drives an eventfd fed by another thread and a periodic
+/// timerfd, through nothing but `AsFd`.
+#[test]
+fn one_epoll_loop_drives_an_eventfd_and_a_timerfd() {
+    let efd = EventFd::with_flags(0, EventFdFlags::NONBLOCK).unwrap();
+    let timer = TimerFd::with_clock(Default::default(), TimerFdFlags::NONBLOCK).unwrap();
+    timer.set(&TimerSpec::periodic(MS)).unwrap();
+    let ep = epoll::create(epoll::CreateFlags::CLOEXEC).unwrap();
+    epoll::add(
+        &ep,
+        efd.as_fd(),
+        epoll::EventData::new_u64(1),
+        epoll::EventFlags::IN,
+    )
+    .unwrap();
+    epoll::add(
+        &ep,
+        timer.as_fd(),
+        epoll::EventData::new_u64(2),
+        epoll::EventFlags::IN,
+    )
+    .unwrap();
+
+    let (mut values, mut ticks) = (0u64, 0u64);
+    let deadline = Instant::now() + LIMIT;
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..5 {
+                efd.write(1).unwrap();
+            }
+        });
+        let mut events = Vec::with_capacity(4);
+        let timeout = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        while values < 5 || ticks < 5 {
+            assert!(
+                Instant::now() < deadline,
+                "values {values}, ticks {ticks} after {LIMIT:?}"
+            );
+            events.clear();
+            epoll::wait(
+                &ep,
+                rustix::buffer::spare_capacity(&mut events),
+                Some(&timeout),
+            )
+            .unwrap();
+            for event in events.drain(..) {
+                let data = event.data;
+                match data.u64() {
+                    1 => values += efd.try_read().unwrap().unwrap_or(0),
+                    2 => ticks += timer.try_read().unwrap().map_or(0, TimerEvent::count),
+                    other => panic!("unknown token {other}"),
+                }
+            }
+        }
+    });
+    assert_eq!(values, 5);
+    assert!(ticks >= 5);
+}
+
+/// Generic code over `EventSource` works with every crate's type.
+fn drain<S: EventSource>(source: &S) -> Vec<S::Event> {
+    let mut out = Vec::new();
+    while let Some(event) = source.try_read_event().unwrap() {
+        out.push(event);
+    }
+    out
+}
+
+#[test]
+fn event_source_is_generic_across_crates() {
+    let sem = EventFd::with_flags(3, EventFdFlags::SEMAPHORE).unwrap();
+    assert_eq!(drain(&sem), [1, 1, 1]);
+    let timer = TimerFd::new().unwrap();
+    timer.set(&TimerSpec::oneshot(MS)).unwrap();
+    assert!(timer.wait(Some(LIMIT)).unwrap());
+    assert_eq!(drain(&&timer), [TimerEvent::Expired(1)]);
+}
+
+#[test]
+fn errors_from_every_crate_share_one_model() {
+    let from_eventfd = EventFd::new().unwrap().write(u64::MAX).unwrap_err();
+    let from_timerfd = TimerFd::new()
+        .unwrap()
+        .set(&TimerSpec::oneshot(Duration::ZERO))
+        .unwrap_err();
+    let kinds: HashMap<&str, ErrorKind> = [
+        (from_eventfd.call(), from_eventfd.kind()),
+        (from_timerfd.call(), from_timerfd.kind()),
+    ]
+    .into();
+    assert_eq!(kinds["eventfd_write"], ErrorKind::InvalidInput);
+    assert_eq!(kinds["timerfd_settime"], ErrorKind::InvalidInput);
+    let io: std::io::Error = from_timerfd.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(io.to_string().contains("zero start"));
+    // Types are the same through every path.
+    let _: butter::Error = event_fd::Error::from_errno("x", 1);
+    let _: timer_fd::Error = fd_core::Error::from_errno("x", 1);
+}
+
+/// A task waits on an eventfd and a timer at once; the same code runs on
+/// two executors.
+async fn first_of_eventfd_and_timer(efd: &AsyncEventFd, timer: &AsyncTimerFd) -> (u64, u64) {
+    let mut got = (0, 0);
+    let (mut efd_stream, mut timer_stream) = (efd, timer);
+    while got.0 == 0 || got.1 == 0 {
+        let next = future::or(
+            async { (efd_stream.next().await.unwrap().unwrap(), 0) },
+            async { (0, timer_stream.next().await.unwrap().unwrap().count()) },
+        )
+        .await;
+        got.0 += next.0;
+        got.1 += next.1;
+    }
+    got
+}
+
+#[test]
+fn async_types_on_futures_lite_block_on() {
+    let efd = AsyncEventFd::new(EventFd::new().unwrap()).unwrap();
+    let timer = AsyncTimerFd::new(TimerFd::new().unwrap()).unwrap();
+    efd.get_ref().write(7).unwrap();
+    timer.set(&TimerSpec::oneshot(2 * MS)).unwrap();
+    let (value, ticks) = future::block_on(first_of_eventfd_and_timer(&efd, &timer));
+    assert_eq!((value, ticks), (7, 1));
+}
+
+#[test]
+fn async_types_on_a_multi_threaded_executor() {
+    let efd = AsyncEventFd::new(EventFd::new().unwrap()).unwrap();
+    let timer = AsyncTimerFd::new(TimerFd::new().unwrap()).unwrap();
+    let stop = AsyncEventFd::new(EventFd::with_flags(0, EventFdFlags::SEMAPHORE).unwrap()).unwrap();
+    let ex = async_executor::Executor::new();
+    let got = thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| future::block_on(ex.run(stop.read())));
+        }
+        let task = ex.spawn(first_of_eventfd_and_timer(&efd, &timer));
+        // Feed it from this thread, after the task exists.
+        efd.get_ref().write(9).unwrap();
+        timer.set(&TimerSpec::oneshot(2 * MS)).unwrap();
+        let got = future::block_on(task);
+        stop.get_ref().write(2).unwrap();
+        got
+    });
+    assert_eq!(got, (9, 1));
+    assert!(efd.as_raw_fd() >= 0);
+}

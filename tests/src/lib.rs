@@ -1,0 +1,325 @@
+//! The fork-per-test harness for butter's privileged and isolation tests.
+//!
+//! Some tests change process-wide state: they lower `RLIMIT_NOFILE` to
+//! provoke `EMFILE`, drop capabilities, mount filesystems, set the hostname,
+//! load seccomp filters. Such a test must not share a process with other
+//! tests, and must never change this machine. [`run`] gives each test a
+//! process of its own:
+//!
+//! - The harness's `main` is single-threaded (the test target is declared
+//!   with `harness = false`), so `fork` is safe and the child may allocate.
+//! - [`Needs::Namespaces`] tests get fresh mount, UTS and IPC namespaces, with
+//!   `/` made recursively private so that no mount reaches the host. As root
+//!   that is all; otherwise the child first enters a new user namespace in
+//!   which it is root, so the test still runs.
+//! - [`Needs::Root`] tests need real root in the initial namespaces (fanotify
+//!   marks, stepping the clock): without it they are skipped, saying why on
+//!   stderr. They also get the private namespaces above.
+//! - The parent waits on a pidfd with a deadline: a hung test is killed and
+//!   fails; it never hangs the run.
+//!
+//! A test passes by returning, fails by panicking, and may call [`skip`] to
+//! say it cannot run here and why. The run ends with libtest's summary line
+//! and a plain `N passed, N failed, N skipped` line.
+
+#![deny(unsafe_code)]
+
+use std::io::{Read, Seek};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The child's exit status for "skipped"; the reason is on stderr.
+const SKIP_STATUS: i32 = 77;
+
+/// What a test needs from its process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// A process of its own (rlimits, credentials, signal masks).
+    Isolation,
+    /// Private mount, UTS and IPC namespaces, root inside them (a user
+    /// namespace where not root).
+    Namespaces,
+    /// Real root in the initial user namespace, plus the private namespaces.
+    Root,
+}
+
+/// One test: a name, what it needs, and its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    /// The name printed and matched by a filter argument.
+    pub name: &'static str,
+    /// What the test needs.
+    pub needs: Needs,
+    /// The body: returns to pass, panics to fail, [`skip`]s to skip.
+    pub run: fn(),
+}
+
+/// How long one test may take before it is killed and failed.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The harness process's own view, taken before any test forks: its
+/// namespace links and an open `/proc/self/mountinfo`, which a child reads to
+/// see the harness's live mount table without ptrace access to it.
+struct HarnessView {
+    namespaces: Vec<(&'static str, PathBuf)>,
+    mountinfo: std::fs::File,
+}
+
+static HARNESS_VIEW: OnceLock<HarnessView> = OnceLock::new();
+
+fn harness_view() -> &'static HarnessView {
+    HARNESS_VIEW.get_or_init(|| HarnessView {
+        namespaces: ["mnt", "uts", "ipc", "user", "pid", "net"]
+            .into_iter()
+            .map(|ns| {
+                (
+                    ns,
+                    std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        mountinfo: std::fs::File::open("/proc/self/mountinfo").expect("open /proc/self/mountinfo"),
+    })
+}
+
+/// The harness process's namespace `ns` (`"mnt"`, `"uts"`, …) as its
+/// `/proc/self/ns` link reads, such as `mnt:[4026531841]`.
+pub fn harness_namespace(ns: &str) -> PathBuf {
+    harness_view()
+        .namespaces
+        .iter()
+        .find(|(name, _)| *name == ns)
+        .map(|(_, link)| link.clone())
+        .unwrap_or_default()
+}
+
+/// The harness process's mount table as it is now: proof for a test that
+/// its mounts did not reach the harness (and so the host).
+pub fn harness_mountinfo() -> String {
+    let mut file = &harness_view().mountinfo;
+    let mut text = String::new();
+    file.rewind().expect("rewind mountinfo");
+    file.read_to_string(&mut text)
+        .expect("read the harness's mountinfo");
+    text
+}
+
+/// Ends the current test as skipped, printing `reason` to stderr.
+pub fn skip(reason: &str) -> ! {
+    eprintln!("skipped: {reason}");
+    std::process::exit(SKIP_STATUS)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    Failed(String),
+    Skipped,
+}
+
+/// Runs `tests`, each in a forked child, and prints the results.
+///
+/// Arguments: a word without a leading `-` filters tests by substring;
+/// `--list` lists them; other flags (those cargo passes to libtest binaries,
+/// such as `--nocapture`) are accepted and ignored.
+pub fn run(tests: &[Test]) -> ExitCode {
+    harness_view();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for t in tests {
+            println!("{}: test", t.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| filters.is_empty() || filters.iter().any(|f| t.name.contains(f.as_str())))
+        .collect();
+    let filtered_out = tests.len() - selected.len();
+    println!(
+        "\nrunning {} tests (each in a forked child)",
+        selected.len()
+    );
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for test in selected {
+        let outcome = run_one(test);
+        match &outcome {
+            Outcome::Passed => {
+                passed += 1;
+                println!("test {} ... ok", test.name);
+            }
+            Outcome::Skipped => {
+                skipped += 1;
+                println!("test {} ... skipped", test.name);
+            }
+            Outcome::Failed(why) => {
+                failed += 1;
+                println!("test {} ... FAILED ({why})", test.name);
+                failures.push(test.name);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:\n    {}", failures.join("\n    "));
+    }
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; {skipped} ignored; \
+         0 measured; {filtered_out} filtered out"
+    );
+    println!("{passed} passed, {failed} failed, {skipped} skipped\n");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_one(test: &Test) -> Outcome {
+    let is_root = rustix::process::geteuid().is_root();
+    if test.needs == Needs::Root && !is_root {
+        eprintln!(
+            "skipped {}: needs root in the initial user namespace",
+            test.name
+        );
+        return Outcome::Skipped;
+    }
+    match fork_child(test, is_root) {
+        Ok(status) => status,
+        Err(e) => Outcome::Failed(format!("could not run the child: {e}")),
+    }
+}
+
+/// Forks, runs `test` in the child, and waits for it with [`TIMEOUT`].
+#[allow(unsafe_code)]
+fn fork_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
+    // SAFETY: this process is single-threaded (a `harness = false` test
+    // binary whose main runs tests one after another), so the child is a
+    // complete copy with no lock held by a vanished thread.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        child(test, is_root);
+    }
+    let pid = rustix::process::Pid::from_raw(pid).expect("fork returned a positive pid");
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+    let exited =
+        fd_core::wait_readable(pidfd.as_fd(), Some(TIMEOUT)).map_err(std::io::Error::from)?;
+    if !exited {
+        let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+    }
+    let status = loop {
+        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status,
+            Ok(None) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if !exited {
+        return Ok(Outcome::Failed(format!(
+            "timed out after {TIMEOUT:?} and was killed"
+        )));
+    }
+    Ok(match (status.exit_status(), status.terminating_signal()) {
+        (Some(0), _) => Outcome::Passed,
+        (Some(SKIP_STATUS), _) => Outcome::Skipped,
+        (Some(code), _) => Outcome::Failed(format!("exit status {code}")),
+        (None, Some(sig)) => Outcome::Failed(format!("killed by signal {sig}")),
+        (None, None) => Outcome::Failed(format!("ended with wait status {}", status.as_raw())),
+    })
+}
+
+/// The child: set up what the test needs, run it, exit.
+fn child(test: &Test, is_root: bool) -> ! {
+    if test.needs != Needs::Isolation
+        && let Err(why) = enter_private_namespaces(is_root)
+    {
+        skip(&format!("{}: {why}", test.name));
+    }
+    let result = std::panic::catch_unwind(test.run);
+    std::process::exit(if result.is_ok() { 0 } else { 1 })
+}
+
+/// Unshares mount, UTS and IPC namespaces (and the user namespace first when
+/// not root), then makes every mount private so nothing propagates out.
+#[allow(unsafe_code)]
+fn enter_private_namespaces(is_root: bool) -> Result<(), String> {
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    if !is_root {
+        flags |= libc::CLONE_NEWUSER;
+    }
+    // SAFETY: unshare with namespace flags only; this process is
+    // single-threaded (it is a fresh fork of a single-threaded harness).
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err(format!(
+            "cannot create namespaces here ({}); user namespaces may be disabled",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if !is_root {
+        let write = |file: &str, text: String| {
+            std::fs::write(format!("/proc/self/{file}"), text)
+                .map_err(|e| format!("writing /proc/self/{file}: {e}"))
+        };
+        write("setgroups", "deny".into())?;
+        write("uid_map", format!("0 {uid} 1"))?;
+        write("gid_map", format!("0 {gid} 1"))?;
+    }
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| format!("making / private: {e}"))?;
+    Ok(())
+}
+
+/// Lowers the soft `RLIMIT_NOFILE` to `limit` and opens `/dev/null` until
+/// the table is full, so the next fd-creating call fails with `EMFILE`.
+/// Returns the fds that fill the table; dropping them frees it again.
+pub fn fill_fd_table(limit: u64) -> Vec<std::fs::File> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let old = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(limit),
+            maximum: old.maximum,
+        },
+    )
+    .expect("setrlimit");
+    let mut files = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => files.push(f),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return files,
+            Err(e) => panic!("filling the fd table: {e}"),
+        }
+    }
+}
+
+/// Drops every capability by becoming uid/gid 65534 (nobody); skips the
+/// test if this process may not change its ids (not root).
+pub fn become_nobody() {
+    use rustix::process::{Gid, Uid};
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    rustix::thread::set_thread_groups(&[]).expect("setgroups");
+    let gid = Gid::from_raw(65534);
+    let uid = Uid::from_raw(65534);
+    rustix::thread::set_thread_res_gid(gid, gid, gid).expect("setresgid");
+    rustix::thread::set_thread_res_uid(uid, uid, uid).expect("setresuid");
+    assert!(!rustix::process::geteuid().is_root());
+}
