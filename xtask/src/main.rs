@@ -1,0 +1,289 @@
+//! `cargo xtask`: the butter workspace's test and benchmark driver.
+//!
+//! - `cargo xtask test`: formatting, clippy (`-D warnings`, with all features
+//!   and with none), every crate's unit, integration and doc tests, the
+//!   cross-crate tests, the privileged tests (forked children in private
+//!   namespaces: as root, or in a user namespace; skips are explained), and
+//!   rustdoc with warnings denied. Prints a summary and fails if anything did.
+//! - `cargo xtask bench`: builds `butter-bench` in release mode, runs it, and
+//!   writes the table as JSON to `target/butter-bench.json`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+Usage: cargo xtask <COMMAND>
+
+Commands:
+  test    fmt, clippy, every test (unit, integration, doc, cross-crate,
+          privileged) and rustdoc; prints a summary
+  bench   run butter-bench (release) and write target/butter-bench.json
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
+        Some("-h" | "--help") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown command {other:?}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+/// One step's result in the summary.
+struct Step {
+    name: &'static str,
+    ok: bool,
+    took: Duration,
+    note: String,
+}
+
+/// Test counts read from libtest's `test result:` lines and the skip lines
+/// tests print to stderr.
+#[derive(Default)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn read_result_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = number.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn test(root: &Path, args: &[String]) -> ExitCode {
+    if let Some(extra) = args.first() {
+        eprintln!("xtask test: takes no arguments (got {extra:?})");
+        return ExitCode::from(2);
+    }
+    for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
+        let present = cargo(root)
+            .args([tool, "--version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            eprintln!(
+                "xtask test: `cargo {tool}` is missing; install it with `rustup component add {component}`"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let mut steps = Vec::new();
+    let mut counts = Counts::default();
+    let mut run = |name: &'static str, cmd: &mut Command, counts: Option<&mut Counts>| {
+        println!("\n== xtask: {name} ==");
+        let _ = std::io::stdout().flush();
+        let start = Instant::now();
+        let (ok, note) = match counts {
+            None => match cmd.status() {
+                Ok(status) => (status.success(), String::new()),
+                Err(e) => (false, format!("could not run: {e}")),
+            },
+            Some(counts) => run_counting(cmd, counts),
+        };
+        steps.push(Step {
+            name,
+            ok,
+            took: start.elapsed(),
+            note,
+        });
+    };
+
+    run(
+        "fmt",
+        cargo(root).args(["fmt", "--all", "--", "--check"]),
+        None,
+    );
+    run(
+        "clippy (all features)",
+        cargo(root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        None,
+    );
+    run(
+        "clippy (no default features)",
+        cargo(root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        None,
+    );
+    run(
+        "tests (unit, integration, doc, cross-crate, privileged)",
+        cargo(root).args(["test", "--workspace", "--all-features"]),
+        Some(&mut counts),
+    );
+    run(
+        "rustdoc (warnings denied)",
+        cargo(root)
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        None,
+    );
+
+    println!("\n== xtask test summary ==");
+    for step in &steps {
+        let verdict = if step.ok { "ok" } else { "FAILED" };
+        println!(
+            "  {:<58} {verdict:<6} {:>6.1}s {}",
+            step.name,
+            step.took.as_secs_f64(),
+            step.note
+        );
+    }
+    let all_ok = steps.iter().all(|s| s.ok);
+    println!(
+        "  (ignored by libtest: {}; skipped with a reason on stderr: {})",
+        counts.ignored, counts.skipped
+    );
+    // A failed step that is not a test failure still counts as one failure.
+    let failed = counts.failed + steps.iter().filter(|s| !s.ok && s.note.is_empty()).count() as u64;
+    println!(
+        "summary: {} passed, {} failed, {} skipped",
+        counts.passed, failed, counts.skipped
+    );
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs `cmd`, echoing its stdout and stderr as they come, and reads the
+/// test counts from them.
+fn run_counting(cmd: &mut Command, counts: &mut Counts) -> (bool, String) {
+    let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(e) => return (false, format!("could not run: {e}")),
+    };
+    let stderr = child.stderr.take().expect("piped stderr");
+    let skips = std::thread::spawn(move || {
+        let mut skipped = 0;
+        let mut out = std::io::stderr();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("skipped") {
+                skipped += 1;
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        skipped
+    });
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut out = std::io::stdout();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        counts.read_result_line(&line);
+        let _ = writeln!(out, "{line}");
+    }
+    counts.skipped += skips.join().unwrap_or(0);
+    match child.wait() {
+        Ok(status) if status.success() => (true, String::new()),
+        Ok(_) if counts.failed > 0 => (false, format!("{} failed", counts.failed)),
+        Ok(status) => (false, format!("cargo test: {status}")),
+        Err(e) => (false, format!("waiting for cargo test: {e}")),
+    }
+}
+
+fn bench(root: &Path, args: &[String]) -> ExitCode {
+    let json = root.join("target").join("butter-bench.json");
+    let status = cargo(root)
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "butter-bench",
+            "--",
+            "--json",
+        ])
+        .arg(&json)
+        .args(args)
+        .status();
+    match status {
+        Ok(s) if s.success() => {
+            println!("\nJSON written to {}", json.display());
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xtask bench: could not run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counts;
+
+    #[test]
+    fn reads_libtest_result_lines() {
+        let mut c = Counts::default();
+        c.read_result_line("test result: ok. 22 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.05s");
+        c.read_result_line(
+            "test result: FAILED. 4 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        c.read_result_line("running 3 tests");
+        assert_eq!((c.passed, c.failed, c.ignored), (26, 1, 1));
+    }
+}
