@@ -1,0 +1,91 @@
+/* Plain C baselines for butter-bench: the same work as the Rust rows,
+ * written the way a C programmer would, with raw libc calls. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* n times: add 1 to the eventfd, read it back. Returns the sum read, or
+ * UINT64_MAX on error. */
+uint64_t butter_c_eventfd_pairs(int fd, uint64_t n) {
+    uint64_t sum = 0, one = 1, v;
+    for (uint64_t i = 0; i < n; i++) {
+        if (write(fd, &one, 8) != 8) return UINT64_MAX;
+        if (read(fd, &v, 8) != 8) return UINT64_MAX;
+        sum += v;
+    }
+    return sum;
+}
+
+struct pong_args { int ping, pong; uint64_t n; int failed; };
+
+static void *pong_thread(void *p) {
+    struct pong_args *a = p;
+    uint64_t v;
+    for (uint64_t i = 0; i < a->n; i++) {
+        if (read(a->ping, &v, 8) != 8 || write(a->pong, &v, 8) != 8) { a->failed = 1; break; }
+    }
+    return NULL;
+}
+
+/* n round trips between this thread and a second one over two blocking
+ * eventfds. Returns 0 on success. */
+int butter_c_eventfd_pingpong(uint64_t n) {
+    struct pong_args a = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC), n, 0 };
+    if (a.ping < 0 || a.pong < 0) return -1;
+    pthread_t t;
+    if (pthread_create(&t, NULL, pong_thread, &a) != 0) return -1;
+    int failed = 0;
+    uint64_t v;
+    for (uint64_t i = 1; i <= n && !failed; i++) {
+        if (write(a.ping, &i, 8) != 8 || read(a.pong, &v, 8) != 8 || v != i) failed = 1;
+    }
+    pthread_join(t, NULL);
+    close(a.ping);
+    close(a.pong);
+    return failed || a.failed ? -1 : 0;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A periodic CLOCK_MONOTONIC timerfd from an absolute start, read until
+ * total_ns have passed. For each read, the lateness of the newest expiry
+ * (now - its scheduled time) goes into lateness_ns (up to cap samples).
+ * Returns the number of samples; *expirations gets the sum of the counts
+ * read, *due_before and *due_after the expirations due just before and just
+ * after the last read. Returns -1 on error. */
+int64_t butter_c_timerfd_run(uint64_t period_ns, uint64_t total_ns, int64_t *lateness_ns, size_t cap,
+                             uint64_t *expirations, uint64_t *due_before, uint64_t *due_after) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (fd < 0) return -1;
+    uint64_t start = now_ns() + period_ns;
+    struct itimerspec its = {
+        .it_interval = { (time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u) },
+        .it_value = { (time_t)(start / 1000000000u), (long)(start % 1000000000u) },
+    };
+    if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) { close(fd); return -1; }
+    uint64_t total = 0, count, before = 0, after = 0;
+    size_t n = 0;
+    for (;;) {
+        before = now_ns();
+        if (read(fd, &count, 8) != 8) { close(fd); return -1; }
+        after = now_ns();
+        total += count;
+        if (n < cap) lateness_ns[n++] = (int64_t)(after - (start + (total - 1) * period_ns));
+        if (after - start >= total_ns) break;
+    }
+    close(fd);
+    *expirations = total;
+    *due_before = before < start ? 0 : (before - start) / period_ns + 1;
+    *due_after = (after - start) / period_ns + 1;
+    return (int64_t)n;
+}

@@ -1,0 +1,75 @@
+//! The C baselines (`c/baseline.c`), behind safe functions.
+//!
+//! # Safety
+//!
+//! Each C function takes integers, a borrowed fd that stays open across
+//! the call, or pointers to buffers whose length it is told; none keeps a
+//! pointer after returning. The wrappers pass exactly those.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+unsafe extern "C" {
+    fn butter_c_eventfd_pairs(fd: i32, n: u64) -> u64;
+    fn butter_c_eventfd_pingpong(n: u64) -> i32;
+    fn butter_c_timerfd_run(
+        period_ns: u64,
+        total_ns: u64,
+        lateness_ns: *mut i64,
+        cap: usize,
+        expirations: *mut u64,
+        due_before: *mut u64,
+        due_after: *mut u64,
+    ) -> i64;
+}
+
+/// `n` eventfd write(1)+read pairs on `fd`; the sum read, `None` on error.
+pub(crate) fn eventfd_pairs(fd: BorrowedFd<'_>, n: u64) -> Option<u64> {
+    // SAFETY: `fd` is open for the whole call (borrowed); n is a count.
+    let sum = unsafe { butter_c_eventfd_pairs(fd.as_raw_fd(), n) };
+    (sum != u64::MAX).then_some(sum)
+}
+
+/// `n` blocking eventfd round trips between two threads; `false` on error.
+pub(crate) fn eventfd_pingpong(n: u64) -> bool {
+    // SAFETY: integer argument; the C code owns and closes its own fds.
+    unsafe { butter_c_eventfd_pingpong(n) == 0 }
+}
+
+/// What a periodic timer run saw.
+#[derive(Debug, Default)]
+pub(crate) struct TimerRun {
+    /// Lateness of the newest expiry at each read, in ns.
+    pub(crate) lateness_ns: Vec<i64>,
+    /// Sum of the expiration counts read.
+    pub(crate) expirations: u64,
+    /// Expirations due just before and just after the last read.
+    pub(crate) due: (u64, u64),
+}
+
+/// The C periodic-timer run: `period` for `total`, as
+/// [`crate::timer_run_ours`] does in Rust.
+pub(crate) fn timerfd_run(period_ns: u64, total_ns: u64) -> Option<TimerRun> {
+    let cap = usize::try_from(total_ns / period_ns * 2 + 16).ok()?;
+    let mut run = TimerRun {
+        lateness_ns: vec![0; cap],
+        ..TimerRun::default()
+    };
+    let (mut before, mut after) = (0, 0);
+    // SAFETY: `lateness_ns` holds `cap` i64s; the three out-pointers are
+    // locals that outlive the call; the C code writes at most `cap` samples.
+    let n = unsafe {
+        butter_c_timerfd_run(
+            period_ns,
+            total_ns,
+            run.lateness_ns.as_mut_ptr(),
+            cap,
+            &mut run.expirations,
+            &mut before,
+            &mut after,
+        )
+    };
+    run.lateness_ns.truncate(usize::try_from(n).ok()?);
+    run.due = (before, after);
+    Some(run)
+}

@@ -1,0 +1,628 @@
+//! butter-bench: the butter crates against plain C and the best peer crate,
+//! side by side in one run.
+//!
+//! Every row runs its variants interleaved (ours, C, peer, ours, C, peer, …)
+//! for several rounds after a warm-up round, and reports the median of the
+//! rounds, so that noise on a shared 2-core machine hits all variants alike.
+//! Ratios are ours ÷ baseline in time: 1.00 is equal, below 1 is faster.
+//! Nothing here asserts a speed: a slow machine gives slow figures, not
+//! failures. `cargo xtask bench` runs it and keeps the JSON.
+//!
+//! Usage: `butter-bench [--quick] [--json PATH]`
+
+#![deny(unsafe_code)]
+
+mod c;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use butter::eventfd::{AsyncEventFd, EventFd};
+use butter::timerfd::{Clock, TimerFd, TimerSpec};
+use butter_cli::json;
+use futures_lite::future::block_on;
+
+/// How much work each row does.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    rounds: usize,
+    pairs: u64,
+    round_trips: u64,
+    async_round_trips: u64,
+    timer_period: Duration,
+    timer_total: Duration,
+}
+
+const FULL: Plan = Plan {
+    rounds: 9,
+    pairs: 200_000,
+    round_trips: 20_000,
+    async_round_trips: 10_000,
+    timer_period: Duration::from_millis(1),
+    timer_total: Duration::from_secs(2),
+};
+
+const QUICK: Plan = Plan {
+    rounds: 3,
+    pairs: 2_000,
+    round_trips: 200,
+    async_round_trips: 200,
+    timer_period: Duration::from_millis(1),
+    timer_total: Duration::from_millis(50),
+};
+
+/// One line of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    ours: f64,
+    c: Option<f64>,
+    peer: Option<(&'static str, f64)>,
+    /// For rates: a higher figure is better, so the time ratio is inverted.
+    higher_is_better: bool,
+    note: String,
+}
+
+impl Row {
+    /// Ours ÷ baseline in time.
+    fn ratio(&self, baseline: f64) -> f64 {
+        if self.higher_is_better {
+            baseline / self.ours
+        } else {
+            self.ours / baseline
+        }
+    }
+}
+
+fn median(samples: &mut [f64]) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    match samples.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => samples[n / 2],
+        n => (samples[n / 2 - 1] + samples[n / 2]) / 2.0,
+    }
+}
+
+/// The `p`-th percentile (0–100) by nearest rank.
+fn percentile(samples: &mut [f64], p: usize) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = (p * samples.len()).div_ceil(100).clamp(1, samples.len());
+    samples[rank - 1]
+}
+
+fn mean(samples: &[f64]) -> f64 {
+    samples.iter().sum::<f64>() / samples.len() as f64
+}
+
+/// Runs every variant once per round, interleaved, after one warm-up round;
+/// returns each variant's median seconds per round.
+fn interleaved(rounds: usize, variants: &mut [&mut dyn FnMut() -> Duration]) -> Vec<f64> {
+    for v in variants.iter_mut() {
+        v();
+    }
+    let mut samples = vec![Vec::with_capacity(rounds); variants.len()];
+    for _ in 0..rounds {
+        for (v, s) in variants.iter_mut().zip(&mut samples) {
+            s.push(v().as_secs_f64());
+        }
+    }
+    samples.iter_mut().map(|s| median(s)).collect()
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+// ---- eventfd write+read pairs ----------------------------------------------
+
+fn pairs_ours(n: u64) -> Duration {
+    let efd = EventFd::new().expect("eventfd");
+    let mut sum = 0;
+    let took = timed(|| {
+        for _ in 0..n {
+            efd.write(1).expect("write");
+            sum += efd.read().expect("read");
+        }
+    });
+    assert_eq!(sum, n);
+    took
+}
+
+fn pairs_c(n: u64) -> Duration {
+    let efd = EventFd::new().expect("eventfd");
+    let mut sum = None;
+    let took = timed(|| sum = c::eventfd_pairs(efd.as_fd(), n));
+    assert_eq!(sum, Some(n));
+    took
+}
+
+fn pairs_nix(n: u64) -> Duration {
+    use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
+    let efd = NixEventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).expect("eventfd");
+    let mut sum = 0;
+    let took = timed(|| {
+        for _ in 0..n {
+            efd.write(1).expect("write");
+            sum += efd.read().expect("read");
+        }
+    });
+    assert_eq!(sum, n);
+    took
+}
+
+// ---- blocking ping-pong between two threads -------------------------------
+
+fn pingpong_ours(n: u64) -> Duration {
+    let (ping, pong) = (
+        EventFd::new().expect("eventfd"),
+        EventFd::new().expect("eventfd"),
+    );
+    timed(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..n {
+                    let v = ping.read().expect("read");
+                    pong.write(v).expect("write");
+                }
+            });
+            for i in 1..=n {
+                ping.write(i).expect("write");
+                assert_eq!(pong.read().expect("read"), i);
+            }
+        });
+    })
+}
+
+fn pingpong_c(n: u64) -> Duration {
+    let mut ok = false;
+    let took = timed(|| ok = c::eventfd_pingpong(n));
+    assert!(ok, "C ping-pong failed");
+    took
+}
+
+fn pingpong_nix(n: u64) -> Duration {
+    use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
+    let new = || NixEventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).expect("eventfd");
+    let (ping, pong) = (new(), new());
+    timed(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..n {
+                    let v = ping.read().expect("read");
+                    pong.write(v).expect("write");
+                }
+            });
+            for i in 1..=n {
+                ping.write(i).expect("write");
+                assert_eq!(pong.read().expect("read"), i);
+            }
+        });
+    })
+}
+
+// ---- async ping-pong: two tasks on two threads ----------------------------
+
+fn async_pingpong_ours(n: u64) -> Duration {
+    let new = || AsyncEventFd::new(EventFd::new().expect("eventfd")).expect("register");
+    let (ping, pong) = (new(), new());
+    timed(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                block_on(async {
+                    for _ in 0..n {
+                        let v = ping.read().await.expect("read");
+                        pong.write(v).await.expect("write");
+                    }
+                })
+            });
+            block_on(async {
+                for i in 1..=n {
+                    ping.write(i).await.expect("write");
+                    assert_eq!(pong.read().await.expect("read"), i);
+                }
+            });
+        });
+    })
+}
+
+/// The hand-written peer: `async_io::Async<OwnedFd>` and raw 8-byte reads
+/// and writes, as a user without butter would write it.
+fn async_pingpong_raw(n: u64) -> Duration {
+    use async_io::Async;
+    let new = || {
+        let fd: OwnedFd =
+            rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).expect("eventfd");
+        Async::new(fd).expect("register")
+    };
+    async fn read(fd: &Async<OwnedFd>) -> u64 {
+        let mut buf = [0u8; 8];
+        fd.read_with(|fd| rustix::io::read(fd, &mut buf).map_err(Into::into))
+            .await
+            .expect("read");
+        u64::from_ne_bytes(buf)
+    }
+    async fn write(fd: &Async<OwnedFd>, v: u64) {
+        let buf = v.to_ne_bytes();
+        fd.write_with(|fd| rustix::io::write(fd, &buf).map_err(Into::into))
+            .await
+            .expect("write");
+    }
+    let (ping, pong) = (new(), new());
+    timed(|| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                block_on(async {
+                    for _ in 0..n {
+                        let v = read(&ping).await;
+                        write(&pong, v).await;
+                    }
+                })
+            });
+            block_on(async {
+                for i in 1..=n {
+                    write(&ping, i).await;
+                    assert_eq!(read(&pong).await, i);
+                }
+            });
+        });
+    })
+}
+
+// ---- timerfd lateness -----------------------------------------------------
+
+/// A periodic monotonic timer from an absolute start, read until `total`
+/// has passed: the same loop as the C baseline.
+fn timer_run_ours(period: Duration, total: Duration) -> c::TimerRun {
+    let clock = Clock::Monotonic;
+    let timer = TimerFd::with_clock(clock, Default::default()).expect("timerfd");
+    let start = clock.now() + period;
+    timer
+        .set(&TimerSpec::periodic_at(start, period))
+        .expect("settime");
+    let mut run = c::TimerRun::default();
+    let period_ns = period.as_nanos();
+    let (mut before, mut after);
+    loop {
+        before = clock.now();
+        run.expirations += timer.read().expect("read").count();
+        after = clock.now();
+        let newest = start + period * u32::try_from(run.expirations - 1).expect("count fits");
+        run.lateness_ns
+            .push(i64::try_from((after - newest).as_nanos()).unwrap_or(i64::MAX));
+        if after - start >= total {
+            break;
+        }
+    }
+    let due = |t: Duration| match t.checked_sub(start) {
+        None => 0,
+        Some(d) => u64::try_from(d.as_nanos() / period_ns).expect("fits") + 1,
+    };
+    run.due = (due(before), due(after));
+    run
+}
+
+/// Mean and p99 lateness in µs, and whether any expiration was lost.
+fn timer_stats(run: &c::TimerRun) -> (f64, f64, bool) {
+    let mut us: Vec<f64> = run
+        .lateness_ns
+        .iter()
+        .map(|&ns| ns as f64 / 1000.0)
+        .collect();
+    let lost = !(run.due.0..=run.due.1).contains(&run.expirations);
+    (mean(&us), percentile(&mut us, 99), lost)
+}
+
+// ---- the table ------------------------------------------------------------
+
+fn rows(plan: &Plan) -> Vec<Row> {
+    let mut rows = Vec::new();
+
+    let n = plan.pairs;
+    let m = interleaved(
+        plan.rounds,
+        &mut [&mut || pairs_ours(n), &mut || pairs_c(n), &mut || {
+            pairs_nix(n)
+        }],
+    );
+    let per = |s: f64| s * 1e9 / n as f64;
+    rows.push(Row {
+        name: "eventfd write+read pair",
+        unit: "ns/pair",
+        ours: per(m[0]),
+        c: Some(per(m[1])),
+        peer: Some(("nix EventFd", per(m[2]))),
+        higher_is_better: false,
+        note: String::new(),
+    });
+
+    let n = plan.round_trips;
+    let m = interleaved(
+        plan.rounds,
+        &mut [&mut || pingpong_ours(n), &mut || pingpong_c(n), &mut || {
+            pingpong_nix(n)
+        }],
+    );
+    let rate = |s: f64| n as f64 / s;
+    rows.push(Row {
+        name: "eventfd ping-pong, blocking, 2 threads",
+        unit: "round trips/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("nix EventFd", rate(m[2]))),
+        higher_is_better: true,
+        note: String::new(),
+    });
+
+    let n = plan.async_round_trips;
+    let m = interleaved(
+        plan.rounds,
+        &mut [&mut || async_pingpong_ours(n), &mut || {
+            async_pingpong_raw(n)
+        }],
+    );
+    let rate = |s: f64| n as f64 / s;
+    rows.push(Row {
+        name: "eventfd ping-pong, async, 2 tasks on 2 threads",
+        unit: "round trips/s",
+        ours: rate(m[0]),
+        c: None,
+        peer: Some(("hand-written Async<OwnedFd>", rate(m[1]))),
+        higher_is_better: true,
+        note: String::new(),
+    });
+
+    let (period, total) = (plan.timer_period, plan.timer_total);
+    let ours = timer_run_ours(period, total);
+    let period_ns = u64::try_from(period.as_nanos()).expect("period fits");
+    let total_ns = u64::try_from(total.as_nanos()).expect("total fits");
+    let theirs = c::timerfd_run(period_ns, total_ns).expect("C timerfd run");
+    let (o, t) = (timer_stats(&ours), timer_stats(&theirs));
+    let label = format!(
+        "{} ms period for {:.2} s",
+        period.as_millis(),
+        total.as_secs_f64()
+    );
+    for (name, unit, ours_v, c_v) in [
+        ("timerfd mean lateness", "µs", o.0, t.0),
+        ("timerfd p99 lateness", "µs", o.1, t.1),
+    ] {
+        rows.push(Row {
+            name,
+            unit,
+            ours: ours_v,
+            c: Some(c_v),
+            peer: None,
+            higher_is_better: false,
+            note: label.clone(),
+        });
+    }
+    rows.push(Row {
+        name: "timerfd expirations counted",
+        unit: "expirations",
+        ours: ours.expirations as f64,
+        c: Some(theirs.expirations as f64),
+        peer: None,
+        higher_is_better: true,
+        note: format!(
+            "lost: ours {}, C {}",
+            if o.2 { "YES" } else { "none" },
+            if t.2 { "YES" } else { "none" }
+        ),
+    });
+    rows
+}
+
+fn fmt_value(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v >= 100_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn print_table(rows: &[Row], plan: &Plan) {
+    println!(
+        "butter-bench: median of {} interleaved rounds after a warm-up; ratio = ours ÷ baseline in time \
+         (1.00 equal, < 1 faster)\n",
+        plan.rounds
+    );
+    println!(
+        "{:<48} {:>14} {:>10} {:>10} {:>7}   {:>10} {:>7}  peer / note",
+        "row", "unit", "ours", "C", "×C", "peer", "×peer"
+    );
+    for r in rows {
+        let (c, xc) = match r.c {
+            Some(c) => (fmt_value(c), format!("{:.2}", r.ratio(c))),
+            None => ("-".into(), "-".into()),
+        };
+        let (p, xp, pname) = match r.peer {
+            Some((name, p)) => (fmt_value(p), format!("{:.2}", r.ratio(p)), name),
+            None => ("-".into(), "-".into(), ""),
+        };
+        let tail = [pname, r.note.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "{:<48} {:>14} {:>10} {:>10} {:>7}   {:>10} {:>7}  {}",
+            r.name,
+            r.unit,
+            fmt_value(r.ours),
+            c,
+            xc,
+            p,
+            xp,
+            tail
+        );
+    }
+}
+
+fn to_json(rows: &[Row], plan: &Plan) -> String {
+    let items = rows.iter().map(|r| {
+        let mut o = json::Object::new()
+            .str("row", r.name)
+            .str("unit", r.unit)
+            .num("ours", r.ours)
+            .bool("higher_is_better", r.higher_is_better)
+            .str("note", &r.note);
+        if let Some(c) = r.c {
+            o = o.num("c", c).num("ratio_c", r.ratio(c));
+        }
+        if let Some((name, p)) = r.peer {
+            o = o
+                .str("peer", name)
+                .num("peer_value", p)
+                .num("ratio_peer", r.ratio(p));
+        }
+        o.finish()
+    });
+    json::Object::new()
+        .int("rounds", plan.rounds as i128)
+        .str(
+            "kernel",
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim(),
+        )
+        .int(
+            "cpus",
+            thread::available_parallelism().map_or(0, |n| n.get()) as i128,
+        )
+        .raw("rows", &json::array(items))
+        .finish()
+}
+
+fn main() -> ExitCode {
+    let mut plan = FULL;
+    let mut json_path: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => plan = QUICK,
+            "--json" => match args.next() {
+                Some(p) => json_path = Some(p.into()),
+                None => {
+                    eprintln!("butter-bench: --json needs a path");
+                    return ExitCode::from(2);
+                }
+            },
+            // `cargo bench` passes --bench; accept and ignore it.
+            "--bench" => {}
+            other => {
+                eprintln!(
+                    "butter-bench: unknown argument {other:?}\nUsage: butter-bench [--quick] [--json PATH]"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let rows = rows(&plan);
+    print_table(&rows, &plan);
+    if let Some(path) = json_path {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(&path, to_json(&rows, &plan) + "\n") {
+            eprintln!("butter-bench: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+        let mut hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&mut hundred, 99), 99.0);
+        assert_eq!(percentile(&mut hundred, 100), 100.0);
+        assert_eq!(percentile(&mut [5.0], 1), 5.0);
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), 3.0);
+    }
+
+    #[test]
+    fn ratios_are_time_ratios() {
+        let time = Row {
+            name: "t",
+            unit: "ns",
+            ours: 110.0,
+            c: None,
+            peer: None,
+            higher_is_better: false,
+            note: String::new(),
+        };
+        assert!((time.ratio(100.0) - 1.1).abs() < 1e-9);
+        let rate = Row {
+            higher_is_better: true,
+            ours: 50.0,
+            ..time
+        };
+        assert!((rate.ratio(100.0) - 2.0).abs() < 1e-9);
+    }
+
+    /// Every variant does the work it claims, with tiny counts: the C and
+    /// peer code checks its own results (sums, echoed values).
+    #[test]
+    fn every_variant_runs_correctly() {
+        for f in [
+            pairs_ours,
+            pairs_c,
+            pairs_nix,
+            pingpong_ours,
+            pingpong_c,
+            pingpong_nix,
+            async_pingpong_ours,
+            async_pingpong_raw,
+        ] {
+            f(50);
+        }
+    }
+
+    #[test]
+    fn timer_runs_count_every_expiration() {
+        let (p, t) = (Duration::from_millis(1), Duration::from_millis(20));
+        let ours = timer_run_ours(p, t);
+        assert!(
+            !timer_stats(&ours).2,
+            "ours lost expirations: {:?}",
+            (ours.expirations, ours.due)
+        );
+        let theirs = c::timerfd_run(1_000_000, 20_000_000).unwrap();
+        assert!(
+            !timer_stats(&theirs).2,
+            "C lost expirations: {:?}",
+            (theirs.expirations, theirs.due)
+        );
+        assert!(ours.lateness_ns.iter().all(|&l| l >= 0));
+    }
+
+    #[test]
+    fn quick_run_produces_every_row_and_valid_json() {
+        let rows = rows(&QUICK);
+        assert_eq!(rows.len(), 6);
+        let json = to_json(&rows, &QUICK);
+        assert!(json.starts_with("{\"rounds\":3,"), "{json}");
+        assert_eq!(json.matches("\"row\":").count(), 6);
+    }
+}
