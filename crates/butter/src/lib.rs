@@ -41,6 +41,11 @@ pub use fd_core::{self, Error, ErrorKind, EventSource, Result, probe};
 #[cfg(feature = "async")]
 pub use fd_core::AsyncSource;
 
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "eventfd", feature = "timerfd"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// `eventfd2`: a kernel counter for wake-ups and notifications (the
 /// `event-fd` crate).
 #[cfg(feature = "eventfd")]

@@ -37,6 +37,11 @@
 
 #![deny(unsafe_code)]
 
+/// This crate's README examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("event-fd wraps Linux's eventfd and builds only for Linux targets");
 

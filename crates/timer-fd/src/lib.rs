@@ -39,6 +39,11 @@
 
 #![deny(unsafe_code)]
 
+/// This crate's README examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("timer-fd wraps Linux's timerfd and builds only for Linux targets");
 
