@@ -323,3 +323,34 @@ pub fn become_nobody() {
     rustix::thread::set_thread_res_uid(uid, uid, uid).expect("setresuid");
     assert!(!rustix::process::geteuid().is_root());
 }
+
+/// The calling thread's kernel thread id.
+pub fn gettid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+/// Waits until thread `tid` of this process is asleep inside syscall `nr`
+/// (such as `libc::SYS_read`), reading `/proc/self/task/<tid>/syscall`.
+///
+/// This is how a test knows that a blocking call really blocks, without
+/// sleeping: it panics if the thread is not there within `limit`.
+pub fn wait_until_blocked_in(tid: i32, nr: i64, limit: Duration) {
+    let path = format!("/proc/self/task/{tid}/syscall");
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            == Some(nr)
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "thread {tid} never blocked in syscall {nr}: {text:?}"
+        );
+        std::thread::yield_now();
+    }
+}

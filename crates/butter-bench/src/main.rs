@@ -24,6 +24,7 @@ use butter::eventfd::{AsyncEventFd, EventFd};
 use butter::timerfd::{Clock, TimerFd, TimerSpec};
 use butter_cli::json;
 use futures_lite::future::block_on;
+use nix::sys::eventfd::EventFd as NixEventFd;
 
 /// How much work each row does.
 #[derive(Debug, Clone, Copy)]
@@ -122,15 +123,49 @@ fn timed(f: impl FnOnce()) -> Duration {
     start.elapsed()
 }
 
-// ---- eventfd write+read pairs ----------------------------------------------
+// ---- eventfd write+read pairs and blocking ping-pong ---------------------
 
-fn pairs_ours(n: u64) -> Duration {
-    let efd = EventFd::new().expect("eventfd");
+/// How one implementation reads and writes an eventfd; the loops below are
+/// shared so that ours and the peer run the very same code around the calls.
+trait Counter: Sync {
+    fn new_counter() -> Self;
+    fn add(&self, v: u64);
+    fn take(&self) -> u64;
+}
+
+impl Counter for EventFd {
+    fn new_counter() -> Self {
+        EventFd::new().expect("eventfd")
+    }
+    fn add(&self, v: u64) {
+        self.write(v).expect("write");
+    }
+    fn take(&self) -> u64 {
+        self.read().expect("read")
+    }
+}
+
+impl Counter for nix::sys::eventfd::EventFd {
+    fn new_counter() -> Self {
+        use nix::sys::eventfd::EfdFlags;
+        Self::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).expect("eventfd")
+    }
+    fn add(&self, v: u64) {
+        self.write(v).expect("write");
+    }
+    fn take(&self) -> u64 {
+        self.read().expect("read")
+    }
+}
+
+/// `n` write(1)+read pairs on one eventfd.
+fn pairs<C: Counter>(n: u64) -> Duration {
+    let efd = C::new_counter();
     let mut sum = 0;
     let took = timed(|| {
         for _ in 0..n {
-            efd.write(1).expect("write");
-            sum += efd.read().expect("read");
+            efd.add(1);
+            sum += efd.take();
         }
     });
     assert_eq!(sum, n);
@@ -145,38 +180,19 @@ fn pairs_c(n: u64) -> Duration {
     took
 }
 
-fn pairs_nix(n: u64) -> Duration {
-    use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
-    let efd = NixEventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).expect("eventfd");
-    let mut sum = 0;
-    let took = timed(|| {
-        for _ in 0..n {
-            efd.write(1).expect("write");
-            sum += efd.read().expect("read");
-        }
-    });
-    assert_eq!(sum, n);
-    took
-}
-
-// ---- blocking ping-pong between two threads -------------------------------
-
-fn pingpong_ours(n: u64) -> Duration {
-    let (ping, pong) = (
-        EventFd::new().expect("eventfd"),
-        EventFd::new().expect("eventfd"),
-    );
+/// `n` blocking round trips between this thread and a second one.
+fn pingpong<C: Counter>(n: u64) -> Duration {
+    let (ping, pong) = (C::new_counter(), C::new_counter());
     timed(|| {
         thread::scope(|s| {
             s.spawn(|| {
                 for _ in 0..n {
-                    let v = ping.read().expect("read");
-                    pong.write(v).expect("write");
+                    pong.add(ping.take());
                 }
             });
             for i in 1..=n {
-                ping.write(i).expect("write");
-                assert_eq!(pong.read().expect("read"), i);
+                ping.add(i);
+                assert_eq!(pong.take(), i);
             }
         });
     })
@@ -187,26 +203,6 @@ fn pingpong_c(n: u64) -> Duration {
     let took = timed(|| ok = c::eventfd_pingpong(n));
     assert!(ok, "C ping-pong failed");
     took
-}
-
-fn pingpong_nix(n: u64) -> Duration {
-    use nix::sys::eventfd::{EfdFlags, EventFd as NixEventFd};
-    let new = || NixEventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC).expect("eventfd");
-    let (ping, pong) = (new(), new());
-    timed(|| {
-        thread::scope(|s| {
-            s.spawn(|| {
-                for _ in 0..n {
-                    let v = ping.read().expect("read");
-                    pong.write(v).expect("write");
-                }
-            });
-            for i in 1..=n {
-                ping.write(i).expect("write");
-                assert_eq!(pong.read().expect("read"), i);
-            }
-        });
-    })
 }
 
 // ---- async ping-pong: two tasks on two threads ----------------------------
@@ -329,8 +325,8 @@ fn rows(plan: &Plan) -> Vec<Row> {
     let n = plan.pairs;
     let m = interleaved(
         plan.rounds,
-        &mut [&mut || pairs_ours(n), &mut || pairs_c(n), &mut || {
-            pairs_nix(n)
+        &mut [&mut || pairs::<EventFd>(n), &mut || pairs_c(n), &mut || {
+            pairs::<NixEventFd>(n)
         }],
     );
     let per = |s: f64| s * 1e9 / n as f64;
@@ -347,9 +343,11 @@ fn rows(plan: &Plan) -> Vec<Row> {
     let n = plan.round_trips;
     let m = interleaved(
         plan.rounds,
-        &mut [&mut || pingpong_ours(n), &mut || pingpong_c(n), &mut || {
-            pingpong_nix(n)
-        }],
+        &mut [
+            &mut || pingpong::<EventFd>(n),
+            &mut || pingpong_c(n),
+            &mut || pingpong::<NixEventFd>(n),
+        ],
     );
     let rate = |s: f64| n as f64 / s;
     rows.push(Row {
@@ -586,12 +584,12 @@ mod tests {
     #[test]
     fn every_variant_runs_correctly() {
         for f in [
-            pairs_ours,
+            pairs::<EventFd>,
             pairs_c,
-            pairs_nix,
-            pingpong_ours,
+            pairs::<NixEventFd>,
+            pingpong::<EventFd>,
             pingpong_c,
-            pingpong_nix,
+            pingpong::<NixEventFd>,
             async_pingpong_ours,
             async_pingpong_raw,
         ] {

@@ -3,38 +3,15 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use event_fd::{EventFd, EventFdFlags, MAX_COUNTER, eventfd, eventfd_read, eventfd_write};
 use fd_core::{ErrorKind, EventSource};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// Waits until thread `tid` of this process sleeps inside syscall `nr`,
-/// reading `/proc/self/task/<tid>/syscall`; fails the test after `LIMIT`.
 fn wait_until_blocked_in(tid: i32, nr: i64) {
-    let path = format!("/proc/self/task/{tid}/syscall");
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<i64>().ok())
-            == Some(nr)
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < LIMIT,
-            "thread {tid} never blocked in syscall {nr}: {text:?}"
-        );
-        thread::yield_now();
-    }
-}
-
-fn gettid() -> i32 {
-    rustix::thread::gettid().as_raw_nonzero().get()
+    butter_tests::wait_until_blocked_in(tid, nr, LIMIT);
 }
 
 #[test]
@@ -109,7 +86,7 @@ fn blocking_write_waits_for_a_reader() {
     let (done_tx, done_rx) = mpsc::channel();
     thread::scope(|s| {
         s.spawn(|| {
-            tid_tx.send(gettid()).unwrap();
+            tid_tx.send(butter_tests::gettid()).unwrap();
             efd.write(1).unwrap();
             done_tx.send(()).unwrap();
         });
@@ -131,7 +108,7 @@ fn blocking_read_waits_for_a_writer() {
     let (tid_tx, tid_rx) = mpsc::channel();
     let got = thread::scope(|s| {
         let reader = s.spawn(|| {
-            tid_tx.send(gettid()).unwrap();
+            tid_tx.send(butter_tests::gettid()).unwrap();
             efd.read()
         });
         let tid = tid_rx.recv_timeout(LIMIT).unwrap();

@@ -176,15 +176,7 @@ fn blocking_read_of_a_disarmed_timer_waits_until_armed() {
             timer.read()
         });
         let tid = tid_rx.recv_timeout(LIMIT).unwrap();
-        let path = format!("/proc/self/task/{tid}/syscall");
-        let start = Instant::now();
-        while !std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .starts_with(&format!("{} ", libc::SYS_read))
-        {
-            assert!(start.elapsed() < LIMIT, "reader never blocked in read(2)");
-            thread::yield_now();
-        }
+        butter_tests::wait_until_blocked_in(tid, libc::SYS_read, LIMIT);
         timer.set(&TimerSpec::oneshot(MS)).unwrap();
         reader.join().unwrap()
     });
