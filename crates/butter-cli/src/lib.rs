@@ -2,9 +2,13 @@
 //! can be tested without spawning the binary.
 //!
 //! - [`doctor`]: what this kernel offers every butter crate.
+//! - [`signals`]: each signal as it arrives, with its sender.
 //! - [`json`]: the small JSON writer behind every `--json` flag.
+//! - [`time`]: RFC 3339 timestamps for output lines.
 
 #![deny(unsafe_code)]
 
 pub mod doctor;
 pub mod json;
+pub mod signals;
+pub mod time;

@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | [`eventfd`] | `event-fd` | `eventfd` | `eventfd2`: counter and semaphore modes |
 //! | [`timerfd`] | `timer-fd` | `timerfd` | `timerfd_*`: every clock, periodic, absolute, cancel-on-set |
+//! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
 //! [`Error`] and [`ErrorKind`] (one error model for every crate),
@@ -57,4 +58,11 @@ pub mod eventfd {
 #[cfg(feature = "timerfd")]
 pub mod timerfd {
     pub use timer_fd::*;
+}
+
+/// `signalfd`: signals as records read from an fd, signal masks, pidfds
+/// (the `signal-fd` crate).
+#[cfg(feature = "signalfd")]
+pub mod signalfd {
+    pub use signal_fd::*;
 }

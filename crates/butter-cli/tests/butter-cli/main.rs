@@ -129,3 +129,95 @@ fn closed_stdout_is_not_a_crash() {
     assert!(out.status.success(), "{out:?}");
     assert!(!text(&out.stderr).contains("panicked"));
 }
+
+/// Starts `butter signals ARGS` and returns once it says it is watching
+/// (its signals are blocked from then on), with its stdout.
+fn start_signals(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .arg("signals")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut ready = String::new();
+    stderr.read_line(&mut ready).unwrap();
+    assert!(ready.contains("watching"), "{ready:?}");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, stdout)
+}
+
+#[test]
+fn signals_prints_each_signal_with_its_sender_as_json() {
+    use butter::signalfd::{Signal, kill, sigqueue};
+    use std::io::BufRead;
+    let (mut child, stdout) = start_signals(&["--json", "--count", "2", "USR1", "rtmin+2"]);
+    let pid = child.id();
+    kill(pid, Signal::USR1).unwrap();
+    sigqueue(pid, Signal::rt(2).unwrap(), 77).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines.len(), 2);
+    let me = u64::from(std::process::id());
+    assert_eq!(lines[0]["signal"], "SIGUSR1");
+    assert_eq!(
+        (lines[0]["pid"].as_u64(), lines[0]["code_name"].as_str()),
+        (Some(me), Some("SI_USER"))
+    );
+    assert_eq!(lines[1]["signal"], "SIGRTMIN+2");
+    assert_eq!(
+        (lines[1]["code_name"].as_str(), lines[1]["value"].as_i64()),
+        (Some("SI_QUEUE"), Some(77))
+    );
+    assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn signals_text_lines_and_a_closed_pipe() {
+    use butter::signalfd::{Signal, kill};
+    use std::io::BufRead;
+    let (mut child, mut stdout) = start_signals(&["HUP"]);
+    kill(child.id(), Signal::HUP).unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(
+        line.contains(&format!("SIGHUP from pid {} uid", std::process::id())),
+        "{line}"
+    );
+    assert!(line.trim_end().ends_with("(SI_USER)"), "{line}");
+    // The reader goes away; the next signal's line hits a closed pipe and
+    // butter exits cleanly instead of running on.
+    drop(stdout);
+    kill(child.id(), Signal::HUP).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn signals_usage_and_runtime_errors() {
+    let out = butter(&["signals", "FOO"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown signal \"FOO\""));
+    let out = butter(&["signals"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("name at least one signal"));
+    let out = butter(&["signals", "--count", "x", "INT"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = butter(&["signals", "KILL"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("SIGKILL cannot be caught"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,336 @@
+//! The raw calls rustix does not offer: signal masks through the C library
+//! (so that its internal signals stay as it needs them), `signalfd4`, batch
+//! reads of `signalfd_siginfo` records, `sigqueue`, `tgkill`,
+//! `pidfd_send_signal` with any signal number.
+//!
+//! # Safety
+//!
+//! Every function passes the kernel or the C library pointers to locals or
+//! to memory it exclusively borrows for the duration of the call, with the
+//! sizes of that memory, and takes ownership only of fds the call returned.
+//! [`read_siginfos`] writes only into the spare capacity of a `Vec` and
+//! extends its length by whole records the kernel wrote.
+#![allow(unsafe_code)]
+
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use fd_core::{Error, Result};
+
+use crate::{SigInfo, SigSet, Signal};
+
+/// The kernel's `struct signalfd_siginfo` (`<linux/signalfd.h>`): 128 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawSiginfo {
+    pub(crate) ssi_signo: u32,
+    pub(crate) ssi_errno: i32,
+    pub(crate) ssi_code: i32,
+    pub(crate) ssi_pid: u32,
+    pub(crate) ssi_uid: u32,
+    pub(crate) ssi_fd: i32,
+    pub(crate) ssi_tid: u32,
+    pub(crate) ssi_band: u32,
+    pub(crate) ssi_overrun: u32,
+    pub(crate) ssi_trapno: u32,
+    pub(crate) ssi_status: i32,
+    pub(crate) ssi_int: i32,
+    pub(crate) ssi_ptr: u64,
+    pub(crate) ssi_utime: u64,
+    pub(crate) ssi_stime: u64,
+    pub(crate) ssi_addr: u64,
+    pub(crate) ssi_addr_lsb: u16,
+    pub(crate) pad2: u16,
+    pub(crate) ssi_syscall: i32,
+    pub(crate) ssi_call_addr: u64,
+    pub(crate) ssi_arch: u32,
+    pub(crate) pad: [u8; 28],
+}
+
+/// The size of one record.
+pub(crate) const SIGINFO_SIZE: usize = 128;
+
+impl RawSiginfo {
+    pub(crate) const ZERO: RawSiginfo = RawSiginfo {
+        ssi_signo: 0,
+        ssi_errno: 0,
+        ssi_code: 0,
+        ssi_pid: 0,
+        ssi_uid: 0,
+        ssi_fd: 0,
+        ssi_tid: 0,
+        ssi_band: 0,
+        ssi_overrun: 0,
+        ssi_trapno: 0,
+        ssi_status: 0,
+        ssi_int: 0,
+        ssi_ptr: 0,
+        ssi_utime: 0,
+        ssi_stime: 0,
+        ssi_addr: 0,
+        ssi_addr_lsb: 0,
+        pad2: 0,
+        ssi_syscall: 0,
+        ssi_call_addr: 0,
+        ssi_arch: 0,
+        pad: [0; 28],
+    };
+}
+
+/// A `sigset_t` of the C library holding exactly `set`.
+pub(crate) fn to_libc(set: &SigSet) -> libc::sigset_t {
+    let mut raw = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the whole sigset_t it is given.
+    unsafe { libc::sigemptyset(raw.as_mut_ptr()) };
+    // SAFETY: initialised by sigemptyset just above.
+    let mut raw = unsafe { raw.assume_init() };
+    for sig in set.iter() {
+        // SAFETY: `raw` is a valid sigset_t; every Signal is in 1..=64.
+        unsafe { libc::sigaddset(&mut raw, sig.raw()) };
+    }
+    raw
+}
+
+/// The signals 1..=64 that a C library `sigset_t` holds (its internal
+/// signals included, which [`SigSet`] can hold too).
+pub(crate) fn from_libc(raw: &libc::sigset_t) -> SigSet {
+    let mut set = SigSet::empty();
+    for n in 1..=64 {
+        // SAFETY: `raw` is a valid sigset_t; n is a valid signal number.
+        if unsafe { libc::sigismember(raw, n) } == 1 {
+            set.insert_raw(n);
+        }
+    }
+    set
+}
+
+/// `pthread_sigmask(how, set, &old)` (or `sigprocmask` when `process`):
+/// returns the previous mask, exactly as the C library had it.
+pub(crate) fn sigmask(
+    how: libc::c_int,
+    set: Option<&SigSet>,
+    process: bool,
+) -> Result<libc::sigset_t> {
+    let set = set.map(to_libc);
+    let set_ptr = set
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s as *const libc::sigset_t);
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    if process {
+        // SAFETY: `set_ptr` is null or points to a local sigset_t; `old` is
+        // written by the call before it returns 0.
+        if unsafe { libc::sigprocmask(how, set_ptr, old.as_mut_ptr()) } != 0 {
+            return Err(Error::last_os_error("sigprocmask"));
+        }
+    } else {
+        // SAFETY: as above; pthread_sigmask returns the error number.
+        let ret = unsafe { libc::pthread_sigmask(how, set_ptr, old.as_mut_ptr()) };
+        if ret != 0 {
+            return Err(Error::from_errno("pthread_sigmask", ret));
+        }
+    }
+    // SAFETY: the call succeeded, so it wrote the old mask.
+    Ok(unsafe { old.assume_init() })
+}
+
+/// Restores a mask saved by [`sigmask`].
+pub(crate) fn restore(old: &libc::sigset_t, process: bool) {
+    // SAFETY: `old` is a valid sigset_t saved from the same call.
+    unsafe {
+        if process {
+            libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+        } else {
+            libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+        }
+    }
+}
+
+/// `sigpending(&set)`.
+pub(crate) fn sigpending() -> Result<SigSet> {
+    let mut raw = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending writes the whole set on success.
+    if unsafe { libc::sigpending(raw.as_mut_ptr()) } != 0 {
+        return Err(Error::last_os_error("sigpending"));
+    }
+    // SAFETY: the call succeeded.
+    Ok(from_libc(&unsafe { raw.assume_init() }))
+}
+
+/// `signalfd4(fd or -1, set, flags)`: a new signalfd (`fd` `None`) or a new
+/// mask for an existing one.
+pub(crate) fn signalfd(
+    fd: Option<BorrowedFd<'_>>,
+    set: &SigSet,
+    flags: libc::c_int,
+) -> Result<Option<OwnedFd>> {
+    let raw = to_libc(set);
+    let target = fd.map_or(-1, |fd| fd.as_raw_fd());
+    // SAFETY: `raw` lives across the call; `target` is -1 or a borrowed open fd.
+    let ret = unsafe { libc::signalfd(target, &raw, flags) };
+    if ret < 0 {
+        return Err(Error::last_os_error("signalfd4"));
+    }
+    if fd.is_some() {
+        return Ok(None);
+    }
+    // SAFETY: a new fd the call just returned, owned by nothing else.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(ret) }))
+}
+
+/// One `read(2)` of whole `signalfd_siginfo` records into the spare
+/// capacity of `out` (at least one record's room is reserved first).
+/// Returns how many records were appended.
+pub(crate) fn read_siginfos(
+    fd: BorrowedFd<'_>,
+    out: &mut Vec<SigInfo>,
+    max: usize,
+) -> Result<usize> {
+    out.reserve(max.max(1));
+    let room = (out.capacity() - out.len()).min(max.max(1));
+    let spare = out.spare_capacity_mut();
+    // SAFETY: `spare` is exclusively borrowed, holds at least `room` records
+    // of SIGINFO_SIZE bytes (SigInfo is repr(transparent) over RawSiginfo,
+    // checked to be 128 bytes), and the kernel writes at most `room * 128`.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            spare.as_mut_ptr().cast(),
+            room * SIGINFO_SIZE,
+        )
+    };
+    if n < 0 {
+        return Err(Error::last_os_error("read"));
+    }
+    let bytes = usize::try_from(n).unwrap_or(0);
+    if bytes % SIGINFO_SIZE != 0 || bytes == 0 {
+        return Err(Error::invalid_input(
+            "read",
+            format!(
+                "read returned {bytes} bytes, not whole 128-byte records: the fd is not a signalfd"
+            ),
+        ));
+    }
+    let records = bytes / SIGINFO_SIZE;
+    // SAFETY: the kernel initialised exactly `records` whole records at the
+    // start of the spare capacity; every bit pattern is a valid RawSiginfo.
+    unsafe { out.set_len(out.len() + records) };
+    Ok(records)
+}
+
+/// `sigqueue(pid, sig, value)`: the int value travels with the signal.
+pub(crate) fn sigqueue(pid: i32, sig: Signal, value: i32) -> Result<()> {
+    // SAFETY: sigval is plain data; the int member is the first 4 bytes of
+    // the pointer-sized union on every Linux ABI glibc supports.
+    let mut val: libc::sigval = unsafe { std::mem::zeroed() };
+    let bytes = value.to_ne_bytes();
+    // SAFETY: `val` is at least 4 bytes; writing its first 4 sets sival_int.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            (&mut val as *mut libc::sigval).cast::<u8>(),
+            4,
+        )
+    };
+    // SAFETY: integer arguments and a sigval passed by value.
+    if unsafe { libc::sigqueue(pid, sig.raw(), val) } != 0 {
+        return Err(Error::last_os_error("sigqueue"));
+    }
+    Ok(())
+}
+
+/// `kill(pid, sig)`, for any signal number (rustix names only the standard ones).
+pub(crate) fn kill(pid: i32, sig: Signal) -> Result<()> {
+    // SAFETY: integer arguments only.
+    if unsafe { libc::kill(pid, sig.raw()) } != 0 {
+        return Err(Error::last_os_error("kill"));
+    }
+    Ok(())
+}
+
+/// `tgkill(tgid, tid, sig)`.
+pub(crate) fn tgkill(tgid: i32, tid: i32, sig: Signal) -> Result<()> {
+    // SAFETY: integer arguments only.
+    if unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig.raw()) } != 0 {
+        return Err(Error::last_os_error("tgkill"));
+    }
+    Ok(())
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, 0)`.
+pub(crate) fn pidfd_send_signal(fd: impl AsFd, sig: Signal) -> Result<()> {
+    let fd = fd.as_fd().as_raw_fd();
+    // SAFETY: a borrowed open fd, an integer, a null siginfo, zero flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig.raw(),
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret != 0 {
+        return Err(Error::last_os_error("pidfd_send_signal"));
+    }
+    Ok(())
+}
+
+/// The C library's `SIGRTMIN` and `SIGRTMAX` (functions in glibc: it keeps
+/// the first real-time signals for its threads).
+pub(crate) fn rt_range() -> (i32, i32) {
+    (libc::SIGRTMIN(), libc::SIGRTMAX())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// Our record against libc's `signalfd_siginfo`, field by field.
+    #[test]
+    fn layout_matches_the_kernel() {
+        assert_eq!(size_of::<RawSiginfo>(), SIGINFO_SIZE);
+        assert_eq!(size_of::<libc::signalfd_siginfo>(), SIGINFO_SIZE);
+        assert_eq!(size_of::<SigInfo>(), SIGINFO_SIZE);
+        macro_rules! same {
+            ($($f:ident),*) => {$(
+                assert_eq!(offset_of!(RawSiginfo, $f), offset_of!(libc::signalfd_siginfo, $f), stringify!($f));
+            )*};
+        }
+        same!(
+            ssi_signo,
+            ssi_errno,
+            ssi_code,
+            ssi_pid,
+            ssi_uid,
+            ssi_fd,
+            ssi_tid,
+            ssi_band,
+            ssi_overrun,
+            ssi_trapno,
+            ssi_status,
+            ssi_int,
+            ssi_ptr,
+            ssi_utime,
+            ssi_stime,
+            ssi_addr,
+            ssi_addr_lsb,
+            ssi_syscall,
+            ssi_call_addr,
+            ssi_arch
+        );
+        // The kernel header's offsets, for the fields after the padding.
+        assert_eq!(offset_of!(RawSiginfo, ssi_addr_lsb), 80);
+        assert_eq!(offset_of!(RawSiginfo, ssi_syscall), 84);
+        assert_eq!(offset_of!(RawSiginfo, ssi_call_addr), 88);
+        assert_eq!(offset_of!(RawSiginfo, ssi_arch), 96);
+    }
+
+    #[test]
+    fn libc_set_round_trip() {
+        let set: SigSet = [Signal::INT, Signal::TERM, Signal::rt(3).unwrap()]
+            .into_iter()
+            .collect();
+        assert_eq!(from_libc(&to_libc(&set)), set);
+    }
+}
