@@ -73,3 +73,22 @@ pub(crate) fn timerfd_run(period_ns: u64, total_ns: u64) -> Option<TimerRun> {
     run.due = (before, after);
     Some(run)
 }
+
+unsafe extern "C" {
+    fn butter_c_signal_kill_read(signo: i32, n: u64) -> i32;
+    fn butter_c_signal_batch_read(signo: i32, n: u64) -> u64;
+}
+
+/// `n` kill(getpid, signo) + signalfd read pairs; `signo` must be blocked.
+pub(crate) fn signal_kill_read(signo: i32, n: u64) -> bool {
+    // SAFETY: integer arguments; the C code owns and closes its signalfd.
+    unsafe { butter_c_signal_kill_read(signo, n) == 0 }
+}
+
+/// Reads `n` queued `signo` records in batches of 256; the sum of their
+/// values, `None` on error.
+pub(crate) fn signal_batch_read(signo: i32, n: u64) -> Option<u64> {
+    // SAFETY: integer arguments; the C code reads into its own buffer.
+    let sum = unsafe { butter_c_signal_batch_read(signo, n) };
+    (sum != u64::MAX).then_some(sum)
+}

@@ -262,10 +262,6 @@ pub struct SigInfo {
 }
 
 impl SigInfo {
-    pub(crate) const ZERO: SigInfo = SigInfo {
-        raw: RawSiginfo::ZERO,
-    };
-
     #[cfg(test)]
     pub(crate) fn from_raw(raw: RawSiginfo) -> SigInfo {
         SigInfo { raw }

@@ -109,9 +109,7 @@ impl SignalFd {
 
     /// Reads one pending signal; waits if none is and the fd is blocking.
     pub fn read(&self) -> Result<SigInfo> {
-        let mut one = Vec::with_capacity(1);
-        sys::read_siginfos(self.fd.as_fd(), &mut one, 1)?;
-        Ok(one.first().copied().unwrap_or(SigInfo::ZERO))
+        sys::read_siginfo(self.fd.as_fd())
     }
 
     /// Reads one pending signal if there is one, without blocking.

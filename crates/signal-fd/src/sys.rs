@@ -51,6 +51,7 @@ pub(crate) struct RawSiginfo {
 pub(crate) const SIGINFO_SIZE: usize = 128;
 
 impl RawSiginfo {
+    #[cfg(test)]
     pub(crate) const ZERO: RawSiginfo = RawSiginfo {
         ssi_signo: 0,
         ssi_errno: 0,
@@ -177,25 +178,17 @@ pub(crate) fn signalfd(
     Ok(Some(unsafe { OwnedFd::from_raw_fd(ret) }))
 }
 
-/// One `read(2)` of whole `signalfd_siginfo` records into the spare
-/// capacity of `out` (at least one record's room is reserved first).
-/// Returns how many records were appended.
-pub(crate) fn read_siginfos(
-    fd: BorrowedFd<'_>,
-    out: &mut Vec<SigInfo>,
-    max: usize,
-) -> Result<usize> {
-    out.reserve(max.max(1));
-    let room = (out.capacity() - out.len()).min(max.max(1));
-    let spare = out.spare_capacity_mut();
-    // SAFETY: `spare` is exclusively borrowed, holds at least `room` records
-    // of SIGINFO_SIZE bytes (SigInfo is repr(transparent) over RawSiginfo,
-    // checked to be 128 bytes), and the kernel writes at most `room * 128`.
+/// One `read(2)` of whole `signalfd_siginfo` records into `buf`; returns
+/// how many records the kernel wrote at its start.
+fn read_into(fd: BorrowedFd<'_>, buf: &mut [MaybeUninit<SigInfo>]) -> Result<usize> {
+    // SAFETY: `buf` is exclusively borrowed and holds `buf.len()` records of
+    // SIGINFO_SIZE bytes (SigInfo is repr(transparent) over RawSiginfo,
+    // checked to be 128 bytes); the kernel writes at most that many bytes.
     let n = unsafe {
         libc::read(
             fd.as_raw_fd(),
-            spare.as_mut_ptr().cast(),
-            room * SIGINFO_SIZE,
+            buf.as_mut_ptr().cast(),
+            buf.len() * SIGINFO_SIZE,
         )
     };
     if n < 0 {
@@ -210,9 +203,32 @@ pub(crate) fn read_siginfos(
             ),
         ));
     }
-    let records = bytes / SIGINFO_SIZE;
+    Ok(bytes / SIGINFO_SIZE)
+}
+
+/// One record, read into a slot on the stack: no allocation.
+pub(crate) fn read_siginfo(fd: BorrowedFd<'_>) -> Result<SigInfo> {
+    let mut slot = [MaybeUninit::<SigInfo>::uninit()];
+    read_into(fd, &mut slot)?;
+    // SAFETY: read_into returned Ok, so the kernel wrote one whole record;
+    // every bit pattern is a valid RawSiginfo.
+    Ok(unsafe { slot[0].assume_init() })
+}
+
+/// One `read(2)` of up to `max` records into the spare capacity of `out`
+/// (reserving room first); returns how many were appended.
+pub(crate) fn read_siginfos(
+    fd: BorrowedFd<'_>,
+    out: &mut Vec<SigInfo>,
+    max: usize,
+) -> Result<usize> {
+    let want = max.max(1);
+    out.reserve(want);
+    let spare = out.spare_capacity_mut();
+    let room = spare.len().min(want);
+    let records = read_into(fd, &mut spare[..room])?;
     // SAFETY: the kernel initialised exactly `records` whole records at the
-    // start of the spare capacity; every bit pattern is a valid RawSiginfo.
+    // start of the spare capacity.
     unsafe { out.set_len(out.len() + records) };
     Ok(records)
 }
