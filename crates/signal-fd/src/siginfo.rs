@@ -268,11 +268,13 @@ impl SigInfo {
     }
 
     /// The signal (`ssi_signo`).
+    #[doc(alias = "ssi_signo")]
     pub fn signal(&self) -> Signal {
         Signal::from_kernel(i32::try_from(self.raw.ssi_signo).unwrap_or(0))
     }
 
     /// The errno sent with the signal (`ssi_errno`), usually 0.
+    #[doc(alias = "ssi_errno")]
     pub fn errno(&self) -> i32 {
         self.raw.ssi_errno
     }
@@ -283,47 +285,56 @@ impl SigInfo {
     }
 
     /// `ssi_code` as the kernel gave it.
+    #[doc(alias = "ssi_code")]
     pub fn code_raw(&self) -> i32 {
         self.raw.ssi_code
     }
 
     /// The sending process, or the child for `SIGCHLD` (`ssi_pid`).
+    #[doc(alias = "ssi_pid")]
     pub fn pid(&self) -> u32 {
         self.raw.ssi_pid
     }
 
     /// The real user id of the sender (`ssi_uid`).
+    #[doc(alias = "ssi_uid")]
     pub fn uid(&self) -> u32 {
         self.raw.ssi_uid
     }
 
     /// The fd for `SIGIO` (`ssi_fd`).
+    #[doc(alias = "ssi_fd")]
     pub fn fd(&self) -> i32 {
         self.raw.ssi_fd
     }
 
     /// The kernel timer id for `SI_TIMER` (`ssi_tid`): not a thread id.
+    #[doc(alias = "ssi_tid")]
     pub fn timer_id(&self) -> u32 {
         self.raw.ssi_tid
     }
 
     /// The band event for `SIGIO` (`ssi_band`).
+    #[doc(alias = "ssi_band")]
     pub fn band(&self) -> u32 {
         self.raw.ssi_band
     }
 
     /// The overrun count for `SI_TIMER` (`ssi_overrun`).
+    #[doc(alias = "ssi_overrun")]
     pub fn overrun(&self) -> u32 {
         self.raw.ssi_overrun
     }
 
     /// The trap number of a hardware fault (`ssi_trapno`).
+    #[doc(alias = "ssi_trapno")]
     pub fn trapno(&self) -> u32 {
         self.raw.ssi_trapno
     }
 
     /// `ssi_status` as the kernel gave it: the exit code or the signal for
     /// `SIGCHLD`; see [`child_status`](SigInfo::child_status).
+    #[doc(alias = "ssi_status")]
     pub fn status_raw(&self) -> i32 {
         self.raw.ssi_status
     }
@@ -353,50 +364,59 @@ impl SigInfo {
     }
 
     /// The int sent with `sigqueue` (`ssi_int`).
+    #[doc(alias = "ssi_int")]
     pub fn value_int(&self) -> i32 {
         self.raw.ssi_int
     }
 
     /// The pointer-sized value sent with `sigqueue` (`ssi_ptr`).
+    #[doc(alias = "ssi_ptr")]
     pub fn value_ptr(&self) -> u64 {
         self.raw.ssi_ptr
     }
 
     /// User CPU time of the child for `SIGCHLD` (`ssi_utime`, in clock ticks
     /// converted with `sysconf(_SC_CLK_TCK)`).
+    #[doc(alias = "ssi_utime")]
     pub fn child_utime(&self) -> Duration {
         ticks(self.raw.ssi_utime)
     }
 
     /// System CPU time of the child for `SIGCHLD` (`ssi_stime`).
+    #[doc(alias = "ssi_stime")]
     pub fn child_stime(&self) -> Duration {
         ticks(self.raw.ssi_stime)
     }
 
     /// The faulting address for hardware faults (`ssi_addr`).
+    #[doc(alias = "ssi_addr")]
     pub fn addr(&self) -> u64 {
         self.raw.ssi_addr
     }
 
     /// The least significant bit of the address for `BUS_MCEERR_*`
     /// (`ssi_addr_lsb`).
+    #[doc(alias = "ssi_addr_lsb")]
     pub fn addr_lsb(&self) -> u16 {
         self.raw.ssi_addr_lsb
     }
 
     /// The system call number for seccomp's `SIGSYS` (`ssi_syscall`).
+    #[doc(alias = "ssi_syscall")]
     pub fn syscall(&self) -> i32 {
         self.raw.ssi_syscall
     }
 
     /// The address of the system call instruction for seccomp's `SIGSYS`
     /// (`ssi_call_addr`).
+    #[doc(alias = "ssi_call_addr")]
     pub fn call_addr(&self) -> u64 {
         self.raw.ssi_call_addr
     }
 
     /// The `AUDIT_ARCH_*` of the system call for seccomp's `SIGSYS`
     /// (`ssi_arch`).
+    #[doc(alias = "ssi_arch")]
     pub fn arch(&self) -> u32 {
         self.raw.ssi_arch
     }
