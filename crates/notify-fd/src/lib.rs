@@ -1,0 +1,107 @@
+//! Linux file notifications through file descriptors: inotify, complete.
+//!
+//! [`inotify`] watches files and directories for every kind of event, reads
+//! every queued event in one syscall and decodes it without allocating,
+//! pairs the two halves of renames, and keeps an overflow from passing for
+//! a normal event. [`inotify::RecursiveWatcher`] watches a whole tree and
+//! reports paths. fanotify (whole mounts and filesystems, permission
+//! decisions) will join it in this crate as `notify_fd::fanotify`.
+//!
+//! Everything works blocking, in any `poll`/`epoll` loop through `AsFd`,
+//! and as a `Stream` (feature `async`): `AsyncInotify`,
+//! `AsyncRecursiveWatcher`.
+//!
+//! # Example
+//!
+//! ```
+//! use notify_fd::inotify::{EventMask, PathEvent, RecursiveWatcher};
+//! use fd_core::EventSource;
+//! use std::time::Duration;
+//!
+//! let root = std::env::temp_dir().join(format!("notify-doc-{}", std::process::id()));
+//! std::fs::create_dir(&root).unwrap();
+//! let watcher = RecursiveWatcher::new(&root, EventMask::CREATE)?;
+//! std::fs::create_dir_all(root.join("a/b")).unwrap();
+//! std::fs::write(root.join("a/b/f"), b"").unwrap();
+//! let mut seen = Vec::new();
+//! while let Some(PathEvent::Event { path, .. }) = watcher.read_event_timeout(Duration::from_secs(5))? {
+//!     seen.push(path.strip_prefix(&root).unwrap().to_owned());
+//!     if seen.iter().any(|p| p.ends_with("f")) { break }
+//! }
+//! assert!(seen.iter().any(|p| p.ends_with("a/b/f")), "{seen:?}");
+//! # std::fs::remove_dir_all(&root).unwrap();
+//! # Ok::<(), fd_core::Error>(())
+//! ```
+
+#![deny(unsafe_code)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("notify-fd wraps Linux's inotify and builds only for Linux targets");
+
+/// This crate's README examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+pub mod inotify;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+pub use fd_core::{self, Error, ErrorKind, Result};
+use fd_core::EventSource;
+
+use inotify::{Change, EventMask, Inotify, WatchFlags};
+
+/// Watches `path` (a file, or a directory and its entries) for every event:
+/// the one-line case. Iterate for owned [`Change`]s, blocking.
+///
+/// ```no_run
+/// for change in notify_fd::watch("/etc/hosts")? {
+///     println!("{:?}", change?);
+/// }
+/// # Ok::<(), fd_core::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`Inotify::add_watch`].
+pub fn watch(path: impl AsRef<Path>) -> Result<Watch> {
+    let inotify = Inotify::new()?;
+    inotify.add_watch(path, EventMask::ALL_EVENTS, WatchFlags::empty())?;
+    Ok(Watch { inotify })
+}
+
+/// The iterator [`watch`] returns: owned changes, blocking, forever.
+#[derive(Debug)]
+pub struct Watch {
+    inotify: Inotify,
+}
+
+impl Watch {
+    /// The instance inside, to add more watches or poll it.
+    pub fn inotify(&self) -> &Inotify {
+        &self.inotify
+    }
+}
+
+impl Iterator for Watch {
+    type Item = Result<Change<OsString>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.inotify.read_event())
+    }
+}
+
+#[cfg(feature = "async")]
+fd_core::async_source! {
+    /// An [`Inotify`] on async-io's reactor (feature `async`): a `Stream` of
+    /// owned [`Change`]s.
+    pub struct AsyncInotify(Inotify);
+}
+
+#[cfg(feature = "async")]
+fd_core::async_source! {
+    /// A [`inotify::RecursiveWatcher`] on async-io's reactor (feature
+    /// `async`): a `Stream` of [`inotify::PathEvent`]s.
+    pub struct AsyncRecursiveWatcher(inotify::RecursiveWatcher);
+}
