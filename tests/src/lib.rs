@@ -44,6 +44,10 @@ pub enum Needs {
     Namespaces,
     /// Real root in the initial user namespace, plus the private namespaces.
     Root,
+    /// A user namespace of its own even when root (with uid and gid 0 mapped
+    /// to the caller's), plus the private namespaces: for limits that are
+    /// kept per user namespace, such as `/proc/sys/user/max_inotify_watches`.
+    UserNamespace,
 }
 
 /// One test: a name, what it needs, and its body.
@@ -195,9 +199,38 @@ fn run_one(test: &Test) -> Outcome {
     }
 }
 
+/// The scratch directory of the test running in this process: made by the
+/// harness before the fork and removed after the child ends, however it
+/// ended (even killed at the deadline), so nothing is left behind.
+static SCRATCH: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn scratch_base() -> PathBuf {
+    let guard = SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    guard.clone().unwrap_or_else(std::env::temp_dir)
+}
+
 /// Forks, runs `test` in the child, and waits for it with [`TIMEOUT`].
-#[allow(unsafe_code)]
 fn fork_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
+    let scratch =
+        std::env::temp_dir().join(format!("butter-test-{}-{}", std::process::id(), test.name));
+    std::fs::create_dir_all(&scratch)?;
+    // Like /tmp: tests that drop to another user can still make their dirs.
+    std::fs::set_permissions(
+        &scratch,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )?;
+    *SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(scratch.clone());
+    let outcome = fork_and_wait(test, is_root);
+    let _ = std::fs::remove_dir_all(&scratch);
+    outcome
+}
+
+#[allow(unsafe_code)]
+fn fork_and_wait(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
     // SAFETY: this process is single-threaded (a `harness = false` test
     // binary whose main runs tests one after another), so the child is a
     // complete copy with no lock held by a vanished thread.
@@ -239,8 +272,9 @@ fn fork_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
 
 /// The child: set up what the test needs, run it, exit.
 fn child(test: &Test, is_root: bool) -> ! {
+    let own_userns = !is_root || test.needs == Needs::UserNamespace;
     if test.needs != Needs::Isolation
-        && let Err(why) = enter_private_namespaces(is_root)
+        && let Err(why) = enter_private_namespaces(own_userns)
     {
         skip(&format!("{}: {why}", test.name));
     }
@@ -248,16 +282,16 @@ fn child(test: &Test, is_root: bool) -> ! {
     std::process::exit(if result.is_ok() { 0 } else { 1 })
 }
 
-/// Unshares mount, UTS and IPC namespaces (and the user namespace first when
-/// not root), then makes every mount private so nothing propagates out.
+/// Unshares mount, UTS and IPC namespaces (and a user namespace first when
+/// `own_userns`), then makes every mount private so nothing propagates out.
 #[allow(unsafe_code)]
-fn enter_private_namespaces(is_root: bool) -> Result<(), String> {
+fn enter_private_namespaces(own_userns: bool) -> Result<(), String> {
     let (uid, gid) = (
         rustix::process::getuid().as_raw(),
         rustix::process::getgid().as_raw(),
     );
     let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    if !is_root {
+    if own_userns {
         flags |= libc::CLONE_NEWUSER;
     }
     // SAFETY: unshare with namespace flags only; this process is
@@ -268,7 +302,7 @@ fn enter_private_namespaces(is_root: bool) -> Result<(), String> {
             std::io::Error::last_os_error()
         ));
     }
-    if !is_root {
+    if own_userns {
         let write = |file: &str, text: String| {
             std::fs::write(format!("/proc/self/{file}"), text)
                 .map_err(|e| format!("writing /proc/self/{file}: {e}"))
@@ -353,4 +387,56 @@ pub fn wait_until_blocked_in(tid: i32, nr: i64, limit: Duration) {
         );
         std::thread::yield_now();
     }
+}
+
+/// A directory of its own under the system temp dir, removed with all it
+/// holds when dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `butter-<tag>-<pid>-<n>` in the test's scratch directory
+    /// (which the harness removes after the test), or in the system temp
+    /// dir outside the harness.
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = scratch_base().join(format!("butter-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// A path inside it.
+    pub fn join(&self, rel: impl AsRef<std::path::Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Mounts a fresh tmpfs on `/tmp` in this test's private mount namespace
+/// (a `Namespaces` or `UserNamespace` test): scratch space that vanishes
+/// with the test and never touches the machine.
+pub fn private_tmpfs() -> PathBuf {
+    rustix::mount::mount(
+        "butter-test",
+        "/tmp",
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .expect("mount a tmpfs on /tmp in the private mount namespace");
+    PathBuf::from("/tmp")
 }

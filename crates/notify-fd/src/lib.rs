@@ -48,8 +48,8 @@ pub mod inotify;
 use std::ffi::OsString;
 use std::path::Path;
 
-pub use fd_core::{self, Error, ErrorKind, Result};
 use fd_core::EventSource;
+pub use fd_core::{self, Error, ErrorKind, Result};
 
 use inotify::{Change, EventMask, Inotify, WatchFlags};
 

@@ -62,7 +62,12 @@ impl<N> WatchEvent<N> {
 impl WatchEvent<&OsStr> {
     /// An owned copy.
     pub fn to_owned_event(&self) -> WatchEvent<OsString> {
-        WatchEvent { wd: self.wd, mask: self.mask, cookie: self.cookie, name: self.name.map(OsStr::to_owned) }
+        WatchEvent {
+            wd: self.wd,
+            mask: self.mask,
+            cookie: self.cookie,
+            name: self.name.map(OsStr::to_owned),
+        }
     }
 }
 
@@ -88,7 +93,12 @@ pub struct EventIter<'a> {
 
 impl<'a> EventIter<'a> {
     pub(crate) fn new(bytes: &'a [u8], instance: u64) -> EventIter<'a> {
-        EventIter { bytes, pos: 0, instance, truncated: false }
+        EventIter {
+            bytes,
+            pos: 0,
+            instance,
+            truncated: false,
+        }
     }
 
     /// Whether the bytes ended in the middle of a record. Never true for
@@ -111,15 +121,21 @@ impl<'a> Iterator for EventIter<'a> {
         if rest.is_empty() {
             return None;
         }
-        let (Some(wd), Some(mask), Some(cookie), Some(len)) =
-            (u32_at(rest, 0), u32_at(rest, 4), u32_at(rest, 8), u32_at(rest, 12))
-        else {
+        let (Some(wd), Some(mask), Some(cookie), Some(len)) = (
+            u32_at(rest, 0),
+            u32_at(rest, 4),
+            u32_at(rest, 8),
+            u32_at(rest, 12),
+        ) else {
             self.truncated = true;
             self.pos = self.bytes.len();
             return None;
         };
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let Some(name_bytes) = HEADER.checked_add(len).and_then(|end| rest.get(HEADER..end)) else {
+        let Some(name_bytes) = HEADER
+            .checked_add(len)
+            .and_then(|end| rest.get(HEADER..end))
+        else {
             self.truncated = true;
             self.pos = self.bytes.len();
             return None;
@@ -130,16 +146,32 @@ impl<'a> Iterator for EventIter<'a> {
             return Some(Event::Overflow);
         }
         // The name is NUL-padded to alignment.
-        let name = name_bytes.split(|b| *b == 0).next().filter(|n| !n.is_empty()).map(OsStr::from_bytes);
-        let wd = WatchDescriptor { instance: self.instance, wd: wd.cast_signed() };
-        Some(Event::Watch(WatchEvent { wd, mask, cookie, name }))
+        let name = name_bytes
+            .split(|b| *b == 0)
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(OsStr::from_bytes);
+        let wd = WatchDescriptor {
+            instance: self.instance,
+            wd: wd.cast_signed(),
+        };
+        Some(Event::Watch(WatchEvent {
+            wd,
+            mask,
+            cookie,
+            name,
+        }))
     }
 }
 
 /// Encodes one record as the kernel would (for tests and fuzzing).
 #[cfg(test)]
 pub(crate) fn encode(out: &mut Vec<u8>, wd: i32, mask: u32, cookie: u32, name: &[u8]) {
-    let padded = if name.is_empty() { 0 } else { (name.len() + 1).next_multiple_of(16) };
+    let padded = if name.is_empty() {
+        0
+    } else {
+        (name.len() + 1).next_multiple_of(16)
+    };
     out.extend_from_slice(&wd.to_ne_bytes());
     out.extend_from_slice(&mask.to_ne_bytes());
     out.extend_from_slice(&cookie.to_ne_bytes());
@@ -158,15 +190,30 @@ mod tests {
         encode(&mut buf, 1, libc::IN_CREATE, 0, b"hello");
         encode(&mut buf, 2, libc::IN_DELETE_SELF, 0, b"");
         encode(&mut buf, -1, libc::IN_Q_OVERFLOW, 0, b"");
-        encode(&mut buf, 3, libc::IN_MOVED_TO | libc::IN_ISDIR, 9, b"\xffnot-utf8");
+        encode(
+            &mut buf,
+            3,
+            libc::IN_MOVED_TO | libc::IN_ISDIR,
+            9,
+            b"\xffnot-utf8",
+        );
         let mut it = EventIter::new(&buf, 7);
-        let Some(Event::Watch(e)) = it.next() else { panic!() };
-        assert_eq!((e.wd.raw(), e.mask, e.name), (1, EventMask::CREATE, Some(OsStr::new("hello"))));
+        let Some(Event::Watch(e)) = it.next() else {
+            panic!()
+        };
+        assert_eq!(
+            (e.wd.raw(), e.mask, e.name),
+            (1, EventMask::CREATE, Some(OsStr::new("hello")))
+        );
         assert_eq!(e.wd.instance, 7);
-        let Some(Event::Watch(e)) = it.next() else { panic!() };
+        let Some(Event::Watch(e)) = it.next() else {
+            panic!()
+        };
         assert_eq!((e.mask, e.name), (EventMask::DELETE_SELF, None));
         assert_eq!(it.next(), Some(Event::Overflow));
-        let Some(Event::Watch(e)) = it.next() else { panic!() };
+        let Some(Event::Watch(e)) = it.next() else {
+            panic!()
+        };
         assert!(e.is_dir());
         assert_eq!(e.cookie, 9);
         assert_eq!(e.name.unwrap().as_bytes(), b"\xffnot-utf8");
@@ -215,7 +262,10 @@ mod tests {
             }
             let range = bytes.as_ptr_range();
             for event in EventIter::new(&bytes, 0) {
-                if let Event::Watch(WatchEvent { name: Some(name), .. }) = event {
+                if let Event::Watch(WatchEvent {
+                    name: Some(name), ..
+                }) = event
+                {
                     let p = name.as_bytes().as_ptr_range();
                     assert!(range.start <= p.start && p.end <= range.end);
                 }

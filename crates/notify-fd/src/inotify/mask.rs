@@ -195,7 +195,12 @@ mod tests {
         for (name, bit) in NAMES {
             assert_eq!(name.parse::<EventMask>().unwrap(), *bit);
             assert_eq!(bit.to_string(), *name);
-            assert_eq!(format!("IN_{}", name.to_uppercase()).parse::<EventMask>().unwrap(), *bit);
+            assert_eq!(
+                format!("IN_{}", name.to_uppercase())
+                    .parse::<EventMask>()
+                    .unwrap(),
+                *bit
+            );
         }
         let all: EventMask = "all".parse().unwrap();
         assert_eq!(all, EventMask::ALL_EVENTS);
@@ -203,14 +208,20 @@ mod tests {
         assert_eq!(EventMask::ALL_EVENTS.bits(), 0xfff);
         assert_eq!("close".parse::<EventMask>().unwrap(), EventMask::CLOSE);
         assert_eq!(EventMask::empty().to_string(), "none");
-        assert_eq!(EventMask::from_bits_retain(0x8000_0000 | 1).to_string(), "access|0x80000000");
+        assert_eq!(
+            EventMask::from_bits_retain(0x8000_0000 | 1).to_string(),
+            "access|0x80000000"
+        );
     }
 
     #[test]
     fn unknown_names_are_invalid_input() {
         let err = "create|frob".parse::<EventMask>().unwrap_err();
         assert_eq!(err.kind(), fd_core::ErrorKind::InvalidInput);
-        assert!(err.to_string().contains("unknown inotify event \"frob\""), "{err}");
+        assert!(
+            err.to_string().contains("unknown inotify event \"frob\""),
+            "{err}"
+        );
     }
 
     #[test]

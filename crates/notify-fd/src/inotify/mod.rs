@@ -75,7 +75,12 @@ pub fn inotify_init1(flags: InitFlags) -> Result<OwnedFd> {
 /// - [`fd_core::ErrorKind::PermissionDenied`] (`EACCES`): no read access.
 /// - [`fd_core::ErrorKind::ResourceLimit`] (`ENOSPC`): `max_user_watches`
 ///   reached; the message names the limit and how to raise it.
-pub fn inotify_add_watch(fd: impl AsFd, path: impl AsRef<Path>, events: EventMask, flags: WatchFlags) -> Result<i32> {
+pub fn inotify_add_watch(
+    fd: impl AsFd,
+    path: impl AsRef<Path>,
+    events: EventMask,
+    flags: WatchFlags,
+) -> Result<i32> {
     const CALL: &str = "inotify_add_watch";
     let path = path.as_ref();
     if events.intersects(EventMask::REPORTED_ONLY) {
@@ -97,14 +102,17 @@ pub fn inotify_add_watch(fd: impl AsFd, path: impl AsRef<Path>, events: EventMas
         ));
     }
     let bits = rx::WatchFlags::from_bits_retain(events.bits() | flags.bits());
-    rx::add_watch(fd, path, bits).syscall(CALL).map_err(|e| explain_add_watch(e, path))
+    rx::add_watch(fd, path, bits)
+        .syscall(CALL)
+        .map_err(|e| explain_add_watch(e, path))
 }
 
 /// Adds what the caller needs to know to an `inotify_add_watch` error.
 pub(crate) fn explain_add_watch(err: Error, path: &Path) -> Error {
     let detail = match err.errno() {
         libc::ENOSPC => {
-            let max = fd_core::probe::read_proc_value("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default();
+            let max = fd_core::probe::read_proc_value("/proc/sys/fs/inotify/max_user_watches")
+                .unwrap_or_default();
             format!(
                 "{}: the user's inotify watch limit max_user_watches ({max}) is reached; raise it with \
                  `sysctl fs.inotify.max_user_watches=N` (or /proc/sys/user/max_inotify_watches in a user namespace)",
@@ -112,7 +120,10 @@ pub(crate) fn explain_add_watch(err: Error, path: &Path) -> Error {
             )
         }
         libc::ENOTDIR => format!("{}: not a directory (ONLYDIR was given)", path.display()),
-        libc::EEXIST => format!("{}: already watched by this instance (MASK_CREATE was given)", path.display()),
+        libc::EEXIST => format!(
+            "{}: already watched by this instance (MASK_CREATE was given)",
+            path.display()
+        ),
         _ => path.display().to_string(),
     };
     err.with_detail(detail)
@@ -124,16 +135,18 @@ pub(crate) fn explain_add_watch(err: Error, path: &Path) -> Error {
 /// [`fd_core::ErrorKind::InvalidInput`] (`EINVAL`): no such watch (already
 /// removed, or gone with its file: an `IN_IGNORED` was reported).
 pub fn inotify_rm_watch(fd: impl AsFd, wd: i32) -> Result<()> {
-    rx::remove_watch(fd, wd).syscall("inotify_rm_watch").map_err(|e| {
-        if e.errno() == libc::EINVAL {
-            e.with_detail(format!(
-                "watch {wd} does not exist: already removed, or gone with its file \
+    rx::remove_watch(fd, wd)
+        .syscall("inotify_rm_watch")
+        .map_err(|e| {
+            if e.errno() == libc::EINVAL {
+                e.with_detail(format!(
+                    "watch {wd} does not exist: already removed, or gone with its file \
                  (an IN_IGNORED event reported it)"
-            ))
-        } else {
-            e
-        }
-    })
+                ))
+            } else {
+                e
+            }
+        })
 }
 
 /// A reusable read buffer for [`Inotify::read_batch`].
@@ -150,7 +163,10 @@ impl EventBuffer {
     /// A buffer of `size` bytes (at least [`MIN_BUFFER`], below which the
     /// kernel refuses a read with `EINVAL`).
     pub fn with_capacity(size: usize) -> EventBuffer {
-        EventBuffer { bytes: vec![0; size.max(MIN_BUFFER)], len: 0 }
+        EventBuffer {
+            bytes: vec![0; size.max(MIN_BUFFER)],
+            len: 0,
+        }
     }
 
     /// The buffer's size in bytes.
@@ -190,7 +206,11 @@ impl<'b> Events<'b> {
     /// directory is not watched) come after everything else, as
     /// [`Change::MovedOut`] and [`Change::MovedIn`]. No allocation.
     pub fn changes(&self) -> Changes<'b> {
-        Changes { events: *self, main: self.iter(), tail: None }
+        Changes {
+            events: *self,
+            main: self.iter(),
+            tail: None,
+        }
     }
 }
 
@@ -228,7 +248,10 @@ impl Change<&OsStr> {
     pub fn to_owned_change(&self) -> Change<OsString> {
         match self {
             Change::Event(e) => Change::Event(e.to_owned_event()),
-            Change::Renamed { from, to } => Change::Renamed { from: from.to_owned_event(), to: to.to_owned_event() },
+            Change::Renamed { from, to } => Change::Renamed {
+                from: from.to_owned_event(),
+                to: to.to_owned_event(),
+            },
             Change::MovedOut(e) => Change::MovedOut(e.to_owned_event()),
             Change::MovedIn(e) => Change::MovedIn(e.to_owned_event()),
             Change::Overflow => Change::Overflow,
@@ -365,7 +388,11 @@ impl Inotify {
     /// An instance with `flags`.
     pub fn with_flags(flags: InitFlags) -> Result<Inotify> {
         let fd = inotify_init1(flags)?;
-        Ok(Inotify { fd, instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed), pending: Mutex::default() })
+        Ok(Inotify {
+            fd,
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            pending: Mutex::default(),
+        })
     }
 
     /// Watches `path` for `events`, with `flags`.
@@ -376,9 +403,17 @@ impl Inotify {
     ///
     /// # Errors
     /// As [`inotify_add_watch`].
-    pub fn add_watch(&self, path: impl AsRef<Path>, events: EventMask, flags: WatchFlags) -> Result<WatchDescriptor> {
+    pub fn add_watch(
+        &self,
+        path: impl AsRef<Path>,
+        events: EventMask,
+        flags: WatchFlags,
+    ) -> Result<WatchDescriptor> {
         let wd = inotify_add_watch(&self.fd, path, events, flags)?;
-        Ok(WatchDescriptor { instance: self.instance, wd })
+        Ok(WatchDescriptor {
+            instance: self.instance,
+            wd,
+        })
     }
 
     /// Removes a watch.
@@ -404,19 +439,27 @@ impl Inotify {
     /// # Errors
     /// [`fd_core::ErrorKind::WouldBlock`] when non-blocking and empty.
     pub fn read_batch<'b>(&self, buf: &'b mut EventBuffer) -> Result<Events<'b>> {
-        let queued = rustix::io::ioctl_fionread(&self.fd).map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let queued = rustix::io::ioctl_fionread(&self.fd)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
         if queued > buf.bytes.len() {
             buf.bytes.resize(queued, 0);
         }
-        buf.len = fd_core::retry_on_intr(|| rustix::io::read(&self.fd, &mut buf.bytes[..]).syscall("read"))?;
-        Ok(Events { bytes: &buf.bytes[..buf.len], instance: self.instance })
+        buf.len = fd_core::retry_on_intr(|| {
+            rustix::io::read(&self.fd, &mut buf.bytes[..]).syscall("read")
+        })?;
+        Ok(Events {
+            bytes: &buf.bytes[..buf.len],
+            instance: self.instance,
+        })
     }
 
     /// Reads one batch into the internal queue.
     fn fill(&self, pending: &mut Pending) -> Result<()> {
         let mut buf = pending.buffer.take().unwrap_or_default();
         let result = self.read_batch(&mut buf).map(|events| {
-            pending.queue.extend(events.changes().map(|c| c.to_owned_change()));
+            pending
+                .queue
+                .extend(events.changes().map(|c| c.to_owned_change()));
         });
         pending.buffer = Some(buf);
         result
@@ -424,7 +467,9 @@ impl Inotify {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         // A panic while holding the lock cannot leave the queue invalid.
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Switches between blocking and non-blocking mode.
@@ -486,7 +531,10 @@ impl From<Inotify> for OwnedFd {
 
 impl fmt::Debug for Inotify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inotify").field("fd", &self.fd.as_raw_fd()).field("instance", &self.instance).finish()
+        f.debug_struct("Inotify")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("instance", &self.instance)
+            .finish()
     }
 }
 
@@ -496,7 +544,13 @@ mod tests {
     use super::*;
 
     fn changes(buf: &[u8]) -> Vec<Change<OsString>> {
-        Events { bytes: buf, instance: 1 }.changes().map(|c| c.to_owned_change()).collect()
+        Events {
+            bytes: buf,
+            instance: 1,
+        }
+        .changes()
+        .map(|c| c.to_owned_change())
+        .collect()
     }
 
     #[test]
@@ -512,7 +566,9 @@ mod tests {
         let name = |e: &WatchEvent<OsString>| e.name.clone().unwrap().into_string().unwrap();
         assert_eq!(got.len(), 5, "{got:?}");
         assert!(matches!(&got[0], Change::Event(e) if name(e) == "c"));
-        assert!(matches!(&got[1], Change::Renamed { from, to } if name(from) == "old" && name(to) == "new" && to.wd.raw() == 2));
+        assert!(
+            matches!(&got[1], Change::Renamed { from, to } if name(from) == "old" && name(to) == "new" && to.wd.raw() == 2)
+        );
         assert_eq!(got[2], Change::Overflow);
         assert!(matches!(&got[3], Change::MovedOut(e) if name(e) == "out"));
         assert!(matches!(&got[4], Change::MovedIn(e) if name(e) == "in"));

@@ -6,11 +6,11 @@ use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fd_core::{EventSource, Result};
 
-use super::{Change, EventBuffer, EventMask, Inotify, InitFlags, WatchEvent, WatchFlags};
+use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
 
 /// What happened in the tree, by path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,7 +105,11 @@ impl RecursiveWatcher {
             inotify: Inotify::with_flags(InitFlags::empty())?,
             root: root.as_ref().to_path_buf(),
             events,
-            state: Mutex::new(State { dirs: HashMap::new(), queue: VecDeque::new(), buffer: EventBuffer::default() }),
+            state: Mutex::new(State {
+                dirs: HashMap::new(),
+                queue: VecDeque::new(),
+                buffer: EventBuffer::default(),
+            }),
         };
         {
             let mut state = watcher.lock();
@@ -157,17 +161,29 @@ impl RecursiveWatcher {
                     state.dirs.insert(wd.raw(), dir.clone());
                 }
                 // Gone (or replaced by a file) before we got to it: nothing to watch.
-                Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENOTDIR) && dir != self.root => continue,
+                Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENOTDIR) && dir != self.root => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
                 let path = entry.path();
                 if report {
-                    let mask = if is_dir { EventMask::CREATE | EventMask::ISDIR } else { EventMask::CREATE };
+                    let mask = if is_dir {
+                        EventMask::CREATE | EventMask::ISDIR
+                    } else {
+                        EventMask::CREATE
+                    };
                     if self.events.contains(EventMask::CREATE) {
-                        state.queue.push_back(PathEvent::Event { path: path.clone(), mask, from_scan: true });
+                        state.queue.push_back(PathEvent::Event {
+                            path: path.clone(),
+                            mask,
+                            from_scan: true,
+                        });
                     }
                 }
                 if is_dir {
@@ -191,27 +207,38 @@ impl RecursiveWatcher {
         match change {
             Change::Overflow => state.queue.push_back(PathEvent::RescanNeeded),
             Change::Event(e) => {
-                let Some(path) = Self::path_of(state, &e) else { return Ok(()) };
+                let Some(path) = Self::path_of(state, &e) else {
+                    return Ok(());
+                };
                 if e.is_ignored() {
                     state.dirs.remove(&e.wd.raw());
                     return Ok(());
                 }
                 // A subdirectory's own DELETE_SELF / MOVE_SELF repeats what its
                 // parent reports as DELETE / MOVED_FROM; only the root's count.
-                if e.name.is_none() && e.mask.intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF) && path != self.root
+                if e.name.is_none()
+                    && e.mask
+                        .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
+                    && path != self.root
                 {
                     return Ok(());
                 }
                 let wanted = e.mask.intersects(self.events) || e.mask.contains(EventMask::UNMOUNT);
                 if wanted {
-                    state.queue.push_back(PathEvent::Event { path: path.clone(), mask: e.mask, from_scan: false });
+                    state.queue.push_back(PathEvent::Event {
+                        path: path.clone(),
+                        mask: e.mask,
+                        from_scan: false,
+                    });
                 }
                 if e.mask.contains(EventMask::CREATE) && e.is_dir() {
                     self.add_tree(state, &path, true)?;
                 }
             }
             Change::Renamed { from, to } => {
-                let (Some(old), Some(new)) = (Self::path_of(state, &from), Self::path_of(state, &to)) else {
+                let (Some(old), Some(new)) =
+                    (Self::path_of(state, &from), Self::path_of(state, &to))
+                else {
                     return Ok(());
                 };
                 if from.is_dir() {
@@ -222,27 +249,45 @@ impl RecursiveWatcher {
                     }
                 }
                 if self.events.intersects(EventMask::MOVE) {
-                    state.queue.push_back(PathEvent::Renamed { from: old, to: new, is_dir: from.is_dir() });
+                    state.queue.push_back(PathEvent::Renamed {
+                        from: old,
+                        to: new,
+                        is_dir: from.is_dir(),
+                    });
                 }
             }
             Change::MovedOut(e) => {
-                let Some(path) = Self::path_of(state, &e) else { return Ok(()) };
+                let Some(path) = Self::path_of(state, &e) else {
+                    return Ok(());
+                };
                 if e.is_dir() {
-                    let gone: Vec<i32> =
-                        state.dirs.iter().filter(|(_, p)| p.starts_with(&path)).map(|(wd, _)| *wd).collect();
+                    let gone: Vec<i32> = state
+                        .dirs
+                        .iter()
+                        .filter(|(_, p)| p.starts_with(&path))
+                        .map(|(wd, _)| *wd)
+                        .collect();
                     for wd in gone {
                         let _ = super::inotify_rm_watch(&self.inotify, wd);
                         state.dirs.remove(&wd);
                     }
                 }
                 if self.events.contains(EventMask::MOVED_FROM) {
-                    state.queue.push_back(PathEvent::MovedOut { path, is_dir: e.is_dir() });
+                    state.queue.push_back(PathEvent::MovedOut {
+                        path,
+                        is_dir: e.is_dir(),
+                    });
                 }
             }
             Change::MovedIn(e) => {
-                let Some(path) = Self::path_of(state, &e) else { return Ok(()) };
+                let Some(path) = Self::path_of(state, &e) else {
+                    return Ok(());
+                };
                 if self.events.contains(EventMask::MOVED_TO) {
-                    state.queue.push_back(PathEvent::MovedIn { path: path.clone(), is_dir: e.is_dir() });
+                    state.queue.push_back(PathEvent::MovedIn {
+                        path: path.clone(),
+                        is_dir: e.is_dir(),
+                    });
                 }
                 if e.is_dir() {
                     self.add_tree(state, &path, true)?;
@@ -288,6 +333,28 @@ impl EventSource for RecursiveWatcher {
         let n = state.queue.len();
         events.extend(state.queue.drain(..));
         Ok(n)
+    }
+
+    /// A batch from the kernel may yield no path event at all (an
+    /// `IN_IGNORED`, a subdirectory's own `DELETE_SELF`), so this waits
+    /// again with the time that is left rather than blocking in a read.
+    fn read_event_timeout(&self, timeout: Duration) -> Result<Option<PathEvent>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(event) = self.lock().queue.pop_front() {
+                return Ok(Some(event));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !fd_core::wait_readable(&self.inotify, left)? {
+                return Ok(None);
+            }
+            let mut state = self.lock();
+            match self.fill(&mut state) {
+                // Another reader took the batch between the wait and the read.
+                Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => {}
+                other => other?,
+            }
+        }
     }
 
     /// Ready at once if events found earlier (by scans) are still queued.

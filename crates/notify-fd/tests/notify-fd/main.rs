@@ -1,2 +1,768 @@
-//! placeholder
-fn main() {}
+//! notify-fd against the real kernel and real filesystems.
+//!
+//! Each test runs in a forked child (`butter_tests::run`): some lower
+//! rlimits, mount tmpfs in private namespaces, or set a user namespace's
+//! own watch limit; none changes the machine.
+
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use butter_tests::{Needs, TempDir, Test, fill_fd_table, private_tmpfs};
+use fd_core::{ErrorKind, EventSource};
+use notify_fd::inotify::{
+    Change, Event, EventBuffer, EventMask, InitFlags, Inotify, PathEvent, RecursiveWatcher,
+    WatchEvent, WatchFlags, inotify_add_watch,
+};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn main() -> std::process::ExitCode {
+    use Needs::{Isolation, Namespaces, UserNamespace};
+    butter_tests::run(&[
+        Test {
+            name: "every_event_kind_on_a_directory",
+            needs: Isolation,
+            run: every_event_kind,
+        },
+        Test {
+            name: "self_events_and_ignored",
+            needs: Isolation,
+            run: self_events_and_ignored,
+        },
+        Test {
+            name: "unpaired_moves_in_and_out",
+            needs: Isolation,
+            run: unpaired_moves,
+        },
+        Test {
+            name: "unmount_then_ignored",
+            needs: Namespaces,
+            run: unmount_then_ignored,
+        },
+        Test {
+            name: "oneshot_fires_once",
+            needs: Isolation,
+            run: oneshot_fires_once,
+        },
+        Test {
+            name: "overflow_for_real",
+            needs: Isolation,
+            run: overflow_for_real,
+        },
+        Test {
+            name: "one_read_takes_the_whole_queue",
+            needs: Namespaces,
+            run: one_read_takes_the_whole_queue,
+        },
+        Test {
+            name: "add_watch_error_paths",
+            needs: Isolation,
+            run: add_watch_error_paths,
+        },
+        Test {
+            name: "rm_watch_error_paths",
+            needs: Isolation,
+            run: rm_watch_error_paths,
+        },
+        Test {
+            name: "out_of_fds",
+            needs: Isolation,
+            run: out_of_fds,
+        },
+        Test {
+            name: "watch_limit_names_the_limit",
+            needs: UserNamespace,
+            run: watch_limit,
+        },
+        Test {
+            name: "names_are_not_assumed_utf8",
+            needs: Isolation,
+            run: names_are_bytes,
+        },
+        Test {
+            name: "recursive_reports_every_level",
+            needs: Isolation,
+            run: recursive_every_level,
+        },
+        Test {
+            name: "recursive_follows_directory_renames",
+            needs: Isolation,
+            run: recursive_renames,
+        },
+        Test {
+            name: "recursive_moves_out_and_in",
+            needs: Isolation,
+            run: recursive_moves,
+        },
+        Test {
+            name: "recursive_overflow_and_rescan",
+            needs: Isolation,
+            run: recursive_overflow,
+        },
+        Test {
+            name: "watch_one_liner",
+            needs: Isolation,
+            run: watch_one_liner,
+        },
+        Test {
+            name: "async_inotify_on_block_on",
+            needs: Isolation,
+            run: async_inotify,
+        },
+        Test {
+            name: "async_recursive_on_a_thread_pool",
+            needs: Isolation,
+            run: async_recursive,
+        },
+    ])
+}
+
+/// Every change queued now, owned, read without blocking.
+fn drain(inotify: &Inotify) -> Vec<Change<OsString>> {
+    let mut out = Vec::new();
+    while inotify.wait(Some(Duration::ZERO)).unwrap() {
+        inotify.read_events(&mut out).unwrap();
+    }
+    out
+}
+
+/// The mask and name of every plain event.
+fn events(changes: &[Change<OsString>]) -> Vec<(EventMask, Option<String>)> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Event(e) => Some((
+                e.mask,
+                e.name.as_ref().map(|n| n.to_string_lossy().into_owned()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn has(changes: &[Change<OsString>], mask: EventMask, name: Option<&str>) -> bool {
+    events(changes)
+        .iter()
+        .any(|(m, n)| m.contains(mask) && n.as_deref() == name)
+}
+
+fn every_event_kind() {
+    let dir = TempDir::new("inotify");
+    let inotify = Inotify::new().unwrap();
+    assert!(fd_core::is_cloexec(&inotify).unwrap());
+    inotify
+        .add_watch(dir.path(), EventMask::ALL_EVENTS, WatchFlags::empty())
+        .unwrap();
+    let f = dir.join("f");
+    std::fs::write(&f, b"data").unwrap(); // create, open, modify, close_write
+    let _ = std::fs::read(&f).unwrap(); // open, access, close_nowrite
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap(); // attrib
+    std::fs::rename(&f, dir.join("g")).unwrap(); // moved_from + moved_to, paired
+    std::fs::create_dir(dir.join("sub")).unwrap(); // create|isdir
+    std::fs::remove_file(dir.join("g")).unwrap(); // delete
+    let changes = drain(&inotify);
+    for (mask, name) in [
+        (EventMask::CREATE, "f"),
+        (EventMask::OPEN, "f"),
+        (EventMask::MODIFY, "f"),
+        (EventMask::CLOSE_WRITE, "f"),
+        (EventMask::ACCESS, "f"),
+        (EventMask::CLOSE_NOWRITE, "f"),
+        (EventMask::ATTRIB, "f"),
+        (EventMask::CREATE | EventMask::ISDIR, "sub"),
+        (EventMask::DELETE, "g"),
+    ] {
+        assert!(
+            has(&changes, mask, Some(name)),
+            "no {mask} on {name} in {changes:?}"
+        );
+    }
+    let renamed = changes.iter().find_map(|c| match c {
+        Change::Renamed { from, to } => {
+            Some((from.name.clone(), to.name.clone(), from.cookie, to.cookie))
+        }
+        _ => None,
+    });
+    let (from, to, c1, c2) = renamed.expect("a paired rename");
+    assert_eq!(
+        (from.unwrap(), to.unwrap()),
+        (OsString::from("f"), OsString::from("g"))
+    );
+    assert!(c1 != 0 && c1 == c2);
+    let sub = changes.iter().find_map(|c| match c {
+        Change::Event(e) if e.name.as_deref() == Some(OsStr::new("sub")) => Some(e.clone()),
+        _ => None,
+    });
+    assert!(sub.unwrap().is_dir());
+}
+
+fn self_events_and_ignored() {
+    let dir = TempDir::new("inotify-self");
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::fs::write(dir.join("file"), b"").unwrap();
+    let inotify = Inotify::new().unwrap();
+    let wd_dir = inotify
+        .add_watch(dir.join("d"), EventMask::MOVE_SELF, WatchFlags::empty())
+        .unwrap();
+    let wd_file = inotify
+        .add_watch(
+            dir.join("file"),
+            EventMask::DELETE_SELF,
+            WatchFlags::empty(),
+        )
+        .unwrap();
+    std::fs::rename(dir.join("d"), dir.join("e")).unwrap();
+    std::fs::remove_file(dir.join("file")).unwrap();
+    let changes = drain(&inotify);
+    let find = |wd, mask| {
+        changes.iter().any(|c| matches!(c, Change::Event(e) if e.wd == wd && e.mask.contains(mask) && e.name.is_none()))
+    };
+    assert!(find(wd_dir, EventMask::MOVE_SELF), "{changes:?}");
+    assert!(find(wd_file, EventMask::DELETE_SELF), "{changes:?}");
+    assert!(
+        find(wd_file, EventMask::IGNORED),
+        "the deleted file's watch is gone: {changes:?}"
+    );
+    let ignored = changes.iter().find_map(|c| match c {
+        Change::Event(e) if e.is_ignored() => Some(e.clone()),
+        _ => None,
+    });
+    assert!(ignored.unwrap().is_ignored());
+}
+
+fn unpaired_moves() {
+    let watched = TempDir::new("inotify-watched");
+    let other = TempDir::new("inotify-other");
+    std::fs::write(watched.join("leaving"), b"").unwrap();
+    std::fs::write(other.join("arriving"), b"").unwrap();
+    let inotify = Inotify::new().unwrap();
+    inotify
+        .add_watch(
+            watched.path(),
+            EventMask::MOVE | EventMask::CREATE,
+            WatchFlags::empty(),
+        )
+        .unwrap();
+    std::fs::rename(watched.join("leaving"), other.join("leaving")).unwrap();
+    std::fs::rename(other.join("arriving"), watched.join("arriving")).unwrap();
+    std::fs::write(watched.join("last"), b"").unwrap();
+    let changes = drain(&inotify);
+    let name = |e: &WatchEvent<OsString>| e.name.clone().unwrap();
+    // Unpaired halves come after the rest of the batch.
+    let n = changes.len();
+    assert!(n >= 3, "{changes:?}");
+    assert!(
+        matches!(&changes[n - 2], Change::MovedOut(e) if name(e) == "leaving"),
+        "{changes:?}"
+    );
+    assert!(
+        matches!(&changes[n - 1], Change::MovedIn(e) if name(e) == "arriving"),
+        "{changes:?}"
+    );
+    assert!(has(&changes, EventMask::CREATE, Some("last")));
+}
+
+fn unmount_then_ignored() {
+    let tmp = private_tmpfs();
+    let mnt = tmp.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    rustix::mount::mount(
+        "butter-inner",
+        &mnt,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .unwrap();
+    let inotify = Inotify::new().unwrap();
+    let wd = inotify
+        .add_watch(&mnt, EventMask::CREATE, WatchFlags::empty())
+        .unwrap();
+    rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).unwrap();
+    let changes = drain(&inotify);
+    let masks: Vec<EventMask> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Event(e) if e.wd == wd => Some(e.mask),
+            _ => None,
+        })
+        .collect();
+    // The kernel marks the unmount of a watched directory with ISDIR.
+    assert_eq!(
+        masks,
+        [EventMask::UNMOUNT | EventMask::ISDIR, EventMask::IGNORED],
+        "{changes:?}"
+    );
+    // The descriptor is dead: removing it is refused with the reason.
+    let err = inotify.rm_watch(wd).unwrap_err();
+    assert!(err.to_string().contains("gone with its file"), "{err}");
+}
+
+fn oneshot_fires_once() {
+    let dir = TempDir::new("inotify-oneshot");
+    let inotify = Inotify::new().unwrap();
+    inotify
+        .add_watch(dir.path(), EventMask::CREATE, WatchFlags::ONESHOT)
+        .unwrap();
+    std::fs::write(dir.join("one"), b"").unwrap();
+    std::fs::write(dir.join("two"), b"").unwrap();
+    let changes = drain(&inotify);
+    assert_eq!(
+        events(&changes),
+        [
+            (EventMask::CREATE, Some("one".into())),
+            (EventMask::IGNORED, None)
+        ],
+        "{changes:?}"
+    );
+}
+
+fn overflow_for_real() {
+    let dir = TempDir::new("inotify-overflow");
+    let f = dir.join("f");
+    std::fs::write(&f, b"").unwrap();
+    let max: usize = fd_core::probe::read_proc_u64("/proc/sys/fs/inotify/max_queued_events")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let inotify = Inotify::with_flags(InitFlags::NONBLOCK).unwrap();
+    inotify
+        .add_watch(
+            &f,
+            EventMask::OPEN | EventMask::CLOSE_NOWRITE,
+            WatchFlags::empty(),
+        )
+        .unwrap();
+    // OPEN and CLOSE_NOWRITE alternate, so the kernel cannot merge them:
+    // each open and close adds two events. Go past the queue limit.
+    for _ in 0..=max / 2 {
+        drop(std::fs::File::open(&f).unwrap());
+    }
+    let mut buf = EventBuffer::default();
+    let (mut normal, mut overflows) = (0, 0);
+    loop {
+        let batch = match inotify.read_batch(&mut buf) {
+            Ok(batch) => batch,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        };
+        for event in batch {
+            match event {
+                Event::Overflow => overflows += 1,
+                Event::Watch(_) => normal += 1,
+            }
+        }
+    }
+    assert_eq!(overflows, 1, "one overflow marker");
+    assert_eq!(
+        normal, max,
+        "the queue held exactly max_queued_events before overflowing"
+    );
+}
+
+fn one_read_takes_the_whole_queue() {
+    let tmp = private_tmpfs();
+    let inotify = Inotify::new().unwrap();
+    inotify
+        .add_watch(&tmp, EventMask::CREATE, WatchFlags::empty())
+        .unwrap();
+    let long = "n".repeat(200);
+    for i in 0..2000 {
+        std::fs::write(tmp.join(format!("{long}{i}")), b"").unwrap();
+    }
+    // About 440 KiB queued; a buffer of the minimum size grows to fit.
+    let queued = rustix::io::ioctl_fionread(&inotify).unwrap();
+    assert!(queued > 400_000, "{queued}");
+    let mut buf = EventBuffer::with_capacity(0);
+    assert_eq!(buf.capacity(), notify_fd::inotify::MIN_BUFFER);
+    let batch = inotify.read_batch(&mut buf).unwrap();
+    assert_eq!(u64::try_from(batch.byte_len()).unwrap(), queued);
+    assert_eq!(batch.iter().count(), 2000);
+    let mut names = BTreeSet::new();
+    for c in batch.changes() {
+        let Change::Event(e) = c else { panic!("{c:?}") };
+        names.insert(e.name.unwrap().len());
+    }
+    assert!(names.iter().all(|len| *len >= 201));
+}
+
+fn add_watch_error_paths() {
+    let dir = TempDir::new("inotify-errors");
+    let file = dir.join("file");
+    std::fs::write(&file, b"").unwrap();
+    let inotify = Inotify::new().unwrap();
+
+    let err = inotify
+        .add_watch(dir.join("missing"), EventMask::CREATE, WatchFlags::empty())
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::NotFound, libc::ENOENT)
+    );
+    assert!(err.to_string().contains("missing"), "{err}");
+
+    let err = inotify
+        .add_watch(&file, EventMask::CREATE, WatchFlags::ONLYDIR)
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::InvalidInput, libc::ENOTDIR)
+    );
+    assert!(
+        err.to_string()
+            .contains("not a directory (ONLYDIR was given)"),
+        "{err}"
+    );
+
+    let err = inotify
+        .add_watch(
+            &file,
+            EventMask::MODIFY,
+            WatchFlags::MASK_ADD | WatchFlags::MASK_CREATE,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!err.is_from_kernel());
+    assert!(err.to_string().contains("contradict"), "{err}");
+
+    inotify
+        .add_watch(&file, EventMask::MODIFY, WatchFlags::empty())
+        .unwrap();
+    let err = inotify
+        .add_watch(&file, EventMask::ATTRIB, WatchFlags::MASK_CREATE)
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::InvalidInput, libc::EEXIST)
+    );
+    assert!(err.to_string().contains("already watched"), "{err}");
+
+    let err = inotify
+        .add_watch(
+            &file,
+            EventMask::IGNORED | EventMask::MODIFY,
+            WatchFlags::empty(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ignored are reported by the kernel"),
+        "{err}"
+    );
+    let err = inotify
+        .add_watch(&file, EventMask::empty(), WatchFlags::empty())
+        .unwrap_err();
+    assert!(err.to_string().contains("no event"), "{err}");
+
+    // MASK_ADD really adds: MODIFY stays, ATTRIB joins, one descriptor.
+    let a = inotify
+        .add_watch(&file, EventMask::MODIFY, WatchFlags::empty())
+        .unwrap();
+    let b = inotify
+        .add_watch(&file, EventMask::ATTRIB, WatchFlags::MASK_ADD)
+        .unwrap();
+    assert_eq!(a, b);
+    std::fs::write(&file, b"x").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let changes = drain(&inotify);
+    assert!(
+        has(&changes, EventMask::MODIFY, None) && has(&changes, EventMask::ATTRIB, None),
+        "{changes:?}"
+    );
+
+    // The raw call with a bad fd type: EINVAL from the kernel.
+    let (r, _w) = rustix::pipe::pipe().unwrap();
+    let err =
+        inotify_add_watch(&r, dir.path(), EventMask::CREATE, WatchFlags::empty()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::InvalidInput, libc::EINVAL)
+    );
+}
+
+fn rm_watch_error_paths() {
+    let dir = TempDir::new("inotify-rm");
+    let one = Inotify::new().unwrap();
+    let two = Inotify::new().unwrap();
+    let wd = one
+        .add_watch(dir.path(), EventMask::CREATE, WatchFlags::empty())
+        .unwrap();
+    let err = two.rm_watch(wd).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("belongs to another inotify instance"),
+        "{err}"
+    );
+    one.rm_watch(wd).unwrap();
+    let changes = drain(&one);
+    assert!(
+        has(&changes, EventMask::IGNORED, None),
+        "removal reports IGNORED: {changes:?}"
+    );
+    let err = one.rm_watch(wd).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::InvalidInput, libc::EINVAL)
+    );
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // Non-blocking and empty: would block.
+    let quiet = Inotify::with_flags(InitFlags::NONBLOCK).unwrap();
+    let mut buf = EventBuffer::default();
+    assert_eq!(
+        quiet.read_batch(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+}
+
+fn out_of_fds() {
+    let _full = fill_fd_table(32);
+    let err = Inotify::new().unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno(), err.call()),
+        (ErrorKind::ResourceLimit, libc::EMFILE, "inotify_init1")
+    );
+}
+
+/// In a user namespace of its own the watch limit is the namespace's:
+/// lower it there and run out, without touching the machine's setting.
+fn watch_limit() {
+    std::fs::write("/proc/sys/user/max_inotify_watches", "2")
+        .expect("set this user namespace's own max_inotify_watches");
+    let tmp = private_tmpfs();
+    for d in ["a", "a/b", "a/b/c"] {
+        std::fs::create_dir(tmp.join(d)).unwrap();
+    }
+    let err = RecursiveWatcher::new(tmp.join("a"), EventMask::CREATE).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errno()),
+        (ErrorKind::ResourceLimit, libc::ENOSPC)
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("max_user_watches") && msg.contains("sysctl fs.inotify.max_user_watches"),
+        "{msg}"
+    );
+}
+
+fn names_are_bytes() {
+    let dir = TempDir::new("inotify-bytes");
+    let inotify = Inotify::new().unwrap();
+    inotify
+        .add_watch(dir.path(), EventMask::CREATE, WatchFlags::empty())
+        .unwrap();
+    let name = OsStr::from_bytes(b"caf\xe9");
+    std::fs::write(dir.path().join(name), b"").unwrap();
+    let changes = drain(&inotify);
+    assert!(
+        matches!(&changes[..], [Change::Event(e)] if e.name.as_deref() == Some(name)),
+        "{changes:?}"
+    );
+}
+
+/// Reads path events until `done` says so, failing after `LIMIT`.
+fn collect_until(
+    watcher: &RecursiveWatcher,
+    mut done: impl FnMut(&[PathEvent]) -> bool,
+) -> Vec<PathEvent> {
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    while !done(&out) {
+        assert!(start.elapsed() < LIMIT, "gave up waiting; got {out:?}");
+        if let Some(e) = watcher
+            .read_event_timeout(Duration::from_millis(100))
+            .unwrap()
+        {
+            out.push(e);
+        }
+    }
+    out
+}
+
+fn paths(events: &[PathEvent]) -> BTreeSet<PathBuf> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PathEvent::Event { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn recursive_every_level() {
+    let root = TempDir::new("recursive");
+    let watcher = RecursiveWatcher::new(root.path(), EventMask::CREATE).unwrap();
+    assert_eq!(watcher.watched_dirs(), 1);
+    // mkdir -p a/b/c/d && touch a/b/c/d/f, in one go.
+    std::fs::create_dir_all(root.join("a/b/c/d")).unwrap();
+    std::fs::write(root.join("a/b/c/d/f"), b"").unwrap();
+    let want: BTreeSet<PathBuf> = ["a", "a/b", "a/b/c", "a/b/c/d", "a/b/c/d/f"]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+    let got = collect_until(&watcher, |evs| want.is_subset(&paths(evs)));
+    assert!(want.is_subset(&paths(&got)));
+    assert_eq!(watcher.watched_dirs(), 5, "{:?}", watcher.watched_paths());
+    // Deleting a directory drops its watch once the kernel says IGNORED.
+    std::fs::remove_dir_all(root.join("a/b/c/d")).unwrap();
+    collect_until(&watcher, |_| watcher.watched_dirs() == 4);
+    let _ = watcher.wait(Some(Duration::ZERO)).unwrap();
+}
+
+fn recursive_renames() {
+    let root = TempDir::new("recursive-rename");
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    let watcher = RecursiveWatcher::new(root.path(), EventMask::CREATE | EventMask::MOVE).unwrap();
+    std::fs::rename(root.join("a"), root.join("z")).unwrap();
+    let got = collect_until(&watcher, |evs| {
+        evs.iter().any(|e| matches!(e, PathEvent::Renamed { .. }))
+    });
+    assert!(
+        got.contains(&PathEvent::Renamed {
+            from: root.join("a"),
+            to: root.join("z"),
+            is_dir: true
+        }),
+        "{got:?}"
+    );
+    // Later events below the renamed directory carry the new path.
+    std::fs::write(root.join("z/b/after"), b"").unwrap();
+    let want = root.join("z/b/after");
+    let got = collect_until(&watcher, |evs| paths(evs).contains(&want));
+    assert!(paths(&got).contains(&want));
+    assert!(watcher.watched_paths().contains(&root.join("z/b")));
+}
+
+fn recursive_moves() {
+    let root = TempDir::new("recursive-moves");
+    let outside = TempDir::new("recursive-outside");
+    std::fs::create_dir_all(root.join("leaving/deep")).unwrap();
+    std::fs::create_dir_all(outside.join("arriving/inner")).unwrap();
+    std::fs::write(outside.join("arriving/inner/file"), b"").unwrap();
+    let watcher = RecursiveWatcher::new(root.path(), EventMask::CREATE | EventMask::MOVE).unwrap();
+    assert_eq!(watcher.watched_dirs(), 3);
+    std::fs::rename(root.join("leaving"), outside.join("left")).unwrap();
+    let got = collect_until(&watcher, |evs| {
+        evs.iter().any(|e| matches!(e, PathEvent::MovedOut { .. }))
+    });
+    assert!(
+        got.contains(&PathEvent::MovedOut {
+            path: root.join("leaving"),
+            is_dir: true
+        }),
+        "{got:?}"
+    );
+    assert_eq!(
+        watcher.watched_dirs(),
+        1,
+        "the moved-out subtree is no longer watched"
+    );
+    std::fs::rename(outside.join("arriving"), root.join("arrived")).unwrap();
+    let want = root.join("arrived/inner/file");
+    let got = collect_until(&watcher, |evs| paths(evs).contains(&want));
+    assert!(
+        got.contains(&PathEvent::MovedIn {
+            path: root.join("arrived"),
+            is_dir: true
+        }),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, PathEvent::Event { path, from_scan: true, .. } if *path == want))
+    );
+    assert_eq!(watcher.watched_dirs(), 3);
+}
+
+fn recursive_overflow() {
+    let root = TempDir::new("recursive-overflow");
+    std::fs::create_dir(root.join("sub")).unwrap();
+    let watcher =
+        RecursiveWatcher::new(root.path(), EventMask::OPEN | EventMask::CLOSE_NOWRITE).unwrap();
+    let f = root.join("sub/f");
+    std::fs::write(&f, b"").unwrap();
+    let max = fd_core::probe::read_proc_u64("/proc/sys/fs/inotify/max_queued_events").unwrap();
+    for _ in 0..=max / 2 {
+        drop(std::fs::File::open(&f).unwrap());
+    }
+    let got = collect_until(&watcher, |evs| evs.contains(&PathEvent::RescanNeeded));
+    assert!(got.contains(&PathEvent::RescanNeeded));
+    watcher.rescan().unwrap();
+    assert_eq!(watcher.watched_dirs(), 2);
+    drop(std::fs::File::open(&f).unwrap());
+    let got = collect_until(&watcher, |evs| paths(evs).contains(&f));
+    assert!(paths(&got).contains(&f));
+}
+
+fn watch_one_liner() {
+    let dir = TempDir::new("watch");
+    let mut watch = notify_fd::watch(dir.path()).unwrap();
+    std::fs::write(dir.join("x"), b"").unwrap();
+    let first = watch.next().unwrap().unwrap();
+    assert!(
+        matches!(first, Change::Event(ref e) if e.mask.contains(EventMask::CREATE)),
+        "{first:?}"
+    );
+    assert!(watch.inotify().wait(Some(LIMIT)).unwrap());
+}
+
+fn async_inotify() {
+    use futures_lite::{StreamExt, future};
+    use notify_fd::AsyncInotify;
+    let dir = TempDir::new("async-inotify");
+    let inotify = AsyncInotify::new(Inotify::new().unwrap()).unwrap();
+    inotify
+        .get_ref()
+        .add_watch(
+            dir.path(),
+            EventMask::CREATE | EventMask::MOVE,
+            WatchFlags::empty(),
+        )
+        .unwrap();
+    future::block_on(async {
+        let mut stream = &inotify;
+        std::fs::write(dir.join("a"), b"").unwrap();
+        let c = stream.next().await.unwrap().unwrap();
+        assert!(
+            matches!(c, Change::Event(ref e) if e.name.as_deref() == Some(OsStr::new("a"))),
+            "{c:?}"
+        );
+        std::fs::rename(dir.join("a"), dir.join("b")).unwrap();
+        let c = stream.next().await.unwrap().unwrap();
+        assert!(matches!(c, Change::Renamed { .. }), "{c:?}");
+    });
+}
+
+fn async_recursive() {
+    use event_fd::{AsyncEventFd, EventFd, EventFdFlags};
+    use futures_lite::{StreamExt, future};
+    use notify_fd::AsyncRecursiveWatcher;
+    let root = TempDir::new("async-recursive");
+    let watcher =
+        AsyncRecursiveWatcher::new(RecursiveWatcher::new(root.path(), EventMask::CREATE).unwrap())
+            .unwrap();
+    let stop = AsyncEventFd::new(EventFd::with_flags(0, EventFdFlags::SEMAPHORE).unwrap()).unwrap();
+    let want = root.join("x/y/z");
+    let ex = async_executor::Executor::new();
+    let seen = std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| future::block_on(ex.run(stop.read())));
+        }
+        let seen = future::block_on(ex.spawn(async {
+            std::fs::create_dir_all(&want).unwrap();
+            let mut stream = &watcher;
+            let mut seen = Vec::new();
+            while !paths(&seen).contains(&want) {
+                seen.push(stream.next().await.unwrap().unwrap());
+            }
+            seen
+        }));
+        stop.get_ref().write(2).unwrap();
+        seen
+    });
+    assert!(paths(&seen).contains(&root.join("x/y")));
+}
