@@ -119,31 +119,13 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
 
     let mut steps = Vec::new();
     let mut counts = Counts::default();
-    let mut run = |name: &'static str, cmd: &mut Command, counts: Option<&mut Counts>| {
-        println!("\n== xtask: {name} ==");
-        let _ = std::io::stdout().flush();
-        let start = Instant::now();
-        let (ok, note) = match counts {
-            None => match cmd.status() {
-                Ok(status) => (status.success(), String::new()),
-                Err(e) => (false, format!("could not run: {e}")),
-            },
-            Some(counts) => run_counting(cmd, counts),
-        };
-        steps.push(Step {
-            name,
-            ok,
-            took: start.elapsed(),
-            note,
-        });
-    };
 
-    run(
+    steps.push(run_step(
         "fmt",
         cargo(root).args(["fmt", "--all", "--", "--check"]),
         None,
-    );
-    run(
+    ));
+    steps.push(run_step(
         "clippy (all features)",
         cargo(root).args([
             "clippy",
@@ -155,32 +137,53 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
             "warnings",
         ]),
         None,
-    );
-    run(
-        "clippy (no default features)",
-        cargo(root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--no-default-features",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-        None,
-    );
-    run(
+    ));
+    // One cargo call per crate: features unify across every package of one
+    // build (butter-cli turns on `async` everywhere), which would hide a
+    // crate that does not build without its features.
+    {
+        println!("\n== xtask: clippy (each crate alone, no default features) ==");
+        let start = Instant::now();
+        let mut failed = Vec::new();
+        for krate in member_crates(root) {
+            let status = cargo(root)
+                .args([
+                    "clippy",
+                    "--quiet",
+                    "--all-targets",
+                    "--no-default-features",
+                    "-p",
+                    &krate,
+                ])
+                .args(["--", "-D", "warnings"])
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                failed.push(krate);
+            }
+        }
+        steps.push(Step {
+            name: "clippy (each crate alone, no default features)",
+            ok: failed.is_empty(),
+            took: start.elapsed(),
+            note: if failed.is_empty() {
+                String::new()
+            } else {
+                format!("failed: {}", failed.join(", "))
+            },
+        });
+    }
+    steps.push(run_step(
         "tests (unit, integration, doc, cross-crate, privileged)",
-        cargo(root).args(["test", "--workspace", "--all-features"]),
+        cargo(root).args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
         Some(&mut counts),
-    );
-    run(
+    ));
+    steps.push(run_step(
         "rustdoc (warnings denied)",
         cargo(root)
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),
         None,
-    );
+    ));
 
     println!("\n== xtask test summary ==");
     for step in &steps {
@@ -208,6 +211,40 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Runs one step, printing a header, and says how it went.
+fn run_step(name: &'static str, cmd: &mut Command, counts: Option<&mut Counts>) -> Step {
+    println!("\n== xtask: {name} ==");
+    let _ = std::io::stdout().flush();
+    let start = Instant::now();
+    let (ok, note) = match counts {
+        None => match cmd.status() {
+            Ok(status) => (status.success(), String::new()),
+            Err(e) => (false, format!("could not run: {e}")),
+        },
+        Some(counts) => run_counting(cmd, counts),
+    };
+    Step {
+        name,
+        ok,
+        took: start.elapsed(),
+        note,
+    }
+}
+
+/// The packages under `crates/` (each directory is named after its package).
+fn member_crates(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("crates"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.path().join("Cargo.toml").is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// Runs `cmd`, echoing its stdout and stderr as they come, and reads the

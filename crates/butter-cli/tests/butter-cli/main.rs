@@ -205,10 +205,16 @@ fn signals_text_lines_and_a_closed_pipe() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         kill(child.id(), Signal::HUP).unwrap();
-        if pidfd.wait_exit(Some(std::time::Duration::from_millis(100))).unwrap() {
+        if pidfd
+            .wait_exit(Some(std::time::Duration::from_millis(100)))
+            .unwrap()
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "butter signals kept running with no reader");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "butter signals kept running with no reader"
+        );
     }
     assert!(child.wait().unwrap().success());
 }

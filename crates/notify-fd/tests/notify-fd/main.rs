@@ -22,7 +22,8 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> std::process::ExitCode {
     use Needs::{Isolation, Namespaces, UserNamespace};
-    butter_tests::run(&[
+    #[allow(unused_mut)]
+    let mut tests = vec![
         Test {
             name: "every_event_kind_on_a_directory",
             needs: Isolation,
@@ -108,6 +109,9 @@ fn main() -> std::process::ExitCode {
             needs: Isolation,
             run: watch_one_liner,
         },
+    ];
+    #[cfg(feature = "async")]
+    tests.extend([
         Test {
             name: "async_inotify_on_block_on",
             needs: Isolation,
@@ -118,7 +122,8 @@ fn main() -> std::process::ExitCode {
             needs: Isolation,
             run: async_recursive,
         },
-    ])
+    ]);
+    butter_tests::run(&tests)
 }
 
 /// Every change queued now, owned, read without blocking.
@@ -710,6 +715,7 @@ fn watch_one_liner() {
     assert!(watch.inotify().wait(Some(LIMIT)).unwrap());
 }
 
+#[cfg(feature = "async")]
 fn async_inotify() {
     use futures_lite::{StreamExt, future};
     use notify_fd::AsyncInotify;
@@ -737,6 +743,7 @@ fn async_inotify() {
     });
 }
 
+#[cfg(feature = "async")]
 fn async_recursive() {
     use event_fd::{AsyncEventFd, EventFd, EventFdFlags};
     use futures_lite::{StreamExt, future};

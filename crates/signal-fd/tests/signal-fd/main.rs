@@ -21,7 +21,8 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> std::process::ExitCode {
     use Needs::{Isolation, Namespaces};
-    butter_tests::run(&[
+    #[allow(unused_mut)]
+    let mut tests = vec![
         Test {
             name: "kill_to_self_reports_sender",
             needs: Isolation,
@@ -107,6 +108,9 @@ fn main() -> std::process::ExitCode {
             needs: Isolation,
             run: change_mask_and_wait,
         },
+    ];
+    #[cfg(feature = "async")]
+    tests.extend([
         Test {
             name: "async_signals_on_block_on",
             needs: Isolation,
@@ -117,7 +121,8 @@ fn main() -> std::process::ExitCode {
             needs: Isolation,
             run: async_on_a_thread_pool,
         },
-    ])
+    ]);
+    butter_tests::run(&tests)
 }
 
 fn me() -> u32 {
@@ -681,6 +686,7 @@ fn change_mask_and_wait() {
     assert_eq!(sfd.read().unwrap().signal(), Signal::USR2);
 }
 
+#[cfg(feature = "async")]
 fn async_signals_on_block_on() {
     use futures_lite::{StreamExt, future};
     use signal_fd::{AsyncPidFd, AsyncSignals};
@@ -696,6 +702,7 @@ fn async_signals_on_block_on() {
     });
 }
 
+#[cfg(feature = "async")]
 fn async_on_a_thread_pool() {
     use event_fd::{AsyncEventFd, EventFd, EventFdFlags};
     use futures_lite::{StreamExt, future};
