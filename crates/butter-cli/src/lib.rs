@@ -3,6 +3,7 @@
 //!
 //! - [`doctor`]: what this kernel offers every butter crate.
 //! - [`signals`]: each signal as it arrives, with its sender.
+//! - [`watch`]: file events as they happen.
 //! - [`json`]: the small JSON writer behind every `--json` flag.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 
@@ -12,3 +13,4 @@ pub mod doctor;
 pub mod json;
 pub mod signals;
 pub mod time;
+pub mod watch;

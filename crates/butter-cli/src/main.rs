@@ -20,6 +20,8 @@ Commands:
   signals [--json] [--count N] SIGNAL...
                     Block the signals and print each one as it arrives, with
                     its sender's pid and uid and why it was sent
+  watch [-r] [-e EVENTS] [--json] [--timeout SECS] [--count N] PATH...
+                    Print file events as they happen, like inotifywait -m
 
 Options:
   -h, --help        Print this help
@@ -60,6 +62,7 @@ fn run() -> Result<ExitCode, Usage> {
     match command.as_str() {
         "doctor" => doctor(args),
         "signals" => signals(args),
+        "watch" => watch(args),
         other => Err(Usage(format!("unknown command {other:?}"))),
     }
 }
@@ -150,6 +153,177 @@ fn signals(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+const WATCH_USAGE: &str = "\
+Usage: butter watch [-r] [-e EVENTS] [--json] [--timeout SECS] [--count N] PATH...
+
+Prints file events as they happen, one line each: time, events, path (and
+the new path of a rename, paired from its two halves). Says on stderr when
+its watches are in place.
+
+  -r, --recursive   watch directories and everything below them; new
+                    directories are watched and scanned at once
+  -e, --events E    events to watch for, such as create|delete|moved_to
+                    (access modify attrib close_write close_nowrite open
+                    moved_from moved_to create delete delete_self
+                    move_self close move all); default all
+  --json            one JSON object per line
+  --timeout SECS    stop after SECS seconds
+  --count N         stop after N events
+";
+
+fn watch(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
+    use butter::notify::inotify::EventMask;
+    use lexopt::prelude::*;
+    let mut opts = WatchOptions {
+        recursive: false,
+        events: EventMask::ALL_EVENTS,
+        json: false,
+        timeout: None,
+        count: None,
+    };
+    let mut paths = Vec::new();
+    while let Some(arg) = args.next()? {
+        match arg {
+            Short('r') | Long("recursive") => opts.recursive = true,
+            Short('e') | Long("events") => {
+                let text = args.value()?.string()?;
+                opts.events = text.parse().map_err(|e: butter::Error| {
+                    Usage(e.detail().unwrap_or("bad events").to_owned())
+                })?;
+            }
+            Long("json") => opts.json = true,
+            Long("timeout") => {
+                let secs: f64 = args.value()?.parse()?;
+                opts.timeout =
+                    Some(std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
+                        Usage(format!("--timeout {secs}: not a number of seconds"))
+                    })?);
+            }
+            Long("count") => opts.count = Some(args.value()?.parse()?),
+            Short('h') | Long("help") => return Ok(print(WATCH_USAGE)),
+            Value(path) => paths.push(std::path::PathBuf::from(path)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    if paths.is_empty() {
+        return Err(Usage("watch: name at least one path".into()));
+    }
+    Ok(match run_watch(&paths, &opts) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    })
+}
+
+struct WatchOptions {
+    recursive: bool,
+    events: butter::notify::inotify::EventMask,
+    json: bool,
+    timeout: Option<std::time::Duration>,
+    count: Option<u64>,
+}
+
+/// Watches `paths` and prints records until the count or the deadline.
+fn run_watch(paths: &[std::path::PathBuf], opts: &WatchOptions) -> butter::Result<ExitCode> {
+    use butter::EventSource;
+    use butter::notify::inotify::{Inotify, RecursiveWatcher, WatchFlags};
+    use butter_cli::watch::{Record, from_change, from_path_event, json_line, text_line};
+    use std::time::{Duration, Instant};
+
+    enum Sources {
+        Flat(Inotify, std::collections::HashMap<i32, std::path::PathBuf>),
+        Trees(Vec<RecursiveWatcher>),
+    }
+    let sources = if opts.recursive {
+        Sources::Trees(
+            paths
+                .iter()
+                .map(|p| RecursiveWatcher::new(p, opts.events))
+                .collect::<Result<_, _>>()?,
+        )
+    } else {
+        let inotify = Inotify::new()?;
+        let mut dirs = std::collections::HashMap::new();
+        for path in paths {
+            let wd = inotify.add_watch(path, opts.events, WatchFlags::empty())?;
+            dirs.insert(wd.raw(), path.clone());
+        }
+        Sources::Flat(inotify, dirs)
+    };
+    eprintln!("butter watch: watching {} path(s)", paths.len());
+    let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut printed = 0u64;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let records: Vec<Record> = match &sources {
+            Sources::Flat(inotify, dirs) => {
+                if !inotify.wait(left)? {
+                    continue;
+                }
+                let mut changes = Vec::new();
+                inotify.read_events(&mut changes)?;
+                changes.iter().map(|c| from_change(dirs, c)).collect()
+            }
+            Sources::Trees(watchers) => {
+                let ready: Vec<&RecursiveWatcher> = watchers
+                    .iter()
+                    .filter(|w| w.wait(Some(Duration::ZERO)).unwrap_or(true))
+                    .collect();
+                if ready.is_empty() {
+                    wait_any(watchers, left)?;
+                    continue;
+                }
+                let mut events = Vec::new();
+                for w in ready {
+                    w.read_events(&mut events)?;
+                }
+                events.iter().map(from_path_event).collect()
+            }
+        };
+        for record in records {
+            let now = std::time::SystemTime::now();
+            let line = if opts.json {
+                json_line(&record, now)
+            } else {
+                text_line(&record, now)
+            };
+            if let Err(e) = write_out(&(line + "\n")) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                eprintln!("butter: writing output: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+            printed += 1;
+            if opts.count.is_some_and(|n| printed >= n) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+}
+
+/// Waits until any of the watchers' fds is readable, or `timeout` passes.
+fn wait_any(
+    watchers: &[butter::notify::inotify::RecursiveWatcher],
+    timeout: Option<std::time::Duration>,
+) -> butter::Result<()> {
+    use butter::fd_core::SyscallResult;
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds: Vec<PollFd<'_>> = watchers
+        .iter()
+        .map(|w| PollFd::new(w, PollFlags::IN))
+        .collect();
+    let ts = timeout
+        .map(|t| butter::fd_core::duration_to_timespec("poll", t))
+        .transpose()?;
+    match poll(&mut fds, ts.as_ref()) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Err(e) => Err(e).syscall("poll"),
+    }
 }
 
 /// Reports a runtime error and returns exit status 1.

@@ -8,6 +8,7 @@
 //! | [`eventfd`] | `event-fd` | `eventfd` | `eventfd2`: counter and semaphore modes |
 //! | [`timerfd`] | `timer-fd` | `timerfd` | `timerfd_*`: every clock, periodic, absolute, cancel-on-set |
 //! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
+//! | [`notify`] | `notify-fd` | `notify` | inotify (and fanotify to come): `notify::inotify`, `notify::watch` |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
 //! [`Error`] and [`ErrorKind`] (one error model for every crate),
@@ -58,6 +59,15 @@ pub mod eventfd {
 #[cfg(feature = "timerfd")]
 pub mod timerfd {
     pub use timer_fd::*;
+}
+
+/// File notifications (the `notify-fd` crate): `butter::notify::inotify`
+/// for inotify and its recursive watcher, `butter::notify::watch` for the
+/// one-line case; fanotify will join as `butter::notify::fanotify`. One
+/// module for both, because they share one event model and one crate.
+#[cfg(feature = "notify")]
+pub mod notify {
+    pub use notify_fd::*;
 }
 
 /// `signalfd`: signals as records read from an fd, signal masks, pidfds

@@ -237,3 +237,109 @@ fn signals_usage_and_runtime_errors() {
         text(&out.stderr)
     );
 }
+
+/// Starts `butter watch ARGS` and returns once its watches are in place.
+fn start_watch(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .arg("watch")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut ready = String::new();
+    stderr.read_line(&mut ready).unwrap();
+    assert!(ready.contains("watching"), "{ready:?}");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, stdout)
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("butter-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn watch_prints_events_and_pairs_renames() {
+    use std::io::BufRead;
+    let dir = scratch("watch");
+    let d = dir.to_str().unwrap();
+    let (mut child, stdout) = start_watch(&["-e", "create|move", "--count", "2", d]);
+    std::fs::write(dir.join("a"), b"").unwrap();
+    std::fs::rename(dir.join("a"), dir.join("b")).unwrap();
+    let lines: Vec<String> = stdout.lines().map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].ends_with(&format!(" create {d}/a")), "{lines:?}");
+    assert!(
+        lines[1].contains(&format!(" moved_from|moved_to {d}/a -> {d}/b cookie ")),
+        "{lines:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn watch_recursive_json_reports_every_level() {
+    use std::io::BufRead;
+    let dir = scratch("watch-r");
+    let (mut child, stdout) = start_watch(&["-r", "--json", "-e", "create", dir.to_str().unwrap()]);
+    std::fs::create_dir_all(dir.join("a/b/c")).unwrap();
+    std::fs::write(dir.join("a/b/c/f"), b"").unwrap();
+    let want = dir.join("a/b/c/f");
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let path = std::path::PathBuf::from(v["path"].as_str().unwrap());
+        assert!(v["events"].as_str().unwrap().starts_with("create"), "{v}");
+        seen.push(path.clone());
+        if path == want {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for level in ["a", "a/b", "a/b/c", "a/b/c/f"] {
+        assert!(
+            seen.contains(&dir.join(level)),
+            "{level} missing from {seen:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn watch_timeout_and_errors() {
+    let dir = scratch("watch-errors");
+    let d = dir.to_str().unwrap();
+    let out = butter(&["watch", "--timeout", "0.05", d]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let missing = format!("{d}/missing");
+    let out = butter(&["watch", &missing]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("No such file or directory (ENOENT)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = butter(&["watch", "-e", "frob", d]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown inotify event \"frob\""));
+    let out = butter(&["watch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        butter(&["watch", "--timeout", "-1", d]).status.code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

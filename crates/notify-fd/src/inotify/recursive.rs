@@ -83,6 +83,12 @@ struct State {
 /// - Running out of watches is a resource-limit error that names
 ///   `max_user_watches` and how to raise it.
 ///
+/// The watcher lists each directory after it starts watching it (that is
+/// what closes the race above), so with `OPEN`, `ACCESS` or `CLOSE_NOWRITE`
+/// in the mask, its own listing shows up as those events on the directory:
+/// the kernel does not say who read it, so they are reported, not guessed
+/// away.
+///
 /// Symbolic links are not followed. It is an [`EventSource`] of
 /// [`PathEvent`]s; `AsyncRecursiveWatcher` (feature `async`) is a `Stream`.
 pub struct RecursiveWatcher {
