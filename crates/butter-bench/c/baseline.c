@@ -132,3 +132,27 @@ uint64_t butter_c_signal_batch_read(int signo, uint64_t n) {
     close(fd);
     return sum;
 }
+
+#include <sys/inotify.h>
+
+/* Reads an inotify fd with a 64 KiB buffer until `want` events have been
+ * decoded (walking each record's header and name length, as a reader
+ * must), or an overflow marker says events were lost. Returns the number
+ * of events, or UINT64_MAX on error. */
+uint64_t butter_c_inotify_read(int fd, uint64_t want) {
+    static char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+    uint64_t seen = 0;
+    uint32_t masks = 0;
+    while (seen < want) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) return UINT64_MAX;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->mask & IN_Q_OVERFLOW) return seen; /* events were lost */
+            masks |= ev->mask;
+            seen++;
+            p += sizeof *ev + ev->len;
+        }
+    }
+    return masks ? seen : UINT64_MAX;
+}

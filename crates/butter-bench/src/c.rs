@@ -92,3 +92,14 @@ pub(crate) fn signal_batch_read(signo: i32, n: u64) -> Option<u64> {
     let sum = unsafe { butter_c_signal_batch_read(signo, n) };
     (sum != u64::MAX).then_some(sum)
 }
+
+unsafe extern "C" {
+    fn butter_c_inotify_read(fd: i32, want: u64) -> u64;
+}
+
+/// Reads `want` events from the inotify `fd` with a 64 KiB buffer.
+pub(crate) fn inotify_read(fd: BorrowedFd<'_>, want: u64) -> Option<u64> {
+    // SAFETY: `fd` stays open across the call; the C code reads into its own buffer.
+    let seen = unsafe { butter_c_inotify_read(fd.as_raw_fd(), want) };
+    (seen != u64::MAX).then_some(seen)
+}

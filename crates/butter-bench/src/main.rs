@@ -8,12 +8,17 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify] [--json PATH]`
 
 #![deny(unsafe_code)]
 
+mod alloc_count;
 mod c;
+mod notify;
 mod signals;
+
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -39,6 +44,9 @@ struct Plan {
     timer_rounds: usize,
     signals: u64,
     queued_signals: u64,
+    notify_rounds: usize,
+    drain_reps: u32,
+    live_pairs: u64,
 }
 
 const FULL: Plan = Plan {
@@ -51,6 +59,9 @@ const FULL: Plan = Plan {
     timer_rounds: 3,
     signals: 50_000,
     queued_signals: 20_000,
+    notify_rounds: 5,
+    drain_reps: 4,
+    live_pairs: 20_000,
 };
 
 const QUICK: Plan = Plan {
@@ -63,6 +74,9 @@ const QUICK: Plan = Plan {
     timer_rounds: 1,
     signals: 200,
     queued_signals: 600,
+    notify_rounds: 1,
+    drain_reps: 1,
+    live_pairs: 500,
 };
 
 /// One line of the table.
@@ -342,7 +356,25 @@ fn timer_stats(run: &c::TimerRun) -> TimerStats {
 
 // ---- the table ------------------------------------------------------------
 
-fn rows(plan: &Plan) -> Vec<Row> {
+fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
+    let want = |group: &str| only.is_none_or(|o| o == group);
+    let mut rows = Vec::new();
+    if want("eventfd") {
+        rows.extend(eventfd_rows(plan));
+    }
+    if want("timerfd") {
+        rows.extend(timer_rows(plan));
+    }
+    if want("signals") {
+        rows.extend(signal_rows(plan));
+    }
+    if want("inotify") {
+        rows.extend(notify_rows(plan));
+    }
+    rows
+}
+
+fn eventfd_rows(plan: &Plan) -> Vec<Row> {
     let mut rows = Vec::new();
 
     let n = plan.pairs;
@@ -401,6 +433,11 @@ fn rows(plan: &Plan) -> Vec<Row> {
         note: String::new(),
     });
 
+    rows
+}
+
+fn timer_rows(plan: &Plan) -> Vec<Row> {
+    let mut rows = Vec::new();
     let (period, total) = (plan.timer_period, plan.timer_total);
     let period_ns = u64::try_from(period.as_nanos()).expect("period fits");
     let total_ns = u64::try_from(total.as_nanos()).expect("total fits");
@@ -438,7 +475,6 @@ fn rows(plan: &Plan) -> Vec<Row> {
             note: label.clone(),
         });
     }
-    rows.extend(signal_rows(plan));
     let lost = |runs: &[TimerStats]| {
         if runs.iter().any(|r| r.lost) {
             "YES"
@@ -512,6 +548,100 @@ fn signal_rows(plan: &Plan) -> Vec<Row> {
         note: format!("{q} queued"),
     };
     vec![blocking, asynchronous, batch]
+}
+
+fn notify_rows(plan: &Plan) -> Vec<Row> {
+    use butter::notify::inotify::EventBuffer;
+    let scratch = notify::Scratch::new();
+    let file = scratch.file();
+    let reps = plan.drain_reps;
+    let events = (notify::queue_events() * u64::from(reps)) as f64;
+    let mut buf = EventBuffer::default();
+    // Allocations are counted in the measured rounds only: the warm-up
+    // round grows the reused buffer to the queue's size, once.
+    let (mut ours_allocs, mut peer_allocs) = (0, 0);
+    let (mut ours_runs, mut peer_runs) = (0, 0);
+    let m = interleaved(
+        plan.notify_rounds,
+        &mut [
+            &mut || {
+                let (t, a) = notify::drain_ours(file, reps, &mut buf);
+                if ours_runs > 0 {
+                    ours_allocs += a;
+                }
+                ours_runs += 1;
+                t
+            },
+            &mut || notify::drain_c(file, reps),
+            &mut || {
+                let (t, a) = notify::drain_peer(file, reps);
+                if peer_runs > 0 {
+                    peer_allocs += a;
+                }
+                peer_runs += 1;
+                t
+            },
+        ],
+    );
+    let rate = |s: f64| events / s;
+    let drain = Row {
+        name: "inotify: drain a full queue",
+        unit: "events/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("inotify crate", rate(m[2]))),
+        higher_is_better: true,
+        note: format!("{} events per fill", notify::queue_events()),
+    };
+    let drained = events * plan.notify_rounds as f64;
+    let allocs = Row {
+        name: "inotify: allocations per event while draining",
+        unit: "allocs/event",
+        ours: ours_allocs as f64 / drained,
+        c: None,
+        peer: Some(("inotify crate", peer_allocs as f64 / drained)),
+        higher_is_better: false,
+        note: "after the warm-up round grew the reused buffer".into(),
+    };
+    let pairs = plan.live_pairs;
+    let (mut lost_ours, mut lost_c, mut lost_peer) = (false, false, false);
+    let m = interleaved(
+        plan.notify_rounds,
+        &mut [
+            &mut || {
+                let (t, l) = notify::live_ours(file, pairs, &mut buf);
+                lost_ours |= l;
+                t
+            },
+            &mut || {
+                let (t, l) = notify::live_c(file, pairs);
+                lost_c |= l;
+                t
+            },
+            &mut || {
+                let (t, l) = notify::live_peer(file, pairs);
+                lost_peer |= l;
+                t
+            },
+        ],
+    );
+    let rate = |s: f64| (2 * pairs) as f64 / s;
+    let said = |l: bool| if l { "YES" } else { "none" };
+    let live = Row {
+        name: "inotify: live producer on tmpfs",
+        unit: "events/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("inotify crate", rate(m[2]))),
+        higher_is_better: true,
+        note: format!(
+            "producer-bound; lost: ours {}, C {}, peer {}",
+            said(lost_ours),
+            said(lost_c),
+            said(lost_peer)
+        ),
+    };
+    vec![drain, live, allocs]
 }
 
 fn fmt_value(v: f64) -> String {
@@ -605,10 +735,22 @@ fn main() -> ExitCode {
     signals::block_bench_signals();
     let mut plan = FULL;
     let mut json_path: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => plan = QUICK,
+            "--only" => match args.next() {
+                Some(group)
+                    if ["eventfd", "timerfd", "signals", "inotify"].contains(&group.as_str()) =>
+                {
+                    only = Some(group);
+                }
+                _ => {
+                    eprintln!("butter-bench: --only takes eventfd, timerfd, signals or inotify");
+                    return ExitCode::from(2);
+                }
+            },
             "--json" => match args.next() {
                 Some(p) => json_path = Some(p.into()),
                 None => {
@@ -620,13 +762,13 @@ fn main() -> ExitCode {
             "--bench" => {}
             other => {
                 eprintln!(
-                    "butter-bench: unknown argument {other:?}\nUsage: butter-bench [--quick] [--json PATH]"
+                    "butter-bench: unknown argument {other:?}\nUsage: butter-bench [--quick] [--only GROUP] [--json PATH]"
                 );
                 return ExitCode::from(2);
             }
         }
     }
-    let rows = rows(&plan);
+    let rows = rows(&plan, only.as_deref());
     print_table(&rows, &plan);
     if let Some(path) = json_path {
         if let Some(dir) = path.parent() {

@@ -34,6 +34,9 @@ fn quick_run_produces_every_row_and_valid_json() {
         "signals kill+read, blocking",
         "signals kill+read, async stream",
         "queued RT signals read, 256 per read(2)",
+        "inotify: drain a full queue",
+        "inotify: live producer on tmpfs",
+        "inotify: allocations per event while draining",
     ] {
         assert!(
             names.contains(&expected),
@@ -41,9 +44,15 @@ fn quick_run_produces_every_row_and_valid_json() {
         );
         assert!(table.contains(expected), "table lacks {expected:?}");
     }
-    for row in rows {
+    for row in rows.iter().filter(|r| r["unit"] != "allocs/event") {
         assert!(row["ours"].as_f64().unwrap() > 0.0, "{row}");
     }
+    let allocs = rows.iter().find(|r| r["unit"] == "allocs/event").unwrap();
+    assert_eq!(
+        allocs["ours"].as_f64(),
+        Some(0.0),
+        "ours allocates while draining: {allocs}"
+    );
     let lost = rows
         .iter()
         .find(|r| r["row"] == "timerfd expirations counted")

@@ -55,7 +55,7 @@ fn main() -> std::process::ExitCode {
             run: overflow_for_real,
         },
         Test {
-            name: "one_read_takes_the_whole_queue",
+            name: "buffers_small_and_sized_to_the_queue",
             needs: Namespaces,
             run: one_read_takes_the_whole_queue,
         },
@@ -376,23 +376,38 @@ fn one_read_takes_the_whole_queue() {
         .add_watch(&tmp, EventMask::CREATE, WatchFlags::empty())
         .unwrap();
     let long = "n".repeat(200);
-    for i in 0..2000 {
-        std::fs::write(tmp.join(format!("{long}{i}")), b"").unwrap();
+    let make = |round: usize| {
+        for i in 0..2000 {
+            std::fs::write(tmp.join(format!("{long}{round}-{i}")), b"").unwrap();
+        }
+    };
+    // A minimum-size buffer is never refused (EINVAL) and loses nothing:
+    // each read takes at least one event with a 200-byte name.
+    make(0);
+    let mut small = EventBuffer::with_capacity(0);
+    assert_eq!(small.capacity(), notify_fd::inotify::MIN_BUFFER);
+    let mut seen = 0;
+    while seen < 2000 {
+        let n = inotify.read_batch(&mut small).unwrap().iter().count();
+        assert!(n >= 1);
+        seen += n;
     }
-    // About 440 KiB queued; a buffer of the minimum size grows to fit.
-    let queued = rustix::io::ioctl_fionread(&inotify).unwrap();
+    assert_eq!(seen, 2000);
+    // A buffer sized with queued_bytes takes a whole backlog in one read.
+    make(1);
+    let queued = inotify.queued_bytes().unwrap();
     assert!(queued > 400_000, "{queued}");
-    let mut buf = EventBuffer::with_capacity(0);
-    assert_eq!(buf.capacity(), notify_fd::inotify::MIN_BUFFER);
-    let batch = inotify.read_batch(&mut buf).unwrap();
-    assert_eq!(u64::try_from(batch.byte_len()).unwrap(), queued);
+    let mut big = EventBuffer::with_capacity(queued);
+    let batch = inotify.read_batch(&mut big).unwrap();
+    assert_eq!(batch.byte_len(), queued);
     assert_eq!(batch.iter().count(), 2000);
-    let mut names = BTreeSet::new();
+    let mut lengths = BTreeSet::new();
     for c in batch.changes() {
         let Change::Event(e) = c else { panic!("{c:?}") };
-        names.insert(e.name.unwrap().len());
+        lengths.insert(e.name.unwrap().len());
     }
-    assert!(names.iter().all(|len| *len >= 201));
+    assert!(lengths.iter().all(|len| *len >= 201));
+    assert_eq!(inotify.queued_bytes().unwrap(), 0);
 }
 
 fn add_watch_error_paths() {
