@@ -46,7 +46,7 @@ pub struct ReadmeDoctests;
 compile_error!("event-fd wraps Linux's eventfd and builds only for Linux targets");
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use fd_core::{EventSource, SyscallResult};
@@ -258,23 +258,7 @@ impl EventSource for EventFd {
     }
 }
 
-impl AsFd for EventFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for EventFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<EventFd> for OwnedFd {
-    fn from(efd: EventFd) -> OwnedFd {
-        efd.fd
-    }
-}
+fd_core::impl_owned_fd!(EventFd, fd);
 
 impl fmt::Debug for EventFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

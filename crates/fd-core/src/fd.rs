@@ -158,6 +158,49 @@ pub fn timespec_to_duration(ts: &rustix::time::Timespec) -> Duration {
     }
 }
 
+/// Implements `AsFd`, `AsRawFd` and `From<T> for OwnedFd` for a type that
+/// owns its fd in the named field (`OwnedFd`, or anything with those impls).
+///
+/// Every butter type that owns an fd has the same three; `Debug` stays with
+/// each type, as each shows its own fields.
+///
+/// ```
+/// use std::os::fd::{AsFd, OwnedFd};
+///
+/// #[derive(Debug)]
+/// pub struct Thing {
+///     fd: OwnedFd,
+/// }
+/// fd_core::impl_owned_fd!(Thing, fd);
+///
+/// let (r, _w) = rustix::pipe::pipe().unwrap();
+/// let thing = Thing { fd: r };
+/// let _ = thing.as_fd();
+/// let _back: OwnedFd = thing.into();
+/// ```
+#[macro_export]
+macro_rules! impl_owned_fd {
+    ($ty:ty, $field:ident) => {
+        impl ::std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(&self.$field)
+            }
+        }
+
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&::std::os::fd::AsFd::as_fd(&self.$field))
+            }
+        }
+
+        impl ::std::convert::From<$ty> for ::std::os::fd::OwnedFd {
+            fn from(value: $ty) -> ::std::os::fd::OwnedFd {
+                ::std::os::fd::OwnedFd::from(value.$field)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

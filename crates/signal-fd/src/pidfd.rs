@@ -1,7 +1,7 @@
 //! Process file descriptors: exit notification that no signal can lose.
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use fd_core::{Error, EventSource, Result, SyscallResult};
@@ -168,23 +168,7 @@ impl EventSource for PidFd {
     }
 }
 
-impl AsFd for PidFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for PidFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<PidFd> for OwnedFd {
-    fn from(pidfd: PidFd) -> OwnedFd {
-        pidfd.fd
-    }
-}
+fd_core::impl_owned_fd!(PidFd, fd);
 
 impl fmt::Debug for PidFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

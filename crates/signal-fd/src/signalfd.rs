@@ -1,7 +1,7 @@
 //! `signalfd4` and the high-level `Signals`.
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use fd_core::{Error, EventSource, Result};
 
@@ -140,23 +140,7 @@ impl EventSource for SignalFd {
     }
 }
 
-impl AsFd for SignalFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for SignalFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<SignalFd> for OwnedFd {
-    fn from(sfd: SignalFd) -> OwnedFd {
-        sfd.fd
-    }
-}
+fd_core::impl_owned_fd!(SignalFd, fd);
 
 impl fmt::Debug for SignalFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -343,23 +327,7 @@ impl EventSource for Signals {
     }
 }
 
-impl AsFd for Signals {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for Signals {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<Signals> for OwnedFd {
-    fn from(signals: Signals) -> OwnedFd {
-        signals.fd.into()
-    }
-}
+fd_core::impl_owned_fd!(Signals, fd);
 
 /// `kill(pid, sig)`: sends `sig` to process `pid`.
 ///

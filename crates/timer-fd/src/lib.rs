@@ -48,7 +48,7 @@ pub struct ReadmeDoctests;
 compile_error!("timer-fd wraps Linux's timerfd and builds only for Linux targets");
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -624,23 +624,7 @@ impl EventSource for TimerFd {
     }
 }
 
-impl AsFd for TimerFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for TimerFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<TimerFd> for OwnedFd {
-    fn from(timer: TimerFd) -> OwnedFd {
-        timer.fd
-    }
-}
+fd_core::impl_owned_fd!(TimerFd, fd);
 
 impl fmt::Debug for TimerFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

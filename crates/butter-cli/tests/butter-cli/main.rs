@@ -130,9 +130,10 @@ fn closed_stdout_is_not_a_crash() {
     assert!(!text(&out.stderr).contains("panicked"));
 }
 
-/// Starts `butter signals ARGS` and returns once it says it is watching
-/// (its signals are blocked from then on), with its stdout.
-fn start_signals(
+/// Starts `butter COMMAND ARGS` and returns once it says on stderr that it
+/// is watching (signals blocked, or watches in place), with its stdout.
+fn start(
+    command: &str,
     args: &[&str],
 ) -> (
     std::process::Child,
@@ -141,7 +142,7 @@ fn start_signals(
     use std::io::BufRead;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
-        .arg("signals")
+        .arg(command)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -153,6 +154,15 @@ fn start_signals(
     assert!(ready.contains("watching"), "{ready:?}");
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     (child, stdout)
+}
+
+fn start_signals(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    start("signals", args)
 }
 
 #[test]
@@ -238,28 +248,13 @@ fn signals_usage_and_runtime_errors() {
     );
 }
 
-/// Starts `butter watch ARGS` and returns once its watches are in place.
 fn start_watch(
     args: &[&str],
 ) -> (
     std::process::Child,
     std::io::BufReader<std::process::ChildStdout>,
 ) {
-    use std::io::BufRead;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
-        .arg("watch")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut ready = String::new();
-    stderr.read_line(&mut ready).unwrap();
-    assert!(ready.contains("watching"), "{ready:?}");
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
+    start("watch", args)
 }
 
 fn scratch(tag: &str) -> std::path::PathBuf {

@@ -25,7 +25,7 @@ mod recursive;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -527,23 +527,7 @@ impl EventSource for Inotify {
     }
 }
 
-impl AsFd for Inotify {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for Inotify {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl From<Inotify> for OwnedFd {
-    fn from(inotify: Inotify) -> OwnedFd {
-        inotify.fd
-    }
-}
+fd_core::impl_owned_fd!(Inotify, fd);
 
 impl fmt::Debug for Inotify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
