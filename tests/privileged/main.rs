@@ -38,6 +38,11 @@ fn main() -> std::process::ExitCode {
             needs: Needs::Isolation,
             run: alarm_clocks_need_cap_wake_alarm,
         },
+        Test {
+            name: "pipe_out_of_fds_is_a_resource_limit",
+            needs: Needs::Isolation,
+            run: pipe_out_of_fds,
+        },
     ])
 }
 
@@ -122,4 +127,9 @@ fn alarm_clocks_need_cap_wake_alarm() {
     }
     // The other clocks need nothing.
     TimerFd::with_clock(Clock::Boottime, TimerFdFlags::empty()).unwrap();
+}
+
+fn pipe_out_of_fds() {
+    let _full = fill_fd_table(32);
+    assert_out_of_fds(zerocopy_pipe::Pipe::new().unwrap_err(), "pipe2");
 }

@@ -9,6 +9,7 @@
 //! | [`timerfd`] | `timer-fd` | `timerfd` | `timerfd_*`: every clock, periodic, absolute, cancel-on-set |
 //! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
 //! | [`notify`] | `notify-fd` | `notify` | inotify (and fanotify to come): `notify::inotify`, `notify::watch` |
+//! | [`pipe`] | `zerocopy-pipe` | `pipe` | `splice`, `tee`, `vmsplice`, `sendfile`, `copy_file_range`, one fast `copy` |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
 //! [`Error`] and [`ErrorKind`] (one error model for every crate),
@@ -68,6 +69,13 @@ pub mod timerfd {
 #[cfg(feature = "notify")]
 pub mod notify {
     pub use notify_fd::*;
+}
+
+/// Zero-copy data movement (the `zerocopy-pipe` crate): the splice family
+/// and one `copy` that picks the fastest correct path.
+#[cfg(feature = "pipe")]
+pub mod pipe {
+    pub use zerocopy_pipe::*;
 }
 
 /// `signalfd`: signals as records read from an fd, signal masks, pidfds

@@ -27,7 +27,12 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order `auto` prefers them.
-    pub const ALL: [Method; 4] = [Method::CopyFileRange, Method::Sendfile, Method::Splice, Method::ReadWrite];
+    pub const ALL: [Method; 4] = [
+        Method::CopyFileRange,
+        Method::Sendfile,
+        Method::Splice,
+        Method::ReadWrite,
+    ];
 
     /// The name used by `butter copy --method`: `copy-file-range`,
     /// `sendfile`, `splice`, `read-write`.
@@ -107,7 +112,11 @@ pub struct CopyError {
 
 impl fmt::Display for CopyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (after {} bytes, by {})", self.error, self.copied, self.method)
+        write!(
+            f,
+            "{} (after {} bytes, by {})",
+            self.error, self.copied, self.method
+        )
     }
 }
 
@@ -161,12 +170,27 @@ impl From<CopyError> for std::io::Error {
 ///
 /// # Errors
 /// A [`CopyError`] with the bytes written before the failure.
-pub fn copy(src: impl AsFd, dst: impl AsFd, limit: Option<u64>) -> std::result::Result<CopyReport, CopyError> {
-    copy_with(src, dst, &CopyOptions { limit, ..CopyOptions::default() })
+pub fn copy(
+    src: impl AsFd,
+    dst: impl AsFd,
+    limit: Option<u64>,
+) -> std::result::Result<CopyReport, CopyError> {
+    copy_with(
+        src,
+        dst,
+        &CopyOptions {
+            limit,
+            ..CopyOptions::default()
+        },
+    )
 }
 
 /// [`copy`] with options.
-pub fn copy_with(src: impl AsFd, dst: impl AsFd, options: &CopyOptions) -> std::result::Result<CopyReport, CopyError> {
+pub fn copy_with(
+    src: impl AsFd,
+    dst: impl AsFd,
+    options: &CopyOptions,
+) -> std::result::Result<CopyReport, CopyError> {
     run(src.as_fd(), None, dst.as_fd(), None, options)
 }
 
@@ -183,11 +207,21 @@ pub fn copy_at(
     dst_offset: u64,
     options: &CopyOptions,
 ) -> std::result::Result<CopyReport, CopyError> {
-    run(src.as_fd(), Some(src_offset), dst.as_fd(), Some(dst_offset), options)
+    run(
+        src.as_fd(),
+        Some(src_offset),
+        dst.as_fd(),
+        Some(dst_offset),
+        options,
+    )
 }
 
 fn fail(error: Error, method: Method) -> CopyError {
-    CopyError { error, copied: 0, method }
+    CopyError {
+        error,
+        copied: 0,
+        method,
+    }
 }
 
 /// What an fd is, for choosing a method.
@@ -199,25 +233,31 @@ enum Kind {
     Other,
 }
 
-fn kind(fd: BorrowedFd<'_>) -> Result<(Kind, u64)> {
+fn kind(fd: BorrowedFd<'_>) -> Result<Kind> {
     let st = rustix::fs::fstat(fd).syscall("fstat")?;
-    let kind = match FileType::from_raw_mode(st.st_mode) {
+    Ok(match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile | FileType::BlockDevice => Kind::File,
         FileType::Fifo => Kind::Pipe,
         FileType::Socket => Kind::Socket,
         _ => Kind::Other,
-    };
-    Ok((kind, u64::try_from(st.st_size).unwrap_or(0)))
+    })
 }
 
 /// The methods to try for a pair, and the ones passed over up front.
-fn plan(src: Kind, dst: Kind, dst_append: bool, options: &CopyOptions, offsets: bool) -> (Vec<Method>, Vec<Skipped>) {
+fn plan(
+    src: Kind,
+    dst: Kind,
+    dst_append: bool,
+    options: &CopyOptions,
+    offsets: bool,
+) -> (Vec<Method>, Vec<Skipped>) {
     use Method::*;
     let mut skipped = Vec::new();
     let auto: Vec<Method> = if dst_append {
         skipped.push(Skipped {
             method: Splice,
-            reason: "the output is O_APPEND, which copy_file_range, sendfile and splice refuse".into(),
+            reason: "the output is O_APPEND, which copy_file_range, sendfile and splice refuse"
+                .into(),
         });
         vec![ReadWrite]
     } else {
@@ -226,9 +266,10 @@ fn plan(src: Kind, dst: Kind, dst_append: bool, options: &CopyOptions, offsets: 
             (Kind::File, Kind::Pipe) if !options.allow_pipe_aliasing => {
                 skipped.push(Skipped {
                     method: Splice,
-                    reason: "file to pipe: splice would let later writes to the file show in the pipe \
+                    reason:
+                        "file to pipe: splice would let later writes to the file show in the pipe \
                              (allow_pipe_aliasing opts in)"
-                        .into(),
+                            .into(),
                 });
                 vec![ReadWrite]
             }
@@ -257,8 +298,6 @@ struct Job<'a> {
     dst_off: Option<u64>,
     limit: Option<u64>,
     copied: u64,
-    /// The input reports size 0 though it may have data (procfs, sysfs).
-    src_pseudo: bool,
 }
 
 impl Job<'_> {
@@ -304,14 +343,19 @@ fn run(
     options: &CopyOptions,
 ) -> std::result::Result<CopyReport, CopyError> {
     let first = options.method.unwrap_or(Method::ReadWrite);
-    let (src_kind, src_size) = kind(src).map_err(|e| fail(e, first))?;
-    let (dst_kind, _) = kind(dst).map_err(|e| fail(e, first))?;
+    let src_kind = kind(src).map_err(|e| fail(e, first))?;
+    let dst_kind = kind(dst).map_err(|e| fail(e, first))?;
     let offsets = src_off.is_some() || dst_off.is_some();
     if offsets {
         for (k, which) in [(src_kind, "input"), (dst_kind, "output")] {
             if k != Kind::File {
                 return Err(fail(
-                    Error::invalid_input("copy_at", format!("the {which} is a pipe, socket or stream: offsets mean nothing there")),
+                    Error::invalid_input(
+                        "copy_at",
+                        format!(
+                            "the {which} is a pipe, socket or stream: offsets mean nothing there"
+                        ),
+                    ),
                     first,
                 ));
             }
@@ -329,11 +373,13 @@ fn run(
         dst_off,
         limit: options.limit,
         copied: 0,
-        src_pseudo: src_kind == Kind::File && src_size == 0,
     };
     let Some(last) = methods.len().checked_sub(1) else {
         return Err(fail(
-            Error::invalid_input("copy_at", "sendfile cannot write at an offset: use another method"),
+            Error::invalid_input(
+                "copy_at",
+                "sendfile cannot write at an offset: use another method",
+            ),
             first,
         ));
     };
@@ -342,50 +388,91 @@ fn run(
         let stop = match method {
             Method::CopyFileRange => by_copy_file_range(&mut job),
             Method::Sendfile => by_sendfile(&mut job),
-            Method::Splice if src_kind == Kind::Pipe || dst_kind == Kind::Pipe => by_splice_direct(&mut job),
+            Method::Splice if src_kind == Kind::Pipe || dst_kind == Kind::Pipe => {
+                by_splice_direct(&mut job)
+            }
             Method::Splice => by_splice_via_pipe(&mut job),
             Method::ReadWrite => by_read_write(&mut job),
         };
         match stop {
-            Stop::Done => return Ok(CopyReport { bytes: job.copied, method, skipped }),
+            Stop::Done => {
+                return Ok(CopyReport {
+                    bytes: job.copied,
+                    method,
+                    skipped,
+                });
+            }
             // Falling back is only right before anything was written by a
             // zero-copy method (or when its leftovers were flushed by write).
-            Stop::FallBack(reason) if i < last && (job.copied == before || method == Method::Splice) => {
+            Stop::FallBack(reason)
+                if i < last && (job.copied == before || method == Method::Splice) =>
+            {
                 skipped.push(Skipped { method, reason });
             }
             Stop::FallBack(reason) => {
                 let error = Error::from_errno("copy", libc::EINVAL).with_detail(reason);
-                return Err(CopyError { error, copied: job.copied, method });
+                return Err(CopyError {
+                    error,
+                    copied: job.copied,
+                    method,
+                });
             }
-            Stop::Failed(error) => return Err(CopyError { error, copied: job.copied, method }),
+            Stop::Failed(error) => {
+                return Err(CopyError {
+                    error,
+                    copied: job.copied,
+                    method,
+                });
+            }
         }
     }
     // The last method's stop is always final (returned above).
-    Err(fail(Error::invalid_input("copy", "no copy method left to try"), first))
+    Err(fail(
+        Error::invalid_input("copy", "no copy method left to try"),
+        first,
+    ))
 }
+
+/// Why a first `Ok(0)` falls back: pseudo-files (procfs, sysfs) report a
+/// size of 0 or 4096 and give `copy_file_range`/`sendfile` nothing, though
+/// `read` gets their contents. For a truly empty file the next method reads
+/// 0 bytes too, at the cost of a syscall or two.
+const ZERO_AT_ONCE: &str =
+    "returned 0 bytes at once, as for a pseudo-file (procfs, sysfs): trying the next method";
 
 /// The per-call limit of `copy_file_range` and `sendfile` (`MAX_RW_COUNT`).
 const MAX_RW: usize = 0x7fff_f000;
 
 /// Waits for `fd` when a non-blocking end would block.
 fn wait(fd: BorrowedFd<'_>, writable: bool) -> Result<()> {
-    if writable { fd_core::wait_writable(fd, None) } else { fd_core::wait_readable(fd, None) }.map(drop)
+    if writable {
+        fd_core::wait_writable(fd, None)
+    } else {
+        fd_core::wait_readable(fd, None)
+    }
+    .map(drop)
 }
 
 fn by_copy_file_range(job: &mut Job<'_>) -> Stop {
     while job.left() > 0 {
         let (mut si, mut di) = (job.src_off, job.dst_off);
-        match raw::copy_file_range(job.src, si.as_mut(), job.dst, di.as_mut(), job.chunk(MAX_RW)) {
-            Ok(0) if job.copied == 0 && job.src_pseudo => {
-                return Stop::FallBack("copy_file_range read 0 bytes from a file of size 0 (a pseudo-file)".into());
-            }
+        match raw::copy_file_range(
+            job.src,
+            si.as_mut(),
+            job.dst,
+            di.as_mut(),
+            job.chunk(MAX_RW),
+        ) {
+            Ok(0) if job.copied == 0 => return Stop::FallBack(ZERO_AT_ONCE.into()),
             Ok(0) => break,
             Ok(n) => {
                 job.src_off = si;
                 job.copied += n as u64;
                 job.dst_off = di;
             }
-            Err(e) if job.copied == 0 && fits_not(&e, Method::CopyFileRange) => return Stop::FallBack(e.to_string()),
+            Err(e) if job.copied == 0 && fits_not(&e, Method::CopyFileRange) => {
+                return Stop::FallBack(e.to_string());
+            }
             Err(e) => return Stop::Failed(e),
         }
     }
@@ -396,9 +483,7 @@ fn by_sendfile(job: &mut Job<'_>) -> Stop {
     while job.left() > 0 {
         let mut off = job.src_off;
         match raw::sendfile(job.dst, job.src, off.as_mut(), job.chunk(MAX_RW)) {
-            Ok(0) if job.copied == 0 && job.src_pseudo => {
-                return Stop::FallBack("sendfile read 0 bytes from a file of size 0 (a pseudo-file)".into());
-            }
+            Ok(0) if job.copied == 0 => return Stop::FallBack(ZERO_AT_ONCE.into()),
             Ok(0) => break,
             Ok(n) => {
                 job.src_off = off;
@@ -409,7 +494,9 @@ fn by_sendfile(job: &mut Job<'_>) -> Stop {
                     return Stop::Failed(e);
                 }
             }
-            Err(e) if job.copied == 0 && fits_not(&e, Method::Sendfile) => return Stop::FallBack(e.to_string()),
+            Err(e) if job.copied == 0 && fits_not(&e, Method::Sendfile) => {
+                return Stop::FallBack(e.to_string());
+            }
             Err(e) => return Stop::Failed(e),
         }
     }
@@ -420,7 +507,14 @@ fn by_sendfile(job: &mut Job<'_>) -> Stop {
 fn by_splice_direct(job: &mut Job<'_>) -> Stop {
     while job.left() > 0 {
         let (mut si, mut di) = (job.src_off, job.dst_off);
-        match raw::splice(job.src, si.as_mut(), job.dst, di.as_mut(), job.chunk(1 << 30), SpliceFlags::MOVE) {
+        match raw::splice(
+            job.src,
+            si.as_mut(),
+            job.dst,
+            di.as_mut(),
+            job.chunk(1 << 30),
+            SpliceFlags::MOVE,
+        ) {
             Ok(0) => break,
             Ok(n) => {
                 job.src_off = si;
@@ -433,7 +527,9 @@ fn by_splice_direct(job: &mut Job<'_>) -> Stop {
                     return Stop::Failed(e);
                 }
             }
-            Err(e) if job.copied == 0 && fits_not(&e, Method::Splice) => return Stop::FallBack(e.to_string()),
+            Err(e) if job.copied == 0 && fits_not(&e, Method::Splice) => {
+                return Stop::FallBack(e.to_string());
+            }
             Err(e) => return Stop::Failed(e),
         }
     }
@@ -443,7 +539,10 @@ fn by_splice_direct(job: &mut Job<'_>) -> Stop {
 /// Waits until `src` is readable or `dst` writable.
 fn wait_either(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<()> {
     use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds = [PollFd::new(&src, PollFlags::IN), PollFd::new(&dst, PollFlags::OUT)];
+    let mut fds = [
+        PollFd::new(&src, PollFlags::IN),
+        PollFd::new(&dst, PollFlags::OUT),
+    ];
     match poll(&mut fds, None) {
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
         Err(e) => Err(Error::from_errno("poll", e.raw_os_error())),
@@ -465,7 +564,9 @@ fn take_pipe() -> Result<(Pipe, usize)> {
     }
     let pipe = Pipe::new()?;
     // Up to 1 MiB where the limits allow; the default 64 KiB otherwise.
-    let size = pipe.set_capacity(INTERNAL_PIPE).or_else(|_| pipe.capacity())?;
+    let size = pipe
+        .set_capacity(INTERNAL_PIPE)
+        .or_else(|_| pipe.capacity())?;
     Ok((pipe, size))
 }
 
@@ -482,7 +583,14 @@ fn by_splice_via_pipe(job: &mut Job<'_>) -> Stop {
                 break;
             }
             let mut si = job.src_off;
-            match raw::splice(job.src, si.as_mut(), pipe.write_end(), None, job.chunk(size), SpliceFlags::MOVE) {
+            match raw::splice(
+                job.src,
+                si.as_mut(),
+                pipe.write_end(),
+                None,
+                job.chunk(size),
+                SpliceFlags::MOVE,
+            ) {
                 Ok(0) => break,
                 Ok(n) => {
                     job.src_off = si;
@@ -502,8 +610,20 @@ fn by_splice_via_pipe(job: &mut Job<'_>) -> Stop {
             continue;
         }
         let mut di = job.dst_off;
-        match raw::splice(pipe.read_end(), None, job.dst, di.as_mut(), pending, SpliceFlags::MOVE | SpliceFlags::MORE) {
-            Ok(0) => return Stop::Failed(Error::from_errno("splice", libc::EPIPE).with_detail("the output took no bytes")),
+        match raw::splice(
+            pipe.read_end(),
+            None,
+            job.dst,
+            di.as_mut(),
+            pending,
+            SpliceFlags::MOVE | SpliceFlags::MORE,
+        ) {
+            Ok(0) => {
+                return Stop::Failed(
+                    Error::from_errno("splice", libc::EPIPE)
+                        .with_detail("the output took no bytes"),
+                );
+            }
             Ok(n) => {
                 pending -= n;
                 job.copied += n as u64;
@@ -534,7 +654,9 @@ fn flush_with_write(pipe: &Pipe, mut pending: usize, job: &mut Job<'_>) -> Resul
     let mut buf = vec![0u8; pending.min(BUF)];
     while pending > 0 {
         let want = pending.min(buf.len());
-        let n = fd_core::retry_on_intr(|| rustix::io::read(pipe.read_end(), &mut buf[..want]).syscall("read"))?;
+        let n = fd_core::retry_on_intr(|| {
+            rustix::io::read(pipe.read_end(), &mut buf[..want]).syscall("read")
+        })?;
         write_all(job, &buf[..n])?;
         pending -= n;
     }

@@ -21,14 +21,15 @@
 //! # Example
 //!
 //! ```
-//! use zerocopy_pipe::{Pipe, copy};
+//! use zerocopy_pipe::{Method, Pipe, copy};
 //!
-//! let (a, b) = (Pipe::new()?, Pipe::new()?);
-//! rustix::io::write(a.write_end(), b"through the kernel")?;
-//! drop(a.into_ends().1); // close the write end: the copy ends at EOF
-//! # let a_read = { let (r, w) = rustix::pipe::pipe()?; rustix::io::write(&w, b"through the kernel")?; drop(w); r };
-//! let report = copy(&a_read, b.write_end(), None)?;
-//! assert_eq!(report.bytes, 18);
+//! let (from, to) = (Pipe::new()?, Pipe::new()?);
+//! rustix::io::write(from.write_end(), b"through the kernel")?;
+//! let (from_read, from_write) = from.into_ends();
+//! drop(from_write); // end of input after what was written
+//! let report = copy(&from_read, to.write_end(), None)?;
+//! assert_eq!((report.bytes, report.method), (18, Method::Splice));
+//! assert_eq!(to.available()?, 18);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -63,7 +64,12 @@ pub fn is_pipe(fd: impl AsFd) -> Result<bool> {
 /// # Errors
 /// As [`tee`] and [`splice`]: [`ErrorKind::InvalidInput`] if `src` or
 /// `first` is not a pipe.
-pub fn tee_split(src: impl AsFd, first: impl AsFd, second: impl AsFd, limit: Option<u64>) -> Result<u64> {
+pub fn tee_split(
+    src: impl AsFd,
+    first: impl AsFd,
+    second: impl AsFd,
+    limit: Option<u64>,
+) -> Result<u64> {
     let (src, first, second) = (src.as_fd(), first.as_fd(), second.as_fd());
     let mut total = 0u64;
     loop {
@@ -78,7 +84,9 @@ pub fn tee_split(src: impl AsFd, first: impl AsFd, second: impl AsFd, limit: Opt
         }
         let mut moved = 0;
         while moved < n {
-            moved += fd_core::retry_on_intr(|| splice(src, None, second, None, n - moved, SpliceFlags::MOVE))?;
+            moved += fd_core::retry_on_intr(|| {
+                splice(src, None, second, None, n - moved, SpliceFlags::MOVE)
+            })?;
         }
         total += n as u64;
     }

@@ -45,7 +45,8 @@ impl Pipe {
 
     /// A pipe with `flags` (`pipe2(flags | O_CLOEXEC)`).
     pub fn with_flags(flags: PipeFlags) -> Result<Pipe> {
-        let flags = rustix::pipe::PipeFlags::from_bits_retain(flags.bits()) | rustix::pipe::PipeFlags::CLOEXEC;
+        let flags = rustix::pipe::PipeFlags::from_bits_retain(flags.bits())
+            | rustix::pipe::PipeFlags::CLOEXEC;
         let (read, write) = rustix::pipe::pipe_with(flags).syscall("pipe2")?;
         Ok(Pipe { read, write })
     }

@@ -64,10 +64,16 @@ pub fn splice(
 ) -> Result<usize> {
     let (fd_in, fd_out) = (fd_in.as_fd(), fd_out.as_fd());
     if off_in.is_some() && crate::is_pipe(fd_in)? {
-        return Err(Error::invalid_input("splice", "an input offset was given, but the input is a pipe"));
+        return Err(Error::invalid_input(
+            "splice",
+            "an input offset was given, but the input is a pipe",
+        ));
     }
     if off_out.is_some() && crate::is_pipe(fd_out)? {
-        return Err(Error::invalid_input("splice", "an output offset was given, but the output is a pipe"));
+        return Err(Error::invalid_input(
+            "splice",
+            "an output offset was given, but the output is a pipe",
+        ));
     }
     rustix::pipe::splice(fd_in, off_in, fd_out, off_out, len, rx(flags)).syscall("splice")
 }
@@ -94,14 +100,18 @@ pub fn tee(fd_in: impl AsFd, fd_out: impl AsFd, len: usize, flags: SpliceFlags) 
 /// references to `bufs`, see [`vmsplice`]).
 pub fn vmsplice_read(pipe: impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> Result<usize> {
     let pipe = pipe.as_fd();
-    let mode = rustix::fs::fcntl_getfl(pipe).syscall("fcntl(F_GETFL)")? & rustix::fs::OFlags::RWMODE;
+    let mode =
+        rustix::fs::fcntl_getfl(pipe).syscall("fcntl(F_GETFL)")? & rustix::fs::OFlags::RWMODE;
     if mode != rustix::fs::OFlags::RDONLY || !crate::is_pipe(pipe)? {
         return Err(Error::invalid_input(
             "vmsplice",
             "vmsplice_read needs the read end of a pipe (the write direction maps memory: see vmsplice)",
         ));
     }
-    let raw: Vec<IoSliceRaw<'_>> = bufs.iter_mut().map(|b| IoSliceRaw::from_slice_mut(&mut b[..])).collect();
+    let raw: Vec<IoSliceRaw<'_>> = bufs
+        .iter_mut()
+        .map(|b| IoSliceRaw::from_slice_mut(&mut b[..]))
+        .collect();
     // SAFETY: `pipe` is a pipe's read end (checked above), so the kernel
     // copies pipe data into `bufs`, which are exclusively borrowed for the
     // call and not referenced after it returns.
@@ -122,7 +132,10 @@ pub fn vmsplice_read(pipe: impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> Result<usi
 /// # References
 /// - [`vmsplice(2)`](https://man7.org/linux/man-pages/man2/vmsplice.2.html)
 pub unsafe fn vmsplice(pipe: impl AsFd, bufs: &[IoSlice<'_>], flags: SpliceFlags) -> Result<usize> {
-    let raw: Vec<IoSliceRaw<'_>> = bufs.iter().map(|b| IoSliceRaw::from_slice(&b[..])).collect();
+    let raw: Vec<IoSliceRaw<'_>> = bufs
+        .iter()
+        .map(|b| IoSliceRaw::from_slice(&b[..]))
+        .collect();
     // SAFETY: the caller upholds the contract above; the slices are valid
     // for the duration of the call.
     unsafe { rustix::pipe::vmsplice(pipe, &raw, rx(flags)) }.syscall("vmsplice")
@@ -138,7 +151,12 @@ pub unsafe fn vmsplice(pipe: impl AsFd, bufs: &[IoSlice<'_>], flags: SpliceFlags
 ///
 /// # References
 /// - [`sendfile(2)`](https://man7.org/linux/man-pages/man2/sendfile.2.html)
-pub fn sendfile(out_fd: impl AsFd, in_fd: impl AsFd, offset: Option<&mut u64>, count: usize) -> Result<usize> {
+pub fn sendfile(
+    out_fd: impl AsFd,
+    in_fd: impl AsFd,
+    offset: Option<&mut u64>,
+    count: usize,
+) -> Result<usize> {
     rustix::fs::sendfile(out_fd, in_fd, offset, count).syscall("sendfile")
 }
 
