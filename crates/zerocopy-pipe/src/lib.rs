@@ -17,6 +17,8 @@
 //!   while nothing has been written, errors that carry the bytes moved, and
 //!   a [`CopyReport`] of what was used.
 //! - [`tee_split`]: one pipe's data to two consumers, never through user space.
+//! - `AsyncPipe` and `copy_async` (feature `async`): splice between
+//!   sockets and pipes on async-io's reactor, waiting on the right end.
 //!
 //! # Example
 //!
@@ -38,10 +40,14 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("zerocopy-pipe wraps Linux's splice family and builds only for Linux targets");
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod copy;
 mod pipe;
 mod raw;
 
+#[cfg(feature = "async")]
+pub use asynchronous::{AsyncPipe, copy_async};
 use std::os::fd::AsFd;
 
 pub use copy::{CopyError, CopyOptions, CopyReport, Method, Skipped, copy, copy_at, copy_with};

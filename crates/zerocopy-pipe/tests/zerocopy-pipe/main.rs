@@ -521,3 +521,126 @@ fn vmsplice_both_ways() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let _: OwnedFd = pipe.into_ends().0;
 }
+
+#[cfg(feature = "async")]
+mod asynchronous {
+    use super::*;
+    use async_io::Async;
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    use zerocopy_pipe::{AsyncPipe, copy_async};
+
+    /// Feeds `bytes` into one socket pair, copies to another, drains it.
+    async fn socket_to_socket(bytes: &[u8], limit: Option<u64>) -> (u64, Vec<u8>) {
+        let (feed, src) = UnixStream::pair().unwrap();
+        let (dst, drain) = UnixStream::pair().unwrap();
+        let (mut feed, src, dst, mut drain) = (
+            Async::new(feed).unwrap(),
+            Async::new(src).unwrap(),
+            Async::new(dst).unwrap(),
+            Async::new(drain).unwrap(),
+        );
+        let writer = async {
+            feed.write_all(bytes).await.unwrap();
+            feed.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
+        };
+        let copier = async {
+            let n = copy_async(&src, &dst, limit).await.unwrap();
+            dst.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
+            n
+        };
+        let reader = async {
+            let mut got = Vec::new();
+            drain.read_to_end(&mut got).await.unwrap();
+            got
+        };
+        let (((), n), got) = future::zip(future::zip(writer, copier), reader).await;
+        (n, got)
+    }
+
+    #[test]
+    fn socket_to_socket_on_block_on() {
+        for size in SIZES {
+            let bytes = data(size, 31);
+            let (n, got) = future::block_on(socket_to_socket(&bytes, None));
+            assert_eq!(n, size as u64);
+            assert!(got == bytes, "size {size}");
+        }
+        let bytes = data(100_000, 2);
+        let (n, got) = future::block_on(socket_to_socket(&bytes, Some(40_000)));
+        assert_eq!((n, &got[..]), (40_000, &bytes[..40_000]));
+    }
+
+    #[test]
+    fn pipe_to_socket_on_a_thread_pool() {
+        let bytes = data((1 << 20) + 3, 12);
+        let pipe = AsyncPipe::new().unwrap();
+        let (dst, drain) = UnixStream::pair().unwrap();
+        let dst = Async::new(dst).unwrap();
+        // Each executor thread takes one unit of this semaphore to stop.
+        let stop = event_fd::AsyncEventFd::new(
+            event_fd::EventFd::with_flags(0, event_fd::EventFdFlags::SEMAPHORE).unwrap(),
+        )
+        .unwrap();
+        let ex = async_executor::Executor::new();
+        let got = thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| future::block_on(ex.run(stop.read())));
+            }
+            let r = s.spawn(move || read_all(drain));
+            let writer = ex.spawn(async {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    let n = pipe.write(rest).await.unwrap();
+                    rest = &rest[n..];
+                }
+            });
+            let copied = future::block_on(async {
+                let copier = copy_async(pipe.read_end(), &dst, Some(bytes.len() as u64));
+                let (n, ()) = future::zip(copier, writer).await;
+                n.unwrap()
+            });
+            assert_eq!(copied, bytes.len() as u64);
+            drop(dst);
+            stop.get_ref().write(2).unwrap();
+            r.join().unwrap()
+        });
+        assert!(got == bytes);
+    }
+
+    #[test]
+    fn closed_output_fails_with_bytes_moved() {
+        let (feed, src) = UnixStream::pair().unwrap();
+        let (dst, mut drain) = UnixStream::pair().unwrap();
+        let (mut feed, src, dst) = (
+            Async::new(feed).unwrap(),
+            Async::new(src).unwrap(),
+            Async::new(dst).unwrap(),
+        );
+        let bytes = data(4 << 20, 7);
+        let err = thread::scope(|s| {
+            // The reader takes 1000 bytes and leaves.
+            s.spawn(move || {
+                let mut first = [0u8; 1000];
+                drain.read_exact(&mut first).unwrap();
+            });
+            future::block_on(async {
+                let writer = async {
+                    let _ = feed.write_all(&bytes).await;
+                };
+                let copier = async {
+                    let res = copy_async(&src, &dst, None).await;
+                    // Stop the feed too: its writes now fail and it ends.
+                    src.get_ref().shutdown(std::net::Shutdown::Both).unwrap();
+                    res
+                };
+                future::zip(copier, writer).await.0
+            })
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err.error.errno(), libc::EPIPE | libc::ECONNRESET),
+            "{err}"
+        );
+        assert!(err.copied >= 1000, "{err}");
+    }
+}
