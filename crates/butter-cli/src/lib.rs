@@ -4,11 +4,13 @@
 //! - [`doctor`]: what this kernel offers every butter crate.
 //! - [`signals`]: each signal as it arrives, with its sender.
 //! - [`watch`]: file events as they happen.
+//! - [`copy`]: the fastest kernel copy between two fds, with progress.
 //! - [`json`]: the small JSON writer behind every `--json` flag.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 
 #![deny(unsafe_code)]
 
+pub mod copy;
 pub mod doctor;
 pub mod json;
 pub mod signals;

@@ -22,6 +22,9 @@ Commands:
                     its sender's pid and uid and why it was sent
   watch [-r] [-e EVENTS] [--json] [--timeout SECS] [--count N] PATH...
                     Print file events as they happen, like inotifywait -m
+  copy [--method M] [--limit BYTES] [--progress] SRC DST
+                    Copy with the fastest kernel path (copy_file_range,
+                    sendfile, splice) and say which it used
 
 Options:
   -h, --help        Print this help
@@ -63,6 +66,7 @@ fn run() -> Result<ExitCode, Usage> {
         "doctor" => doctor(args),
         "signals" => signals(args),
         "watch" => watch(args),
+        "copy" => copy_command(args),
         other => Err(Usage(format!("unknown command {other:?}"))),
     }
 }
@@ -324,6 +328,59 @@ fn wait_any(
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
         Err(e) => Err(e).syscall("poll"),
     }
+}
+
+const COPY_USAGE: &str = "\
+Usage: butter copy [--method M] [--limit BYTES] [--progress] SRC DST
+
+Copies SRC to DST (files, devices, or - for stdin/stdout) by the fastest
+correct kernel path for the pair, and reports on stderr which method moved
+the bytes, which were passed over and why, and the throughput. DST is
+created or truncated.
+
+  --method M       auto (default), copy-file-range, sendfile, splice or
+                   read-write
+  --limit BYTES    copy at most BYTES
+  --progress       show a progress bar with rate and ETA on stderr
+";
+
+fn copy_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
+    use butter::pipe::Method;
+    use lexopt::prelude::*;
+    let (mut method, mut limit, mut progress, mut paths) =
+        (None::<Method>, None::<u64>, false, Vec::new());
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("method") => {
+                let name = args.value()?.string()?;
+                method = match name.as_str() {
+                    "auto" => None,
+                    other => Some(other.parse().map_err(|e: butter::Error| {
+                        Usage(e.detail().unwrap_or("bad method").to_owned())
+                    })?),
+                };
+            }
+            Long("limit") => limit = Some(args.value()?.parse()?),
+            Long("progress") => progress = true,
+            Short('h') | Long("help") => return Ok(print(COPY_USAGE)),
+            Value(path) => paths.push(path),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let [src, dst] = <[std::ffi::OsString; 2]>::try_from(paths)
+        .map_err(|_| Usage("copy: give exactly a source and a destination".into()))?;
+    Ok(
+        match butter_cli::copy::run(&src, &dst, method, limit, progress) {
+            Ok(summary) => {
+                eprintln!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("butter: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    )
 }
 
 /// Reports a runtime error and returns exit status 1.

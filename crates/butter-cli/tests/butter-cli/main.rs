@@ -338,3 +338,83 @@ fn watch_timeout_and_errors() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn copy_reports_the_method_and_copies_exactly() {
+    let dir = scratch("copy");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("a"), &data).unwrap();
+    let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    let out = butter(&["copy", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("3000000 bytes (2.9 MiB) by copy-file-range"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(std::fs::read(&b).unwrap() == data);
+    let out = butter(&[
+        "copy",
+        "--method",
+        "read-write",
+        "--progress",
+        "--limit",
+        "1000000",
+        a.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("100%") && stderr.contains("by read-write"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(&c).unwrap() == data[..1_000_000]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn copy_stdin_to_stdout() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let data: Vec<u8> = (0..500_000u32).map(|i| (i % 253) as u8).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .args(["copy", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = std::thread::scope(|s| {
+        s.spawn(move || stdin.write_all(&data[..]).unwrap());
+        child.wait_with_output().unwrap()
+    });
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout
+            == (0..500_000u32)
+                .map(|i| (i % 253) as u8)
+                .collect::<Vec<u8>>()
+    );
+    assert!(
+        text(&out.stderr).contains("by splice"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn copy_errors() {
+    let out = butter(&["copy", "--method", "bogus", "a", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown copy method \"bogus\""));
+    assert_eq!(butter(&["copy", "only-one"]).status.code(), Some(2));
+    let out = butter(&["copy", "/nonexistent/src", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/src"),
+        "{}",
+        text(&out.stderr)
+    );
+}
