@@ -156,3 +156,38 @@ uint64_t butter_c_inotify_read(int fd, uint64_t want) {
     }
     return masks ? seen : UINT64_MAX;
 }
+
+#include <fcntl.h>
+
+/* Copies `len` bytes from `in` to `out` with splice: directly when `direct`
+ * (one end is a pipe), else through a pipe grown to 1 MiB. Returns the
+ * bytes copied, or UINT64_MAX on error. */
+uint64_t butter_c_splice_copy(int in, int out, uint64_t len, int direct) {
+    uint64_t done = 0;
+    if (direct) {
+        while (done < len) {
+            ssize_t n = splice(in, NULL, out, NULL, len - done, SPLICE_F_MOVE);
+            if (n <= 0) return n == 0 ? done : UINT64_MAX;
+            done += (uint64_t)n;
+        }
+        return done;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return UINT64_MAX;
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    int size = fcntl(p[1], F_GETPIPE_SZ);
+    while (done < len) {
+        size_t want = len - done < (uint64_t)size ? (size_t)(len - done) : (size_t)size;
+        ssize_t n = splice(in, NULL, p[1], NULL, want, SPLICE_F_MOVE);
+        if (n <= 0) break;
+        while (n > 0) {
+            ssize_t m = splice(p[0], NULL, out, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_MORE);
+            if (m <= 0) { close(p[0]); close(p[1]); return UINT64_MAX; }
+            n -= m;
+            done += (uint64_t)m;
+        }
+    }
+    close(p[0]);
+    close(p[1]);
+    return done;
+}

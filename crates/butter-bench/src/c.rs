@@ -103,3 +103,26 @@ pub(crate) fn inotify_read(fd: BorrowedFd<'_>, want: u64) -> Option<u64> {
     let seen = unsafe { butter_c_inotify_read(fd.as_raw_fd(), want) };
     (seen != u64::MAX).then_some(seen)
 }
+
+unsafe extern "C" {
+    fn butter_c_splice_copy(fd_in: i32, fd_out: i32, len: u64, direct: i32) -> u64;
+}
+
+/// Copies `len` bytes with a C splice loop (direct, or through a 1 MiB pipe).
+pub(crate) fn splice_copy(
+    fd_in: BorrowedFd<'_>,
+    fd_out: BorrowedFd<'_>,
+    len: u64,
+    direct: bool,
+) -> Option<u64> {
+    // SAFETY: both fds stay open across the call; integer arguments.
+    let n = unsafe {
+        butter_c_splice_copy(
+            fd_in.as_raw_fd(),
+            fd_out.as_raw_fd(),
+            len,
+            i32::from(direct),
+        )
+    };
+    (n != u64::MAX).then_some(n)
+}

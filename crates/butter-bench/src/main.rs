@@ -8,12 +8,13 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy] [--json PATH]`
 
 #![deny(unsafe_code)]
 
 mod alloc_count;
 mod c;
+mod copies;
 mod notify;
 mod signals;
 
@@ -47,6 +48,8 @@ struct Plan {
     notify_rounds: usize,
     drain_reps: u32,
     live_pairs: u64,
+    copy_size: u64,
+    copy_rounds: usize,
 }
 
 const FULL: Plan = Plan {
@@ -62,6 +65,8 @@ const FULL: Plan = Plan {
     notify_rounds: 5,
     drain_reps: 4,
     live_pairs: 20_000,
+    copy_size: 128 << 20,
+    copy_rounds: 5,
 };
 
 const QUICK: Plan = Plan {
@@ -77,6 +82,8 @@ const QUICK: Plan = Plan {
     notify_rounds: 1,
     drain_reps: 1,
     live_pairs: 500,
+    copy_size: 4 << 20,
+    copy_rounds: 1,
 };
 
 /// One line of the table.
@@ -371,6 +378,9 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     if want("inotify") {
         rows.extend(notify_rows(plan));
     }
+    if want("copy") {
+        rows.extend(copy_rows(plan));
+    }
     rows
 }
 
@@ -644,6 +654,60 @@ fn notify_rows(plan: &Plan) -> Vec<Row> {
     vec![drain, live, allocs]
 }
 
+fn copy_rows(plan: &Plan) -> Vec<Row> {
+    use copies::{Pair, Way};
+    let source = copies::Source::new(plan.copy_size);
+    let gbps = |s: f64| plan.copy_size as f64 / s / 1e9;
+    let cases: [(&'static str, Pair, bool); 5] = [
+        ("copy: file -> /dev/null", Pair::DevNull, false),
+        (
+            "copy: file -> pipe -> consumer (default)",
+            Pair::PipeToConsumer,
+            false,
+        ),
+        (
+            "copy: file -> pipe -> consumer (aliasing ok)",
+            Pair::PipeToConsumer,
+            true,
+        ),
+        (
+            "copy: file -> unix socket -> consumer",
+            Pair::UnixSocket,
+            false,
+        ),
+        ("copy: file -> file (tmpfs)", Pair::File, false),
+    ];
+    let mut rows = Vec::new();
+    for (name, pair, aliasing) in cases {
+        let method = copies::method_for(&source, pair, aliasing);
+        let m = interleaved(
+            plan.copy_rounds,
+            &mut [
+                &mut || copies::run(&source, pair, Way::Ours { aliasing }),
+                &mut || copies::run(&source, pair, Way::C),
+                &mut || copies::run(&source, pair, Way::Std),
+                &mut || copies::run(&source, pair, Way::ReadWrite),
+            ],
+        );
+        let mut row = Row {
+            name,
+            unit: "GB/s",
+            ours: gbps(m[0]),
+            c: Some(gbps(m[1])),
+            peer: Some(("std::io::copy", gbps(m[2]))),
+            higher_is_better: true,
+            note: String::new(),
+        };
+        let rw = gbps(m[3]);
+        row.note = format!(
+            "ours by {method}; read/write loop {rw:.2} GB/s (x{:.2})",
+            row.ratio(rw)
+        );
+        rows.push(row);
+    }
+    rows
+}
+
 fn fmt_value(v: f64) -> String {
     if !v.is_finite() {
         "-".into()
@@ -651,8 +715,10 @@ fn fmt_value(v: f64) -> String {
         format!("{:.0}k", v / 1000.0)
     } else if v >= 100.0 {
         format!("{v:.0}")
-    } else {
+    } else if v >= 10.0 {
         format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
     }
 }
 
@@ -742,12 +808,15 @@ fn main() -> ExitCode {
             "--quick" => plan = QUICK,
             "--only" => match args.next() {
                 Some(group)
-                    if ["eventfd", "timerfd", "signals", "inotify"].contains(&group.as_str()) =>
+                    if ["eventfd", "timerfd", "signals", "inotify", "copy"]
+                        .contains(&group.as_str()) =>
                 {
                     only = Some(group);
                 }
                 _ => {
-                    eprintln!("butter-bench: --only takes eventfd, timerfd, signals or inotify");
+                    eprintln!(
+                        "butter-bench: --only takes eventfd, timerfd, signals, inotify or copy"
+                    );
                     return ExitCode::from(2);
                 }
             },

@@ -37,6 +37,11 @@ fn quick_run_produces_every_row_and_valid_json() {
         "inotify: drain a full queue",
         "inotify: live producer on tmpfs",
         "inotify: allocations per event while draining",
+        "copy: file -> /dev/null",
+        "copy: file -> pipe -> consumer (default)",
+        "copy: file -> pipe -> consumer (aliasing ok)",
+        "copy: file -> unix socket -> consumer",
+        "copy: file -> file (tmpfs)",
     ] {
         assert!(
             names.contains(&expected),

@@ -70,7 +70,8 @@ pub fn progress_line(done: u64, total: Option<u64>, elapsed: Duration) -> String
     match total.filter(|t| *t > 0) {
         Some(total) => {
             let frac = (done as f64 / total as f64).min(1.0);
-            let filled = usize::try_from(u128::from(done.min(total)) * 30 / u128::from(total)).unwrap_or(30);
+            let filled =
+                usize::try_from(u128::from(done.min(total)) * 30 / u128::from(total)).unwrap_or(30);
             let eta = if rate > 0.0 {
                 (total.saturating_sub(done)) as f64 / rate
             } else {

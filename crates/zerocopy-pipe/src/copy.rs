@@ -139,7 +139,8 @@ impl From<CopyError> for std::io::Error {
 /// | `src` → `dst` | tried in order |
 /// |---|---|
 /// | file → file | `copy_file_range`, `sendfile`, read/write |
-/// | file → socket, char device | `sendfile`, `splice` via a pipe, read/write |
+/// | file → socket | `sendfile`, `splice` via a pipe, read/write |
+/// | file → char device, other streams | `splice` via a pipe, `sendfile`, read/write |
 /// | file → pipe | read/write (`splice` with [`CopyOptions::allow_pipe_aliasing`]) |
 /// | pipe → anything, anything → pipe | `splice`, read/write |
 /// | others (socket → socket, …) | `splice` via a pipe, read/write |
@@ -274,7 +275,11 @@ fn plan(
                 vec![ReadWrite]
             }
             (_, Kind::Pipe) | (Kind::Pipe, _) => vec![Splice, ReadWrite],
-            (Kind::File, _) => vec![Sendfile, Splice, ReadWrite],
+            // Into sockets sendfile is fastest (measured: 0.92x of a C splice
+            // loop); into other streams it splices through a 64 KiB internal
+            // pipe, and our 1 MiB pipe is faster (sendfile ran at 1.28x).
+            (Kind::File, Kind::Socket) => vec![Sendfile, Splice, ReadWrite],
+            (Kind::File, _) => vec![Splice, Sendfile, ReadWrite],
             _ => vec![Splice, ReadWrite],
         }
     };
