@@ -645,7 +645,7 @@ fn notify_rows(plan: &Plan) -> Vec<Row> {
         peer: Some(("inotify crate", rate(m[2]))),
         higher_is_better: true,
         note: format!(
-            "producer-bound; lost: ours {}, C {}, peer {}",
+            "producer-bound (a reader that wakes less often leaves the producer more CPU); lost: ours {}, C {}, peer {}",
             said(lost_ours),
             said(lost_c),
             said(lost_peer)

@@ -37,6 +37,11 @@
 
 #![deny(unsafe_code)]
 
+/// This crate's README examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("zerocopy-pipe wraps Linux's splice family and builds only for Linux targets");
 
