@@ -1,7 +1,7 @@
 //! Cross-crate tests: the butter types together, as a program uses them.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -163,5 +163,4 @@ fn async_types_on_a_multi_threaded_executor() {
         got
     });
     assert_eq!(got, (9, 1));
-    assert!(efd.as_raw_fd() >= 0);
 }
