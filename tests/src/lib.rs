@@ -401,9 +401,15 @@ impl TempDir {
     /// (which the harness removes after the test), or in the system temp
     /// dir outside the harness.
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&scratch_base(), tag)
+    }
+
+    /// Creates `butter-<tag>-<pid>-<n>` in `base` (such as `/dev/shm`, for
+    /// tmpfs), removed when dropped, also when the test fails.
+    pub fn new_in(base: &std::path::Path, tag: &str) -> TempDir {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = scratch_base().join(format!("butter-{tag}-{}-{n}", std::process::id()));
+        let path = base.join(format!("butter-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
         TempDir { path }

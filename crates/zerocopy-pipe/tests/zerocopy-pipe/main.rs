@@ -31,16 +31,15 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A directory on tmpfs (`/dev/shm`) where there is one, else the temp dir.
-fn shm_dir(tag: &str) -> PathBuf {
+/// A directory on tmpfs (`/dev/shm`) where there is one, else the temp
+/// dir; removed when dropped, whether the test passes or not.
+fn shm_dir(tag: &str) -> TempDir {
     let base = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
     } else {
         std::env::temp_dir()
     };
-    let dir = base.join(format!("zc-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir::new_in(&base, tag)
 }
 
 fn file_with(dir: &Path, name: &str, bytes: &[u8]) -> File {
@@ -88,7 +87,7 @@ fn file_to_file_across_filesystems() {
     let shm = shm_dir("across");
     let disk = TempDir::new("zc-across");
     for size in SIZES {
-        let method = file_to_file(&shm, disk.path(), size, None);
+        let method = file_to_file(shm.path(), disk.path(), size, None);
         if size > 0 {
             assert!(
                 matches!(method, Method::CopyFileRange | Method::Sendfile),
@@ -96,7 +95,6 @@ fn file_to_file_across_filesystems() {
             );
         }
     }
-    std::fs::remove_dir_all(&shm).unwrap();
 }
 
 #[test]
