@@ -306,6 +306,18 @@ pub fn machine() -> Vec<Probe> {
     }
     rows.extend(fanotify_probes(root));
 
+    rows.push(exists_probe(
+        "zerocopy-pipe",
+        "splice",
+        "2.6.17",
+        splice_exists(),
+    ));
+    rows.push(exists_probe(
+        "zerocopy-pipe",
+        "copy_file_range",
+        "4.5",
+        copy_file_range_exists(),
+    ));
     rows.push(
         Probe::new("zerocopy-pipe", "pipe-max-size", "2.6.35").limit("/proc/sys/fs/pipe-max-size"),
     );
@@ -331,6 +343,37 @@ pub fn machine() -> Vec<Probe> {
     rows.extend(namespace_probes(root));
     rows.extend(seccomp_probes());
     rows
+}
+
+/// A row for a syscall probed with an invalid fd: `EBADF` means the kernel
+/// has it (and looked at the fd), `ENOSYS` that it does not.
+fn exists_probe(
+    group: &'static str,
+    feature: &'static str,
+    since: &'static str,
+    answer: rustix::io::Errno,
+) -> Probe {
+    let probe = Probe::new(group, feature, since);
+    match answer {
+        rustix::io::Errno::NOSYS => {
+            probe.status(Status::Unavailable, "ENOSYS: this kernel does not have it")
+        }
+        rustix::io::Errno::BADF => probe.status(Status::Available, ""),
+        other => probe.status(
+            Status::Unknown,
+            format!("probe answered errno {}", other.raw_os_error()),
+        ),
+    }
+}
+
+/// `splice` on fd -1: the kernel checks the fds first.
+fn splice_exists() -> rustix::io::Errno {
+    sys::splice_errno(-1)
+}
+
+/// `copy_file_range` on fd -1.
+fn copy_file_range_exists() -> rustix::io::Errno {
+    sys::copy_file_range_errno(-1)
 }
 
 fn err(call: &'static str) -> impl Fn(rustix::io::Errno) -> Error {

@@ -126,6 +126,40 @@ pub(crate) fn mount_api_known(call: MountApiCall) -> bool {
     ret == 0 || errno() != libc::ENOSYS
 }
 
+/// `splice(fd, NULL, fd, NULL, 0, 0)` on an fd that is not open (-1):
+/// returns the errno (`EBADF` if the kernel has splice, `ENOSYS` if not).
+pub(crate) fn splice_errno(fd: i32) -> rustix::io::Errno {
+    // SAFETY: integer arguments and null offset pointers; the kernel checks
+    // the fds before anything else and touches no memory of ours.
+    let ret = unsafe { libc::splice(fd, std::ptr::null_mut(), fd, std::ptr::null_mut(), 0, 0) };
+    if ret < 0 {
+        rustix::io::Errno::from_raw_os_error(errno())
+    } else {
+        rustix::io::Errno::BADF
+    }
+}
+
+/// `copy_file_range(fd, NULL, fd, NULL, 0, 0)`: as [`splice_errno`].
+pub(crate) fn copy_file_range_errno(fd: i32) -> rustix::io::Errno {
+    // SAFETY: as for splice_errno.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_copy_file_range,
+            fd,
+            std::ptr::null_mut::<i64>(),
+            fd,
+            std::ptr::null_mut::<i64>(),
+            0usize,
+            0u32,
+        )
+    };
+    if ret < 0 {
+        rustix::io::Errno::from_raw_os_error(errno())
+    } else {
+        rustix::io::Errno::BADF
+    }
+}
+
 /// Runs `f` in a forked child and returns its result: `Ok(())` if `f`
 /// returned 0, else the errno it returned.
 ///
