@@ -4,8 +4,8 @@
 //! every queued event in one syscall and decodes it without allocating,
 //! pairs the two halves of renames, and keeps an overflow from passing for
 //! a normal event. [`inotify::RecursiveWatcher`] watches a whole tree and
-//! reports paths. fanotify (whole mounts and filesystems, permission
-//! decisions) will join it in this crate as `notify_fd::fanotify`.
+//! reports paths. [`fanotify`] watches inodes, whole mounts and whole
+//! filesystems, parses every info record, and answers permission events.
 //!
 //! Everything works blocking, in any `poll`/`epoll` loop through `AsFd`,
 //! and as a `Stream` (feature `async`): `AsyncInotify`,
@@ -43,6 +43,7 @@ compile_error!("notify-fd wraps Linux's inotify and builds only for Linux target
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod fanotify;
 pub mod inotify;
 
 use std::ffi::OsString;
@@ -97,6 +98,13 @@ fd_core::async_source! {
     /// An [`Inotify`] on async-io's reactor (feature `async`): a `Stream` of
     /// owned [`Change`]s.
     pub struct AsyncInotify(Inotify);
+}
+
+#[cfg(feature = "async")]
+fd_core::async_source! {
+    /// A [`fanotify::Fanotify`] group on async-io's reactor (feature
+    /// `async`): a `Stream` of owned [`fanotify::Event`]s.
+    pub struct AsyncFanotify(fanotify::Fanotify);
 }
 
 #[cfg(feature = "async")]

@@ -1,0 +1,127 @@
+//! The raw fanotify calls (rustix has none).
+//!
+//! # Safety
+//!
+//! Each function passes the kernel integers, a NUL-terminated path that
+//! outlives the call, or a buffer it owns with its true length, and takes
+//! ownership only of fds the kernel just returned. [`take_fd`] is the one
+//! place an fd number read from an event becomes an `OwnedFd`: the caller
+//! passes only numbers from events it read from the kernel itself, each once.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use fd_core::{Error, Result};
+
+fn owned(call: &'static str, ret: libc::c_int) -> Result<OwnedFd> {
+    if ret < 0 {
+        return Err(Error::last_os_error(call));
+    }
+    // SAFETY: a new fd the call just returned, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret) })
+}
+
+/// `fanotify_init(flags | FAN_CLOEXEC, event_f_flags | O_CLOEXEC)`.
+pub(crate) fn fanotify_init(flags: u32, event_flags: u32) -> Result<OwnedFd> {
+    let cloexec = u32::try_from(libc::O_CLOEXEC).unwrap_or(0);
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::fanotify_init(flags | libc::FAN_CLOEXEC, event_flags | cloexec) };
+    owned("fanotify_init", ret)
+}
+
+/// `fanotify_mark(fd, flags, mask, dirfd, path)`; `dirfd` `None` is `AT_FDCWD`.
+pub(crate) fn fanotify_mark(
+    fd: BorrowedFd<'_>,
+    flags: u32,
+    mask: u64,
+    dirfd: Option<BorrowedFd<'_>>,
+    path: Option<&Path>,
+) -> Result<()> {
+    let path = path
+        .map(|p| CString::new(p.as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| Error::invalid_input("fanotify_mark", "the path contains a NUL byte"))?;
+    let dirfd = dirfd.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    let path_ptr = path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+    // SAFETY: `path_ptr` is null or a NUL-terminated string that lives across the call.
+    let ret = unsafe { libc::fanotify_mark(fd.as_raw_fd(), flags, mask, dirfd, path_ptr) };
+    if ret < 0 {
+        Err(Error::last_os_error("fanotify_mark"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Takes ownership of an fd number from an event read from the kernel.
+///
+/// Only for numbers from events this process read from its own fanotify
+/// group, each taken once (see the module's safety section).
+pub(crate) fn take_fd(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: the kernel opened `fd` for this process while building the
+    // event; nothing else owns it, and the event decoder takes each once.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Writes a `struct fanotify_response` to the group.
+pub(crate) fn respond(group: BorrowedFd<'_>, event_fd: i32, response: u32) -> Result<()> {
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&event_fd.to_ne_bytes());
+    bytes[4..].copy_from_slice(&response.to_ne_bytes());
+    let n = rustix::io::write(group, &bytes)
+        .map_err(|e| Error::from_errno("write(fanotify_response)", e.raw_os_error()))?;
+    if n != bytes.len() {
+        return Err(
+            Error::from_errno("write(fanotify_response)", libc::EIO).with_detail("short write")
+        );
+    }
+    Ok(())
+}
+
+/// `fstatfs(fd).f_fsid`, as fanotify's FID records carry it.
+pub(crate) fn fsid(fd: impl AsFd) -> Result<[i32; 2]> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `st` is written by the call before it returns 0.
+    if unsafe { libc::fstatfs(fd.as_fd().as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return Err(Error::last_os_error("fstatfs"));
+    }
+    // SAFETY: the call succeeded. fsid_t is two ints, as in the kernel.
+    let st = unsafe { st.assume_init() };
+    // SAFETY: `fsid_t` is `struct { int __val[2]; }`: 8 plain bytes.
+    let raw: [i32; 2] = unsafe { std::mem::transmute(st.f_fsid) };
+    Ok(raw)
+}
+
+/// `open_by_handle_at(mount_fd, handle, flags | O_CLOEXEC)`.
+pub(crate) fn open_by_handle_at(
+    mount_fd: BorrowedFd<'_>,
+    handle_type: i32,
+    handle: &[u8],
+    flags: i32,
+) -> Result<OwnedFd> {
+    let len = u32::try_from(handle.len())
+        .map_err(|_| Error::invalid_input("open_by_handle_at", "handle too long"))?;
+    // struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[]; }
+    // built in u32 words so that it is aligned.
+    let mut words = vec![0u32; 2 + handle.len().div_ceil(4)];
+    words[0] = len;
+    words[1] = handle_type.cast_unsigned();
+    for (i, b) in handle.iter().enumerate() {
+        let w = 2 + i / 4;
+        let mut bytes = words[w].to_ne_bytes();
+        bytes[i % 4] = *b;
+        words[w] = u32::from_ne_bytes(bytes);
+    }
+    // SAFETY: `words` holds a complete file_handle (header and `len` handle
+    // bytes), aligned for it, and outlives the call; the kernel reads only.
+    let ret = unsafe {
+        libc::open_by_handle_at(
+            mount_fd.as_raw_fd(),
+            words.as_mut_ptr().cast::<libc::file_handle>(),
+            flags | libc::O_CLOEXEC,
+        )
+    };
+    owned("open_by_handle_at", ret)
+}
