@@ -5,6 +5,7 @@
 //! - [`signals`]: each signal as it arrives, with its sender.
 //! - [`watch`]: file events as they happen.
 //! - [`copy`]: the fastest kernel copy between two fds, with progress.
+//! - [`fanotify`]: who touches which file, and answering permission events.
 //! - [`json`]: the small JSON writer behind every `--json` flag.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 
@@ -12,6 +13,7 @@
 
 pub mod copy;
 pub mod doctor;
+pub mod fanotify;
 pub mod json;
 pub mod signals;
 pub mod time;

@@ -418,3 +418,82 @@ fn copy_errors() {
         text(&out.stderr)
     );
 }
+
+fn need_root(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("skipped {test}: fanotify marks need root (CAP_SYS_ADMIN)");
+    }
+    root
+}
+
+#[test]
+fn fanotify_deny_answers_permission_events() {
+    use std::io::BufRead;
+    if !need_root("fanotify_deny_answers_permission_events") {
+        return;
+    }
+    let dir = scratch("fan-deny");
+    std::fs::write(dir.join("secret"), b"s").unwrap();
+    std::fs::write(dir.join("fine"), b"f").unwrap();
+    let (mut child, stdout) = start(
+        "fanotify",
+        &["--deny", "*secret*", "--count", "2", dir.to_str().unwrap()],
+    );
+    let denied = std::fs::File::open(dir.join("secret")).unwrap_err();
+    assert_eq!(denied.raw_os_error(), Some(libc::EPERM));
+    std::fs::File::open(dir.join("fine")).unwrap();
+    let lines: Vec<String> = stdout.lines().map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        lines[0].contains("open_perm") && lines[0].ends_with("secret [denied]"),
+        "{lines:?}"
+    );
+    assert!(lines[1].ends_with("fine [allowed]"), "{lines:?}");
+    assert!(
+        lines[0].contains(&format!(" {} ", std::process::id())),
+        "the pid is ours: {lines:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fanotify_json_by_file_handle() {
+    use std::io::BufRead;
+    if !need_root("fanotify_json_by_file_handle") {
+        return;
+    }
+    let dir = scratch("fan-json");
+    let (mut child, mut stdout) = start(
+        "fanotify",
+        &[
+            "-e",
+            "create",
+            "--json",
+            "--count",
+            "1",
+            dir.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(dir.join("made"), b"").unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(child.wait().unwrap().success());
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["events"], "create");
+    assert_eq!(v["path"], dir.join("made").to_str().unwrap());
+    assert_eq!(v["pid"].as_u64(), Some(u64::from(std::process::id())));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fanotify_usage_and_runtime_errors() {
+    assert_eq!(butter(&["fanotify"]).status.code(), Some(2));
+    let out = butter(&["fanotify", "-e", "frob", "/tmp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown fanotify event \"frob\""));
+    let out = butter(&["fanotify", "--timeout", "0.01", "/nonexistent/path"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("fanotify"), "{stderr}");
+}

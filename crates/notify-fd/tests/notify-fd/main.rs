@@ -1035,7 +1035,11 @@ mod fan {
         drop(File::open(&loud).unwrap());
         let events = read_until(&group, |evs| !evs.is_empty());
         let paths: Vec<PathBuf> = events.iter().map(|e| e.path().unwrap()).collect();
-        assert_eq!(paths, std::slice::from_ref(&loud), "the ignored file made no event");
+        assert_eq!(
+            paths,
+            std::slice::from_ref(&loud),
+            "the ignored file made no event"
+        );
         // Removing the ignore mark brings its events back.
         group
             .unmark(MarkTarget::Inode, &quiet, Fm::OPEN, MarkFlags::IGNORE)
