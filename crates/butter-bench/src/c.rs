@@ -126,3 +126,15 @@ pub(crate) fn splice_copy(
     };
     (n != u64::MAX).then_some(n)
 }
+
+unsafe extern "C" {
+    fn butter_c_fanotify_read(fd: i32, want: u64) -> u64;
+}
+
+/// Reads `want` fanotify events with a 64 KiB buffer, closing their fds.
+pub(crate) fn fanotify_read(fd: BorrowedFd<'_>, want: u64) -> Option<u64> {
+    // SAFETY: `fd` stays open across the call; the C code closes only the
+    // event fds the kernel created for it in that read.
+    let n = unsafe { butter_c_fanotify_read(fd.as_raw_fd(), want) };
+    (n != u64::MAX).then_some(n)
+}

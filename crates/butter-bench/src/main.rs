@@ -8,13 +8,14 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify] [--json PATH]`
 
 #![deny(unsafe_code)]
 
 mod alloc_count;
 mod c;
 mod copies;
+mod fanotify_rows;
 mod notify;
 mod signals;
 
@@ -381,6 +382,9 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     if want("copy") {
         rows.extend(copy_rows(plan));
     }
+    if want("fanotify") {
+        rows.extend(fanotify_rows(plan));
+    }
     rows
 }
 
@@ -654,6 +658,84 @@ fn notify_rows(plan: &Plan) -> Vec<Row> {
     vec![drain, live, allocs]
 }
 
+fn fanotify_rows(plan: &Plan) -> Vec<Row> {
+    use fanotify_rows::{Dir, FILL, Mode, in_c, ours};
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("butter-bench: fanotify rows left out: fd-mode fanotify groups need root");
+        return Vec::new();
+    }
+    let dir = Dir::new();
+    let mut rows = Vec::new();
+    for (name, mode) in [
+        ("fanotify: drain, an fd per event", Mode::Fd),
+        ("fanotify: drain, DFID_NAME records", Mode::DfidName),
+    ] {
+        // Each run uses its own round number, so DFID_NAME names never repeat.
+        let (mut ours_round, mut c_round) = (0u64, 1u64);
+        let m = interleaved(
+            plan.notify_rounds,
+            &mut [
+                &mut || {
+                    ours_round += 2;
+                    ours(&dir.path, mode, ours_round)
+                },
+                &mut || {
+                    c_round += 2;
+                    in_c(&dir.path, mode, c_round)
+                },
+            ],
+        );
+        let rate = |s: f64| FILL as f64 / s;
+        rows.push(Row {
+            name,
+            unit: "events/s",
+            ours: rate(m[0]),
+            c: Some(rate(m[1])),
+            peer: None,
+            higher_is_better: true,
+            note: format!("{FILL} events per fill, inode marks on a tmpfs directory"),
+        });
+        let (mut ours_round, mut c_round) = (1_000_000u64, 1_000_001u64);
+        let (mut lost_ours, mut lost_c) = (false, false);
+        let m = interleaved(
+            plan.notify_rounds,
+            &mut [
+                &mut || {
+                    ours_round += 2;
+                    let (t, lost) = fanotify_rows::live_ours(&dir.path, mode, ours_round);
+                    lost_ours |= lost;
+                    t
+                },
+                &mut || {
+                    c_round += 2;
+                    let (t, lost) = fanotify_rows::live_c(&dir.path, mode, c_round);
+                    lost_c |= lost;
+                    t
+                },
+            ],
+        );
+        let said = |l: bool| if l { "YES" } else { "none" };
+        rows.push(Row {
+            name: if matches!(mode, Mode::Fd) {
+                "fanotify: live, an fd per event"
+            } else {
+                "fanotify: live, DFID_NAME records"
+            },
+            unit: "events/s",
+            ours: rate(m[0]),
+            c: Some(rate(m[1])),
+            peer: None,
+            higher_is_better: true,
+            note: format!(
+                "producer-bound; lost: ours {}, C {}",
+                said(lost_ours),
+                said(lost_c)
+            ),
+        });
+    }
+    rows
+}
+
 fn copy_rows(plan: &Plan) -> Vec<Row> {
     use copies::{Pair, Way};
     let source = copies::Source::new(plan.copy_size);
@@ -808,8 +890,10 @@ fn main() -> ExitCode {
             "--quick" => plan = QUICK,
             "--only" => match args.next() {
                 Some(group)
-                    if ["eventfd", "timerfd", "signals", "inotify", "copy"]
-                        .contains(&group.as_str()) =>
+                    if [
+                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify",
+                    ]
+                    .contains(&group.as_str()) =>
                 {
                     only = Some(group);
                 }

@@ -125,6 +125,11 @@ fn main() -> std::process::ExitCode {
             run: fan::pidfd_records_name_the_actor,
         },
         Test {
+            name: "fanotify_more_event_kinds",
+            needs: Needs::Root,
+            run: fan::more_event_kinds,
+        },
+        Test {
             name: "fanotify_ignore_masks_unmark_flush",
             needs: Needs::Root,
             run: fan::ignore_masks,
@@ -984,6 +989,104 @@ mod fan {
         let new = rename.fid(FidKind::NewDfidName).unwrap();
         assert_eq!(group.path_of(&old.0, old.1).unwrap(), tmp.join("made"));
         assert_eq!(new.1.unwrap(), "moved");
+    }
+
+    /// The notification kinds not covered above, each triggered for real.
+    pub(super) fn more_event_kinds() {
+        let tmp = private_tmpfs();
+        std::fs::create_dir(tmp.join("d")).unwrap();
+        std::fs::write(tmp.join("d/f"), b"").unwrap();
+        std::fs::write(tmp.join("self"), b"").unwrap();
+        std::fs::create_dir(tmp.join("moving")).unwrap();
+        // A program on the tmpfs, to execute.
+        std::fs::copy("/bin/true", tmp.join("prog")).unwrap();
+        let fid = Fanotify::new(
+            Class::Notif,
+            InitFlags::NONBLOCK | InitFlags::REPORT_DFID_NAME | InitFlags::REPORT_FID,
+        )
+        .unwrap();
+        let fs_mask = Fm::ATTRIB | Fm::MOVED_FROM | Fm::MOVED_TO | Fm::ONDIR;
+        fid.mark(MarkTarget::Filesystem, &tmp, fs_mask, MarkFlags::empty())
+            .unwrap();
+        fid.mark(
+            MarkTarget::Inode,
+            tmp.join("self"),
+            Fm::DELETE_SELF,
+            MarkFlags::empty(),
+        )
+        .unwrap();
+        // Events about a directory itself need ONDIR, even on its own inode mark.
+        fid.mark(
+            MarkTarget::Inode,
+            tmp.join("moving"),
+            Fm::MOVE_SELF | Fm::ONDIR,
+            MarkFlags::empty(),
+        )
+        .unwrap();
+        let fd_group = Fanotify::new(Class::Notif, InitFlags::NONBLOCK).unwrap();
+        fd_group
+            .mark(
+                MarkTarget::Inode,
+                tmp.join("prog"),
+                Fm::OPEN_EXEC,
+                MarkFlags::empty(),
+            )
+            .unwrap();
+        fd_group
+            .mark(
+                MarkTarget::Inode,
+                tmp.join("d"),
+                Fm::OPEN | Fm::EVENT_ON_CHILD,
+                MarkFlags::empty(),
+            )
+            .unwrap();
+
+        std::fs::set_permissions(tmp.join("d/f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::rename(tmp.join("d/f"), tmp.join("g")).unwrap();
+        std::fs::remove_file(tmp.join("self")).unwrap();
+        std::fs::rename(tmp.join("moving"), tmp.join("moved")).unwrap();
+        let status = std::process::Command::new(tmp.join("prog"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        drop(File::open(tmp.join("d")).unwrap()); // a directory open: no child event
+        std::fs::write(tmp.join("d/child"), b"").unwrap(); // a child open: EVENT_ON_CHILD
+
+        let events = read_until(&fid, |evs| {
+            evs.iter().any(|e| e.mask().contains(Fm::MOVE_SELF))
+        });
+        let has = |m: Fm, name: Option<&str>| {
+            events.iter().any(|e| {
+                e.mask().contains(m)
+                    && name.is_none_or(|n| {
+                        e.fid(FidKind::DfidName)
+                            .and_then(|(_, x)| x)
+                            .is_some_and(|x| x == n)
+                    })
+            })
+        };
+        assert!(has(Fm::ATTRIB, Some("f")), "attrib: {events:?}");
+        assert!(
+            has(Fm::MOVED_FROM, Some("f")) && has(Fm::MOVED_TO, Some("g")),
+            "moves: {events:?}"
+        );
+        assert!(has(Fm::DELETE_SELF, None), "delete_self: {events:?}");
+        assert!(has(Fm::MOVE_SELF, None), "move_self: {events:?}");
+        let opened = read_until(&fd_group, |evs| {
+            evs.iter().any(|e| e.mask().contains(Fm::OPEN))
+        });
+        assert!(
+            opened
+                .iter()
+                .any(|e| e.mask().contains(Fm::OPEN_EXEC) && e.path().unwrap() == tmp.join("prog")),
+            "{opened:?}"
+        );
+        let child = opened.iter().find(|e| e.mask().contains(Fm::OPEN)).unwrap();
+        assert_eq!(
+            child.path().unwrap(),
+            tmp.join("d/child"),
+            "only the child's open, not the directory's"
+        );
     }
 
     pub(super) fn pidfd_records_name_the_actor() {
