@@ -8,7 +8,7 @@
 //! | [`eventfd`] | `event-fd` | `eventfd` | `eventfd2`: counter and semaphore modes |
 //! | [`timerfd`] | `timer-fd` | `timerfd` | `timerfd_*`: every clock, periodic, absolute, cancel-on-set |
 //! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
-//! | [`notify`] | `notify-fd` | `notify` | inotify (and fanotify to come): `notify::inotify`, `notify::watch` |
+//! | [`notify`] | `notify-fd` | `notify` | inotify and fanotify: `notify::inotify`, `notify::fanotify`, `notify::watch` |
 //! | [`pipe`] | `zerocopy-pipe` | `pipe` | `splice`, `tee`, `vmsplice`, `sendfile`, `copy_file_range`, one fast `copy` |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
@@ -63,9 +63,9 @@ pub mod timerfd {
 }
 
 /// File notifications (the `notify-fd` crate): `butter::notify::inotify`
-/// for inotify and its recursive watcher, `butter::notify::watch` for the
-/// one-line case; fanotify will join as `butter::notify::fanotify`. One
-/// module for both, because they share one event model and one crate.
+/// for inotify and its recursive watcher, `butter::notify::fanotify` for
+/// fanotify, `butter::notify::watch` for the one-line case. One module for
+/// both, because they share one crate.
 #[cfg(feature = "notify")]
 pub mod notify {
     pub use notify_fd::*;
