@@ -151,13 +151,8 @@ fn signals(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
         } else {
             butter_cli::signals::text_line(&info, now)
         };
-        if let Err(e) = write_out(&(line + "\n")) {
-            // The reader went away (`butter signals ... | head -3`): done.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::SUCCESS);
-            }
-            eprintln!("butter: writing output: {e}");
-            return Ok(ExitCode::FAILURE);
+        if let Some(code) = emit(line) {
+            return Ok(code);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -299,12 +294,8 @@ fn run_watch(paths: &[std::path::PathBuf], opts: &WatchOptions) -> butter::Resul
             } else {
                 text_line(&record, now)
             };
-            if let Err(e) = write_out(&(line + "\n")) {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                eprintln!("butter: writing output: {e}");
-                return Ok(ExitCode::FAILURE);
+            if let Some(code) = emit(line) {
+                return Ok(code);
             }
             printed += 1;
             if opts.count.is_some_and(|n| printed >= n) {
@@ -527,12 +518,8 @@ fn run_fanotify(
                 text_line(&event, path.as_deref(), verdict, now)
             };
             drop(event);
-            if let Err(e) = write_out(&(line + "\n")) {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                eprintln!("butter: writing output: {e}");
-                return Ok(ExitCode::FAILURE);
+            if let Some(code) = emit(line) {
+                return Ok(code);
             }
             printed += 1;
             if count.is_some_and(|n| printed >= n) {
@@ -546,6 +533,19 @@ fn run_fanotify(
 fn fail(err: &butter::Error) -> ExitCode {
     eprintln!("butter: {err}");
     ExitCode::FAILURE
+}
+
+/// Writes one output line, flushed; `Some(exit code)` when the run should
+/// end: the reader went away (`butter ... | head`: success), or writing failed.
+fn emit(line: String) -> Option<ExitCode> {
+    match write_out(&(line + "\n")) {
+        Ok(()) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Some(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("butter: writing output: {e}");
+            Some(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Writes `text` to stdout and flushes it, so that each line reaches a pipe

@@ -45,6 +45,7 @@ pub struct ReadmeDoctests;
 
 pub mod fanotify;
 pub mod inotify;
+mod names;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -195,23 +195,13 @@ impl EventMask {
     }
 }
 
+fn names() -> Vec<(&'static str, u64)> {
+    NAMES.iter().map(|(n, b)| (*n, b.bits())).collect()
+}
+
 impl fmt::Display for EventMask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (name, bit) in NAMES {
-            if self.contains(*bit) {
-                f.write_str(if first { "" } else { "|" })?;
-                f.write_str(name)?;
-                first = false;
-            }
-        }
-        let unknown = self.bits() & !EventMask::all().bits();
-        if unknown != 0 {
-            write!(f, "{}{unknown:#x}", if first { "" } else { "|" })?;
-        } else if first {
-            f.write_str("none")?;
-        }
-        Ok(())
+        crate::names::write(f, &names(), self.bits())
     }
 }
 
@@ -225,22 +215,20 @@ impl FromStr for EventMask {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<EventMask, Error> {
-        let mut mask = EventMask::empty();
-        for part in s.split(['|', ',']).map(str::trim) {
-            let lower = part.to_ascii_lowercase();
-            let name = lower.strip_prefix("fan_").unwrap_or(&lower);
-            mask |= match name {
-                "close" => EventMask::CLOSE,
-                "move" => EventMask::MOVE,
-                _ => NAMES.iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
-                    Error::invalid_input(
-                        "EventMask::from_str",
-                        format!("unknown fanotify event {part:?}: expected a name such as open, close_write, create, open_perm"),
-                    )
-                })?,
-            };
-        }
-        Ok(mask)
+        let extra = [
+            ("close", EventMask::CLOSE.bits()),
+            ("move", EventMask::MOVE.bits()),
+        ];
+        let bits = crate::names::parse(
+            s,
+            "fan_",
+            &names(),
+            &extra,
+            "EventMask::from_str",
+            "fanotify event",
+            "a name such as open, close_write, create, open_perm",
+        )?;
+        Ok(EventMask::from_bits_retain(bits))
     }
 }
 

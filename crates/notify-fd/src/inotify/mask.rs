@@ -103,28 +103,16 @@ impl EventMask {
         .union(EventMask::ISDIR);
 }
 
+fn names() -> Vec<(&'static str, u64)> {
+    NAMES
+        .iter()
+        .map(|(n, b)| (*n, u64::from(b.bits())))
+        .collect()
+}
+
 impl fmt::Display for EventMask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (name, bit) in NAMES {
-            if self.contains(*bit) {
-                if !first {
-                    f.write_str("|")?;
-                }
-                f.write_str(name)?;
-                first = false;
-            }
-        }
-        let unknown = self.bits() & !EventMask::all().bits();
-        if unknown != 0 {
-            if !first {
-                f.write_str("|")?;
-            }
-            write!(f, "{unknown:#x}")?;
-        } else if first {
-            f.write_str("none")?;
-        }
-        Ok(())
+        crate::names::write(f, &names(), u64::from(self.bits()))
     }
 }
 
@@ -138,28 +126,25 @@ impl FromStr for EventMask {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<EventMask, Error> {
-        let mut mask = EventMask::empty();
-        for part in s.split(['|', ',']).map(str::trim) {
-            let lower = part.to_ascii_lowercase();
-            let name = lower.strip_prefix("in_").unwrap_or(&lower);
-            let bit = match name {
-                "all" | "all_events" => EventMask::ALL_EVENTS,
-                "close" => EventMask::CLOSE,
-                "move" => EventMask::MOVE,
-                _ => NAMES.iter().find(|(n, _)| *n == name).map(|(_, b)| *b).ok_or_else(|| {
-                    Error::invalid_input(
-                        "EventMask::from_str",
-                        format!(
-                            "unknown inotify event {part:?}: expected access, modify, attrib, close_write, \
-                             close_nowrite, open, moved_from, moved_to, create, delete, delete_self, \
-                             move_self, close, move or all"
-                        ),
-                    )
-                })?,
-            };
-            mask |= bit;
-        }
-        Ok(mask)
+        let extra = [
+            ("all", u64::from(EventMask::ALL_EVENTS.bits())),
+            ("all_events", u64::from(EventMask::ALL_EVENTS.bits())),
+            ("close", u64::from(EventMask::CLOSE.bits())),
+            ("move", u64::from(EventMask::MOVE.bits())),
+        ];
+        let bits = crate::names::parse(
+            s,
+            "in_",
+            &names(),
+            &extra,
+            "EventMask::from_str",
+            "inotify event",
+            "access, modify, attrib, close_write, close_nowrite, open, moved_from, moved_to, create, delete, \
+             delete_self, move_self, close, move or all",
+        )?;
+        Ok(EventMask::from_bits_retain(
+            u32::try_from(bits).unwrap_or(u32::MAX),
+        ))
     }
 }
 
