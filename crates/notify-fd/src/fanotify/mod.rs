@@ -417,9 +417,23 @@ impl Fanotify {
         }
         // Before marking, so that this open is no event of ours.
         self.remember_mount(dirfd, path);
+        self.mark_op(libc::FAN_MARK_ADD, dirfd, target, path, mask, flags)
+    }
+
+    /// `fanotify_mark(op | target | flags, mask, dirfd, path)`, with errors
+    /// that say what was wrong with the path.
+    fn mark_op(
+        &self,
+        op: u32,
+        dirfd: Option<BorrowedFd<'_>>,
+        target: MarkTarget,
+        path: &Path,
+        mask: EventMask,
+        flags: MarkFlags,
+    ) -> Result<()> {
         sys::fanotify_mark(
             self.group.fd.as_fd(),
-            libc::FAN_MARK_ADD | target.bits() | flags.bits(),
+            op | target.bits() | flags.bits(),
             mask.bits(),
             dirfd,
             Some(path),
@@ -460,15 +474,14 @@ impl Fanotify {
         mask: EventMask,
         flags: MarkFlags,
     ) -> Result<()> {
-        let path = path.as_ref();
-        sys::fanotify_mark(
-            self.group.fd.as_fd(),
-            libc::FAN_MARK_REMOVE | target.bits() | flags.bits(),
-            mask.bits(),
+        self.mark_op(
+            libc::FAN_MARK_REMOVE,
             None,
-            Some(path),
+            target,
+            path.as_ref(),
+            mask,
+            flags,
         )
-        .map_err(|e| explain_mark(e, path, target))
     }
 
     /// Removes every mark of `target`'s kind (`FAN_MARK_FLUSH`).
