@@ -60,8 +60,9 @@ impl Drop for Source {
 /// How a variant moves the bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Way {
-    /// Our `copy`, with or without `allow_pipe_aliasing`.
-    Ours { aliasing: bool },
+    /// Our `copy`, with or without `allow_pipe_aliasing`, and growing the
+    /// pipes it is given to 1 MiB or not.
+    Ours { aliasing: bool, grow: bool },
     /// The C splice loop.
     C,
     /// `std::io::copy`.
@@ -77,7 +78,13 @@ pub(crate) enum Pair {
     PipeToConsumer,
     UnixSocket,
     File,
+    /// A producer thread writes the source into a pipe with 128 KiB writes
+    /// (as `cat big |` does); the pipe's reader copies it into a file.
+    PipeToFile,
 }
+
+/// A 1 MiB pipe, as `CopyOptions::grow_pipes` asks for.
+pub(crate) const GROWN: usize = 1 << 20;
 
 fn move_bytes(
     way: Way,
@@ -87,9 +94,10 @@ fn move_bytes(
     dst_is_pipe: bool,
 ) -> u64 {
     match way {
-        Way::Ours { aliasing } => {
+        Way::Ours { aliasing, grow } => {
             let opts = CopyOptions {
                 allow_pipe_aliasing: aliasing,
+                grow_pipes: grow.then_some(GROWN),
                 ..CopyOptions::default()
             };
             copy_with(&*src, &*dst, &opts).expect("copy").bytes
@@ -108,6 +116,14 @@ fn move_bytes(
                 total += n as u64;
             }
         }
+    }
+}
+
+/// `move_bytes` with a pipe as the input (the C loop splices straight).
+fn move_bytes_from_pipe(way: Way, src: &mut File, dst: &mut File, size: u64) -> u64 {
+    match way {
+        Way::C => c::splice_copy(src.as_fd(), dst.as_fd(), size, true).expect("C splice"),
+        other => move_bytes(other, src, dst, size, false),
     }
 }
 
@@ -161,6 +177,29 @@ pub(crate) fn run(source: &Source, pair: Pair, way: Way) -> Duration {
             });
             (took, moved)
         }
+        Pair::PipeToFile => {
+            let mut dst = source.dst_file();
+            let (r, w) = Pipe::new().expect("pipe").into_ends();
+            let mut r = File::from(r);
+            let mut moved = 0;
+            let took = timed(|| {
+                std::thread::scope(|s| {
+                    s.spawn(move || {
+                        let mut w = File::from(w);
+                        let mut buf = vec![0u8; 128 * 1024];
+                        loop {
+                            let n = src.read(&mut buf).expect("producer read");
+                            if n == 0 {
+                                break;
+                            }
+                            w.write_all(&buf[..n]).expect("producer write");
+                        }
+                    });
+                    moved = move_bytes_from_pipe(way, &mut r, &mut dst, size);
+                });
+            });
+            (took, moved)
+        }
         Pair::UnixSocket => {
             let (mut a, b) = UnixStream::pair().expect("socketpair");
             let mut moved = 0;
@@ -186,6 +225,13 @@ pub(crate) fn method_for(source: &Source, pair: Pair, aliasing: bool) -> String 
         allow_pipe_aliasing: aliasing,
         ..CopyOptions::default()
     };
+    if matches!(pair, Pair::PipeToFile) {
+        let (r, w) = Pipe::new().expect("pipe").into_ends();
+        drop(w);
+        let report = copy_with(r, source.dst_file(), &opts).expect("copy");
+        drop(src);
+        return report.method.to_string();
+    }
     let report = match pair {
         Pair::DevNull => copy_with(
             &src,
@@ -207,6 +253,7 @@ pub(crate) fn method_for(source: &Source, pair: Pair, aliasing: bool) -> String 
                 copy_with(&src, a, &opts)
             })
         }
+        Pair::PipeToFile => unreachable!("answered above"),
     };
     report.expect("copy").method.to_string()
 }

@@ -740,32 +740,60 @@ fn copy_rows(plan: &Plan) -> Vec<Row> {
     use copies::{Pair, Way};
     let source = copies::Source::new(plan.copy_size);
     let gbps = |s: f64| plan.copy_size as f64 / s / 1e9;
-    let cases: [(&'static str, Pair, bool); 5] = [
-        ("copy: file -> /dev/null", Pair::DevNull, false),
+    // (name, pair, aliasing, grow the pipes we are given)
+    let cases: [(&'static str, Pair, bool, bool); 9] = [
+        ("copy: file -> /dev/null", Pair::DevNull, false, false),
         (
             "copy: file -> pipe -> consumer (default)",
             Pair::PipeToConsumer,
             false,
+            false,
+        ),
+        (
+            "copy: file -> pipe -> consumer (grow pipe)",
+            Pair::PipeToConsumer,
+            false,
+            true,
         ),
         (
             "copy: file -> pipe -> consumer (aliasing ok)",
             Pair::PipeToConsumer,
+            true,
+            false,
+        ),
+        (
+            "copy: file -> pipe (aliasing ok, grow pipe)",
+            Pair::PipeToConsumer,
+            true,
             true,
         ),
         (
             "copy: file -> unix socket -> consumer",
             Pair::UnixSocket,
             false,
+            false,
         ),
-        ("copy: file -> file (tmpfs)", Pair::File, false),
+        ("copy: file -> file (tmpfs)", Pair::File, false, false),
+        (
+            "copy: producer -> pipe -> file",
+            Pair::PipeToFile,
+            false,
+            false,
+        ),
+        (
+            "copy: producer -> pipe -> file (grow pipe)",
+            Pair::PipeToFile,
+            false,
+            true,
+        ),
     ];
     let mut rows = Vec::new();
-    for (name, pair, aliasing) in cases {
+    for (name, pair, aliasing, grow) in cases {
         let method = copies::method_for(&source, pair, aliasing);
         let m = interleaved(
             plan.copy_rounds,
             &mut [
-                &mut || copies::run(&source, pair, Way::Ours { aliasing }),
+                &mut || copies::run(&source, pair, Way::Ours { aliasing, grow }),
                 &mut || copies::run(&source, pair, Way::C),
                 &mut || copies::run(&source, pair, Way::Std),
                 &mut || copies::run(&source, pair, Way::ReadWrite),

@@ -27,25 +27,81 @@ impl End {
     }
 }
 
-fn open(path: &OsStr, write: bool) -> Result<End, String> {
+fn open_src(path: &OsStr) -> Result<End, String> {
     if path == "-" {
-        return Ok(if write {
-            End::Stdout(std::io::stdout())
-        } else {
-            End::Stdin(std::io::stdin())
-        });
+        return Ok(End::Stdin(std::io::stdin()));
     }
-    let file = if write {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-    } else {
-        File::open(path)
-    };
-    file.map(End::File)
+    let name = path.to_string_lossy();
+    let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(format!("{name}: is a directory; nothing was written"));
+    }
+    Ok(End::File(file))
+}
+
+/// Opens the destination without truncating it: it is truncated only after
+/// [`check_pair`] has made sure it is not the source.
+fn open_dst(path: &OsStr) -> Result<End, String> {
+    if path == "-" {
+        return Ok(End::Stdout(std::io::stdout()));
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        // Truncated by `run` once the pair has been checked.
+        .truncate(false)
+        .open(path)
+        .map(End::File)
         .map_err(|e| format!("{}: {e}", path.to_string_lossy()))
+}
+
+/// Parses a byte count: `4096`, `4k`, `1M`, `2GiB`, `1.5G` (binary units:
+/// k/K/KiB = 1024, M/MiB, G/GiB, T/TiB, P/PiB), or `1kB`/`1MB`/`1GB`/`1TB`
+/// for powers of 1000, as GNU tools read them.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "k" | "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        "P" | "PiB" => 1 << 50,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "PB" => 1_000_000_000_000_000,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown size unit {unit:?} (use k, M, G, T, P, their KiB forms, or kB, MB, GB for 1000s)"
+            ));
+        }
+    };
+    let bad = || format!("{text:?}: not a byte count (such as 4096, 64k, 1.5M, 2GiB)");
+    if num.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = num.parse::<u64>() {
+        return n
+            .checked_mul(mult)
+            .ok_or_else(|| format!("{text:?}: too large"));
+    }
+    let f: f64 = num.parse().map_err(|_| bad())?;
+    let bytes = (f * mult as f64).round();
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("{text:?}: too large"));
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "checked finite, non-negative and in range above"
+    )]
+    Ok(bytes as u64)
 }
 
 /// `1.5 GiB`-style sizes.
@@ -90,15 +146,56 @@ pub fn progress_line(done: u64, total: Option<u64>, elapsed: Duration) -> String
     }
 }
 
-/// Copies `src` to `dst`; returns the summary line, or the error message.
+/// Why `butter copy` stopped early.
+#[derive(Debug)]
+pub enum CopyFailed {
+    /// The reader of the output went away (`butter copy f - | head`): quiet,
+    /// as `cat` is, with exit status 141 as a shell reports SIGPIPE.
+    BrokenPipe,
+    /// Anything else, with the message to print.
+    Error(String),
+}
+
+impl From<String> for CopyFailed {
+    fn from(message: String) -> CopyFailed {
+        CopyFailed::Error(message)
+    }
+}
+
+/// A pipe given to `butter copy` as stdin or stdout is grown to this size
+/// (1 MiB, the default `pipe-max-size`).
+pub const GROW_PIPES: usize = 1 << 20;
+
+/// Copies `src` to `dst`; returns the summary line, or why it stopped.
+///
+/// Nothing is created or truncated until the source has been opened and
+/// checked: a directory source, or a destination that is the source
+/// (through links, or as stdout appending to it), is refused with the
+/// destination untouched.
 pub fn run(
     src: &OsStr,
     dst: &OsStr,
     method: Option<Method>,
     limit: Option<u64>,
     progress: bool,
-) -> Result<String, String> {
-    let (src, dst) = (open(src, false)?, open(dst, true)?);
+) -> Result<String, CopyFailed> {
+    let src_end = open_src(src)?;
+    let dst_end = open_dst(dst)?;
+    butter::pipe::check_pair(src_end.fd(), dst_end.fd()).map_err(|e| {
+        format!(
+            "{} -> {}: {}; nothing was written",
+            src.to_string_lossy(),
+            dst.to_string_lossy(),
+            e.detail().map_or_else(|| e.to_string(), str::to_owned)
+        )
+    })?;
+    if let End::File(f) = &dst_end
+        && f.metadata().is_ok_and(|m| m.is_file())
+    {
+        f.set_len(0)
+            .map_err(|e| format!("{}: truncating: {e}", dst.to_string_lossy()))?;
+    }
+    let (src, dst) = (src_end, dst_end);
     let total = match &src {
         End::File(f) => f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()),
         _ => None,
@@ -111,6 +208,7 @@ pub fn run(
     let mut copied = 0u64;
     let mut used = None;
     let mut skipped: Vec<Skipped> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut stderr = std::io::stderr();
     let live = progress && stderr.is_terminal();
     loop {
@@ -126,14 +224,23 @@ pub fn run(
         let options = CopyOptions {
             limit: step,
             method,
+            grow_pipes: Some(GROW_PIPES),
             ..CopyOptions::default()
         };
         let report = copy_with(src.fd(), dst.fd(), &options).map_err(|e| {
-            format!(
+            if e.error.errno_name() == Some("EPIPE") {
+                return CopyFailed::BrokenPipe;
+            }
+            CopyFailed::Error(format!(
                 "{e}; {} copied before it",
                 human((copied + e.copied) as f64)
-            )
+            ))
         })?;
+        for note in report.notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         copied += report.bytes;
         used = Some(report.method);
         for s in report.skipped {
@@ -167,6 +274,9 @@ pub fn run(
     for s in &skipped {
         summary.push_str(&format!("\n  passed over {}: {}", s.method, s.reason));
     }
+    for note in &notes {
+        summary.push_str(&format!("\n  note: {note}"));
+    }
     Ok(summary)
 }
 
@@ -190,5 +300,40 @@ mod tests {
                 .starts_with("2.0 KiB copied  1.0 KiB/s")
         );
         assert!(progress_line(200, Some(100), Duration::from_secs(1)).contains("100%"));
+    }
+
+    #[test]
+    fn sizes_with_suffixes() {
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("4k", 4096),
+            ("4K", 4096),
+            ("4KiB", 4096),
+            ("1M", 1 << 20),
+            ("2GiB", 2 << 30),
+            ("1.5M", 3 << 19),
+            ("1kB", 1000),
+            ("3MB", 3_000_000),
+            ("1T", 1 << 40),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "k",
+            "1x",
+            "1.2.3M",
+            "-1",
+            "99999999999999999999",
+            "20000000P",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(
+            parse_size("1x")
+                .unwrap_err()
+                .contains("unknown size unit \"x\"")
+        );
     }
 }

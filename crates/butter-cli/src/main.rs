@@ -330,12 +330,19 @@ Usage: butter copy [--method M] [--limit BYTES] [--progress] SRC DST
 
 Copies SRC to DST (files, devices, or - for stdin/stdout) by the fastest
 correct kernel path for the pair, and reports on stderr which method moved
-the bytes, which were passed over and why, and the throughput. DST is
-created or truncated.
+the bytes, which were passed over and why, and the throughput.
+
+DST is created, and truncated only after SRC was checked: a directory SRC,
+or a DST that is SRC (through hard or symbolic links, or stdout appending to
+SRC), is refused with DST untouched. Holes in a sparse SRC stay holes. A
+pipe on stdin or stdout is grown to 1 MiB, which copies through it several
+times faster. If the reader of stdout goes away (| head), it stops quietly
+with exit status 141, as cat does when SIGPIPE ends it.
 
   --method M       auto (default), copy-file-range, sendfile, splice or
                    read-write
-  --limit BYTES    copy at most BYTES
+  --limit BYTES    copy at most BYTES: 4096, 64k, 1.5M, 2GiB (k, M, G, T
+                   and KiB... are 1024s; kB, MB, GB are 1000s)
   --progress       show a progress bar with rate and ETA on stderr
 ";
 
@@ -355,7 +362,13 @@ fn copy_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
                     })?),
                 };
             }
-            Long("limit") => limit = Some(args.value()?.parse()?),
+            Long("limit") => {
+                let text = args.value()?.string()?;
+                limit = Some(
+                    butter_cli::copy::parse_size(&text)
+                        .map_err(|e| Usage(format!("--limit {e}")))?,
+                );
+            }
             Long("progress") => progress = true,
             Short('h') | Long("help") => return Ok(print(COPY_USAGE)),
             Value(path) => paths.push(path),
@@ -370,7 +383,8 @@ fn copy_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
                 eprintln!("{summary}");
                 ExitCode::SUCCESS
             }
-            Err(message) => {
+            Err(butter_cli::copy::CopyFailed::BrokenPipe) => ExitCode::from(141),
+            Err(butter_cli::copy::CopyFailed::Error(message)) => {
                 eprintln!("butter: {message}");
                 ExitCode::FAILURE
             }

@@ -105,13 +105,15 @@ fn failed(error: Error, copied: u64) -> CopyError {
 /// on a thread of their own.
 ///
 /// # Errors
-/// A [`CopyError`] with the bytes written before the failure.
+/// A [`CopyError`] with the bytes written before the failure; nothing is
+/// moved if [`check_pair`](crate::check_pair) refuses the pair.
 pub async fn copy_async<S: AsFd, D: AsFd>(
     src: &Async<S>,
     dst: &Async<D>,
     limit: Option<u64>,
 ) -> std::result::Result<u64, CopyError> {
     let (s, d) = (src.as_fd(), dst.as_fd());
+    crate::check_pair(s, d).map_err(|e| failed(e, 0))?;
     let either_pipe = crate::is_pipe(s).map_err(|e| failed(e, 0))?
         || crate::is_pipe(d).map_err(|e| failed(e, 0))?;
     let left = |copied: u64| {

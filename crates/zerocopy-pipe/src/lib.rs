@@ -55,7 +55,9 @@ mod raw;
 pub use asynchronous::{AsyncPipe, copy_async};
 use std::os::fd::AsFd;
 
-pub use copy::{CopyError, CopyOptions, CopyReport, Method, Skipped, copy, copy_at, copy_with};
+pub use copy::{
+    CopyError, CopyOptions, CopyReport, Method, Skipped, check_pair, copy, copy_at, copy_with,
+};
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use pipe::{Pipe, PipeFlags, available};
 pub use raw::{SpliceFlags, copy_file_range, sendfile, splice, tee, vmsplice, vmsplice_read};

@@ -3,6 +3,8 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
+mod copy_safety;
+
 fn butter(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_butter"))
         .args(args)
