@@ -45,6 +45,7 @@ pub struct ReadmeDoctests;
 
 pub mod fanotify;
 pub mod inotify;
+mod lease;
 mod names;
 
 use std::ffi::OsString;

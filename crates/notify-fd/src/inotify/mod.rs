@@ -36,7 +36,7 @@ use rustix::fs::inotify as rx;
 
 pub use decode::{Event, EventIter, MIN_BUFFER, WatchDescriptor, WatchEvent};
 pub use mask::{EventMask, WatchFlags};
-pub use recursive::{PathEvent, RecursiveWatcher};
+pub use recursive::{PathEvent, RecursiveOptions, RecursiveWatcher};
 
 bitflags::bitflags! {
     /// Flags for [`inotify_init1`]. `IN_CLOEXEC` is always added.
@@ -209,16 +209,18 @@ impl<'b> Events<'b> {
         self.bytes.len()
     }
 
-    /// The events with renames paired: a `MOVED_FROM` and a `MOVED_TO` with
-    /// the same cookie become one [`Change::Renamed`] where the first half
-    /// stood; halves whose partner is not in this batch (the other
-    /// directory is not watched) come after everything else, as
-    /// [`Change::MovedOut`] and [`Change::MovedIn`]. No allocation.
+    /// The events with renames paired, in the kernel's order: a
+    /// `MOVED_FROM` and a `MOVED_TO` with the same cookie become one
+    /// [`Change::Renamed`] where the first half stood (the kernel queues
+    /// the two halves of one `rename` next to each other); a half whose
+    /// partner is not in this batch (the other directory is not watched,
+    /// or the read ended between them) is a [`Change::MovedOut`] or
+    /// [`Change::MovedIn`] where it stood, so a reader that fell behind
+    /// sees `moved_from a` before a later `create a`. No allocation.
     pub fn changes(&self) -> Changes<'b> {
         Changes {
             events: *self,
             main: self.iter(),
-            tail: None,
         }
     }
 }
@@ -273,8 +275,6 @@ impl Change<&OsStr> {
 pub struct Changes<'b> {
     events: Events<'b>,
     main: EventIter<'b>,
-    /// The second pass over the batch, for unpaired halves.
-    tail: Option<EventIter<'b>>,
 }
 
 fn is_move_half(e: &WatchEvent<&OsStr>, half: EventMask) -> bool {
@@ -290,7 +290,8 @@ fn partner_after<'b>(after: &EventIter<'b>, cookie: u32) -> Option<WatchEvent<&'
     })
 }
 
-/// Whether a `MOVED_FROM` with `cookie` is anywhere in `events`.
+/// Whether a `MOVED_FROM` with `cookie` is anywhere in `events` (the kernel
+/// always queues it before its `MOVED_TO`).
 fn has_from(events: Events<'_>, cookie: u32) -> bool {
     events
         .iter()
@@ -301,35 +302,24 @@ impl<'b> Iterator for Changes<'b> {
     type Item = Change<&'b OsStr>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.tail.is_none() {
-            while let Some(event) = self.main.next() {
-                let w = match event {
-                    Event::Overflow => return Some(Change::Overflow),
-                    Event::Watch(w) => w,
-                };
-                if is_move_half(&w, EventMask::MOVED_FROM) {
-                    match partner_after(&self.main, w.cookie) {
-                        Some(to) => return Some(Change::Renamed { from: w, to }),
-                        None => continue, // reported in the tail
-                    }
-                }
-                if is_move_half(&w, EventMask::MOVED_TO) {
-                    continue; // paired (skipped) or unpaired (tail)
-                }
-                return Some(Change::Event(w));
-            }
-            self.tail = Some(self.events.iter());
-        }
-        let tail = self.tail.as_mut()?;
-        while let Some(event) = tail.next() {
-            let Event::Watch(w) = event else { continue };
+        for event in self.main.by_ref() {
+            let w = match event {
+                Event::Overflow => return Some(Change::Overflow),
+                Event::Watch(w) => w,
+            };
             if is_move_half(&w, EventMask::MOVED_FROM) {
-                if partner_after(tail, w.cookie).is_none() {
-                    return Some(Change::MovedOut(w));
+                return Some(match partner_after(&self.main, w.cookie) {
+                    Some(to) => Change::Renamed { from: w, to },
+                    None => Change::MovedOut(w),
+                });
+            }
+            if is_move_half(&w, EventMask::MOVED_TO) {
+                if has_from(self.events, w.cookie) {
+                    continue; // reported with its MOVED_FROM
                 }
-            } else if is_move_half(&w, EventMask::MOVED_TO) && !has_from(self.events, w.cookie) {
                 return Some(Change::MovedIn(w));
             }
+            return Some(Change::Event(w));
         }
         None
     }
@@ -554,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn renames_pair_and_halves_go_last() {
+    fn renames_pair_and_everything_keeps_the_kernels_order() {
         let mut buf = Vec::new();
         encode(&mut buf, 1, libc::IN_MOVED_FROM, 5, b"out");
         encode(&mut buf, 1, libc::IN_CREATE, 0, b"c");
@@ -562,15 +552,19 @@ mod tests {
         encode(&mut buf, 2, libc::IN_MOVED_TO, 7, b"new");
         encode(&mut buf, 1, libc::IN_MOVED_TO, 9, b"in");
         encode(&mut buf, -1, libc::IN_Q_OVERFLOW, 0, b"");
+        encode(&mut buf, 1, libc::IN_CREATE, 0, b"out");
         let got = changes(&buf);
         let name = |e: &WatchEvent<OsString>| e.name.clone().unwrap().into_string().unwrap();
-        assert_eq!(got.len(), 5, "{got:?}");
-        assert!(matches!(&got[0], Change::Event(e) if name(e) == "c"));
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert!(matches!(&got[0], Change::MovedOut(e) if name(e) == "out"));
+        assert!(matches!(&got[1], Change::Event(e) if name(e) == "c"));
         assert!(
-            matches!(&got[1], Change::Renamed { from, to } if name(from) == "old" && name(to) == "new" && to.wd.raw() == 2)
+            matches!(&got[2], Change::Renamed { from, to } if name(from) == "old" && name(to) == "new" && to.wd.raw() == 2)
         );
-        assert_eq!(got[2], Change::Overflow);
-        assert!(matches!(&got[3], Change::MovedOut(e) if name(e) == "out"));
-        assert!(matches!(&got[4], Change::MovedIn(e) if name(e) == "in"));
+        assert!(matches!(&got[3], Change::MovedIn(e) if name(e) == "in"));
+        assert_eq!(got[4], Change::Overflow);
+        assert!(
+            matches!(&got[5], Change::Event(e) if name(e) == "out" && e.mask.contains(EventMask::CREATE))
+        );
     }
 }

@@ -1,14 +1,15 @@
-//! Watching a whole directory tree, reporting paths.
+//! Watching whole directory trees, reporting paths.
 
-use std::collections::{HashMap, VecDeque};
-use std::ffi::OsString;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use fd_core::{EventSource, Result};
+use fd_core::{EventSource, Result, SyscallResult};
+use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
 
@@ -22,9 +23,13 @@ pub enum PathEvent {
         /// What happened (with `ISDIR` for directories).
         mask: EventMask,
         /// Found by scanning a directory that appeared (created or moved
-        /// in), not reported by the kernel: it was created before the
-        /// directory's watch existed. Such an entry may also be reported by
-        /// the kernel if the watch came in time.
+        /// in), not reported by the kernel: the entry was there before the
+        /// directory's watch existed, or arrived while the watcher listed
+        /// it. Each entry is reported once: when the kernel reports the same
+        /// creation too, its event is dropped. With `CREATE` in the mask it
+        /// says the entry appeared; with `CLOSE_WRITE` (only with
+        /// [`RecursiveOptions::scanned_close_write`]) that a scanned regular
+        /// file was open for writing by nobody when it was found.
         from_scan: bool,
     },
     /// An entry was renamed within the tree.
@@ -36,7 +41,8 @@ pub enum PathEvent {
         /// Whether it is a directory.
         is_dir: bool,
     },
-    /// An entry was moved out of the tree (its watches are removed).
+    /// An entry left the tree (its watches are removed), or was renamed
+    /// into a directory whose scan had already reported it at its new path.
     MovedOut {
         /// The path it had.
         path: PathBuf,
@@ -50,211 +56,465 @@ pub enum PathEvent {
         /// Whether it is a directory.
         is_dir: bool,
     },
-    /// The kernel's queue overflowed and events were lost: call
-    /// [`RecursiveWatcher::rescan`] and compare the tree with what you knew.
+    /// The kernel's queue overflowed and events were lost. The watcher has
+    /// already walked the tree again and watches every directory in it now
+    /// (one created during the overflow included); what changed in between
+    /// is not reported: compare the tree with what you knew.
     RescanNeeded,
 }
 
-/// Events the watcher needs on every directory to follow the tree.
+/// Options for [`RecursiveWatcher::with_options`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecursiveOptions {
+    /// With `CLOSE_WRITE` in the mask: report every regular file a scan
+    /// finds in a new directory as `CLOSE_WRITE` with `from_scan: true` when
+    /// no process has it open for writing at that moment, and leave it to
+    /// the kernel's own `CLOSE_WRITE` (which then comes, since the watch
+    /// exists) when one has. So every file written into the tree gets
+    /// exactly one "complete" event, even one written and closed before its
+    /// directory was watched.
+    ///
+    /// The kernel answers "is anyone writing it" through a read lease
+    /// (`F_SETLEASE`), held for microseconds; that needs the file to be
+    /// ours or `CAP_LEASE`, and a filesystem with leases. Where it cannot
+    /// answer, the event is still made, and the file may still be being
+    /// written. If a writer opens the file while the lease is held, the
+    /// kernel sends this process `SIGURG` (ignored unless you handle it).
+    /// For every close on a whole filesystem with no such gap, use
+    /// fanotify's `CLOSE_WRITE` on a filesystem mark (needs root).
+    pub scanned_close_write: bool,
+}
+
+/// Events the watcher needs on every directory to follow the tree; those
+/// the caller did not ask for are not reported. `DELETE` tells when a name
+/// reported by a scan can be created anew.
 const TRACK: EventMask = EventMask::CREATE
+    .union(EventMask::DELETE)
     .union(EventMask::MOVED_FROM)
     .union(EventMask::MOVED_TO)
     .union(EventMask::DELETE_SELF)
     .union(EventMask::MOVE_SELF);
 
-struct State {
-    /// Watch descriptor number → the directory's path.
-    dirs: HashMap<i32, PathBuf>,
-    queue: VecDeque<PathEvent>,
-    buffer: EventBuffer,
+/// What listing a directory (or checking a file's writers) shows as events
+/// on the watches of the directory and its parent.
+const OWN_READS: EventMask = EventMask::OPEN
+    .union(EventMask::ACCESS)
+    .union(EventMask::CLOSE_NOWRITE);
+
+/// A watched directory: where it is (its parent's watch and its name, so a
+/// rename of any ancestor moves it with no bookkeeping) and which inode.
+#[derive(Debug)]
+struct Node {
+    /// `None` for a root.
+    parent: Option<i32>,
+    /// The name in the parent; for a root, the path as given.
+    name: OsString,
+    /// `(st_dev, st_ino)`.
+    id: (u64, u64),
 }
 
-/// Watches a directory and everything below it, and reports paths.
+/// How a tree is walked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Start-up and after an overflow: each directory is watched with
+    /// [`TRACK`] only while it and its subdirectories are listed, so the
+    /// listing makes no events at all (a large tree must not overflow the
+    /// queue with our own reads); the caller's events are added after.
+    Quiet,
+    /// A directory that appeared: watched for everything at once, so no
+    /// event inside it is missed while it is listed; entries are reported,
+    /// our own reads are filtered out.
+    Live,
+}
+
+struct State {
+    nodes: HashMap<i32, Node>,
+    children: HashMap<(i32, OsString), i32>,
+    queue: VecDeque<PathEvent>,
+    buffer: EventBuffer,
+    /// Bytes read from the kernel so far.
+    read_bytes: u64,
+    /// Events a scan made up, per `(directory watch, name)`: the kernel's
+    /// report of the same thing is dropped.
+    scanned: HashMap<(i32, OsString), EventMask>,
+    /// Entries we read ourselves (`None`: the directory itself), whose
+    /// `OPEN`/`ACCESS`/`CLOSE_NOWRITE` events are ours.
+    own: HashSet<(i32, Option<OsString>)>,
+    /// Every event our scans could be confused with was queued before this
+    /// many bytes; past it, `scanned` and `own` are forgotten.
+    horizon: u64,
+    /// Watches seen by the current resync.
+    seen: Option<HashSet<i32>>,
+}
+
+/// Watches directory trees and reports paths.
 ///
 /// - New subdirectories (created or moved in) are watched at once and
 ///   scanned, so files created in them before their watch existed are still
 ///   reported (`from_scan: true`): `mkdir -p a/b/c && touch a/b/c/f` in one
-///   go reports every level.
-/// - Renaming a directory within the tree keeps every later path right;
-///   moving one out removes its watches; deleting one drops it when the
-///   kernel reports `IN_IGNORED`.
-/// - On queue overflow it reports [`PathEvent::RescanNeeded`];
-///   [`rescan`](RecursiveWatcher::rescan) rebuilds the watches.
+///   go reports every level, and each entry once, whether the scan or the
+///   kernel saw it first. A directory created and renamed before the watcher
+///   got to it is watched under its new name.
+/// - Directories are tracked by watch and inode, not by path: a rename of
+///   any ancestor keeps every later path right. Each event's path is the
+///   path its directory had when the kernel queued it, as known from the
+///   events before it: a reader that fell behind sees `create d1/f`,
+///   then `renamed d1 -> d2`, then events under `d2`. Events are reported in
+///   the kernel's order.
+/// - Moving a directory out removes its watches; deleting one drops it when
+///   the kernel reports `IN_IGNORED`. A directory moved out and another made
+///   under the same name at once are told apart by inode.
+/// - The watcher's own listings make no events: at start-up (and after an
+///   overflow) by watching only for entry changes while it lists, later by
+///   dropping the `OPEN`/`ACCESS`/`CLOSE_NOWRITE` that its reads of a new
+///   directory cause. (A read of that same directory by someone else in the
+///   same instant cannot be told apart and is dropped too.)
+/// - On queue overflow it walks the tree again at once, watching what it
+///   missed, and reports [`PathEvent::RescanNeeded`].
 /// - Running out of watches is a resource-limit error that names
 ///   `max_user_watches` and how to raise it.
 ///
-/// The watcher lists each directory after it starts watching it (that is
-/// what closes the race above), so with `OPEN`, `ACCESS` or `CLOSE_NOWRITE`
-/// in the mask, its own listing shows up as those events on the directory:
-/// the kernel does not say who read it, so they are reported, not guessed
-/// away.
-///
-/// Symbolic links are not followed. It is an [`EventSource`] of
-/// [`PathEvent`]s; `AsyncRecursiveWatcher` (feature `async`) is a `Stream`.
+/// A root given as a symbolic link to a directory is followed; links below
+/// it are not. It is an [`EventSource`] of [`PathEvent`]s;
+/// `AsyncRecursiveWatcher` (feature `async`) is a `Stream`.
 pub struct RecursiveWatcher {
     inotify: Inotify,
-    root: PathBuf,
+    roots: Mutex<Vec<PathBuf>>,
     events: EventMask,
+    options: RecursiveOptions,
     state: Mutex<State>,
 }
 
 impl RecursiveWatcher {
     /// Watches `root` and every directory below it for `events`.
     ///
+    /// `events` may include [`EventMask::UNMOUNT`] to have unmounts
+    /// reported; the kernel reports them whatever the mask.
+    ///
     /// # Errors
     /// As [`Inotify::add_watch`] for `root` or any directory below it:
     /// [`fd_core::ErrorKind::ResourceLimit`] when the watch limit is
     /// reached, [`fd_core::ErrorKind::InvalidInput`] if `root` is not a
-    /// directory.
+    /// directory, [`fd_core::ErrorKind::NotFound`] if it does not exist.
     pub fn new(root: impl AsRef<Path>, events: EventMask) -> Result<RecursiveWatcher> {
+        RecursiveWatcher::with_options(root, events, RecursiveOptions::default())
+    }
+
+    /// [`new`](RecursiveWatcher::new) with options.
+    pub fn with_options(
+        root: impl AsRef<Path>,
+        events: EventMask,
+        options: RecursiveOptions,
+    ) -> Result<RecursiveWatcher> {
         let watcher = RecursiveWatcher {
             inotify: Inotify::with_flags(InitFlags::empty())?,
-            root: root.as_ref().to_path_buf(),
+            roots: Mutex::new(Vec::new()),
             events,
+            options,
             state: Mutex::new(State {
-                dirs: HashMap::new(),
+                nodes: HashMap::new(),
+                children: HashMap::new(),
                 queue: VecDeque::new(),
                 buffer: EventBuffer::default(),
+                read_bytes: 0,
+                scanned: HashMap::new(),
+                own: HashSet::new(),
+                horizon: 0,
+                seen: None,
             }),
         };
-        {
-            let mut state = watcher.lock();
-            watcher.add_tree(&mut state, &watcher.root, false)?;
-        }
+        watcher.add_root(root)?;
         Ok(watcher)
     }
 
-    /// The directory watched.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Watches one more tree with the same instance: events of every root
+    /// come through this one watcher, under paths that start with the root
+    /// as given. A directory under two roots is reported under the first.
+    ///
+    /// # Errors
+    /// As [`new`](RecursiveWatcher::new).
+    pub fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
+        let root = root.as_ref().to_path_buf();
+        let mut state = self.lock();
+        self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet)?;
+        self.roots_lock().push(root);
+        Ok(())
+    }
+
+    /// The first directory watched.
+    pub fn root(&self) -> PathBuf {
+        self.roots_lock().first().cloned().unwrap_or_default()
+    }
+
+    /// Every root, in the order they were added.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.roots_lock().clone()
     }
 
     /// How many directories are watched now.
     pub fn watched_dirs(&self) -> usize {
-        self.lock().dirs.len()
+        self.lock().nodes.len()
     }
 
     /// Every watched directory, sorted.
     pub fn watched_paths(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self.lock().dirs.values().cloned().collect();
+        let state = self.lock();
+        let mut paths: Vec<PathBuf> = state
+            .nodes
+            .keys()
+            .filter_map(|wd| path_of(&state, *wd))
+            .collect();
         paths.sort();
         paths
     }
 
-    /// Removes every watch and watches the tree again, after an overflow.
+    /// Walks every tree again: watches directories that are not watched
+    /// (created while events were lost), forgets those that are gone, and
+    /// keeps the rest. The watcher does this by itself on an overflow.
+    ///
+    /// # Errors
+    /// As [`new`](RecursiveWatcher::new), for a root.
     pub fn rescan(&self) -> Result<()> {
         let mut state = self.lock();
-        for wd in state.dirs.keys() {
-            // A watch may be gone already; that is what a rescan is for.
-            let _ = super::inotify_rm_watch(&self.inotify, *wd);
-        }
-        state.dirs.clear();
-        self.add_tree(&mut state, &self.root, false)
+        self.resync(&mut state)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Watches `dir` and the directories below it; with `report`, queues a
-    /// `from_scan` event for every entry found.
-    fn add_tree(&self, state: &mut State, dir: &Path, report: bool) -> Result<()> {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let flags = WatchFlags::ONLYDIR | WatchFlags::DONT_FOLLOW;
-            match self.inotify.add_watch(&dir, self.events | TRACK, flags) {
-                Ok(wd) => {
-                    state.dirs.insert(wd.raw(), dir.clone());
-                }
-                // Gone (or replaced by a file) before we got to it: nothing to watch.
-                Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENOTDIR) && dir != self.root => {
-                    continue;
-                }
-                Err(e) => return Err(e),
+    fn roots_lock(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+        self.roots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The mask every directory ends up with.
+    fn full_mask(&self) -> EventMask {
+        (self.events | TRACK) - EventMask::REPORTED_ONLY
+    }
+
+    /// Whether the caller asked for an event with `mask`.
+    fn wanted(&self, mask: EventMask) -> bool {
+        (mask - EventMask::ISDIR).intersects(self.events)
+    }
+
+    fn resync(&self, state: &mut State) -> Result<()> {
+        state.scanned.clear();
+        state.own.clear();
+        state.seen = Some(HashSet::new());
+        let roots = self.roots();
+        let mut result = Ok(());
+        for root in &roots {
+            if let Err(e) = self.walk(state, None, root.as_os_str(), root, Walk::Quiet) {
+                result = Err(e);
             }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                let path = entry.path();
-                if report {
-                    let mask = if is_dir {
-                        EventMask::CREATE | EventMask::ISDIR
-                    } else {
-                        EventMask::CREATE
-                    };
-                    if self.events.contains(EventMask::CREATE) {
-                        state.queue.push_back(PathEvent::Event {
-                            path: path.clone(),
-                            mask,
-                            from_scan: true,
-                        });
-                    }
+        }
+        let seen = state.seen.take().unwrap_or_default();
+        let gone: Vec<i32> = state
+            .nodes
+            .keys()
+            .filter(|wd| !seen.contains(wd))
+            .copied()
+            .collect();
+        for wd in gone {
+            let _ = super::inotify_rm_watch(&self.inotify, wd);
+            forget(state, wd);
+        }
+        result
+    }
+
+    /// Watches the directory at `path` (`name` in `parent`) and every
+    /// directory below it; with [`Walk::Live`], reports what it finds.
+    fn walk(
+        &self,
+        state: &mut State,
+        parent: Option<i32>,
+        name: &OsStr,
+        path: &Path,
+        how: Walk,
+    ) -> Result<()> {
+        let is_root = parent.is_none();
+        let mut flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if !is_root {
+            flags |= OFlags::NOFOLLOW;
+        }
+        let dir = match rustix::fs::open(path, flags, Mode::empty()).syscall("open") {
+            Ok(fd) => fd,
+            // Gone, or replaced by a file or link, before we got to it:
+            // the events that say so are queued.
+            Err(e)
+                if !is_root && matches!(e.errno(), libc::ENOENT | libc::ENOTDIR | libc::ELOOP) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let st = rustix::fs::fstat(&dir).syscall("fstat")?;
+        let id = (st.st_dev, st.st_ino);
+        let first_mask = if how == Walk::Quiet {
+            TRACK
+        } else {
+            self.full_mask()
+        };
+        let wd = self.watch_fd(&dir, path, first_mask, is_root)?;
+        if let Some(seen) = &mut state.seen {
+            seen.insert(wd);
+        }
+        let known = state.nodes.contains_key(&wd);
+        // A root already watched under another root stays where it is.
+        if !known || (parent.is_some() && !is_root_node(state, wd)) {
+            link(state, wd, parent, name, id);
+        }
+        if known && how == Walk::Live {
+            // Already watched (moved back in before we saw it leave): its
+            // subtree is watched, and the mask is full again.
+            return Ok(());
+        }
+        if how == Walk::Live {
+            state.own.insert((wd, None));
+            if let Some(p) = parent {
+                state.own.insert((p, Some(name.to_owned())));
+            }
+        }
+        let entries = list(&dir);
+        let mut files = Vec::new();
+        for (entry, kind) in &entries {
+            let is_dir = *kind == FileType::Directory;
+            if how == Walk::Live {
+                let mask = if is_dir {
+                    EventMask::CREATE | EventMask::ISDIR
+                } else {
+                    EventMask::CREATE
+                };
+                if self.events.contains(EventMask::CREATE) {
+                    state.queue.push_back(PathEvent::Event {
+                        path: path.join(entry),
+                        mask,
+                        from_scan: true,
+                    });
                 }
-                if is_dir {
-                    stack.push(path);
+                *state
+                    .scanned
+                    .entry((wd, entry.clone()))
+                    .or_insert(EventMask::empty()) |= EventMask::CREATE;
+                if *kind == FileType::RegularFile {
+                    files.push(entry);
+                }
+            }
+            if is_dir {
+                self.walk(state, Some(wd), entry, &path.join(entry), how)?;
+            }
+        }
+        if how == Walk::Quiet {
+            self.watch_fd(&dir, path, self.full_mask(), is_root)?;
+        }
+        if self.options.scanned_close_write && self.events.contains(EventMask::CLOSE_WRITE) {
+            for file in files {
+                state.own.insert((wd, Some(file.clone())));
+                if crate::lease::has_writer(dir.as_fd(), file) != Some(true) {
+                    state.queue.push_back(PathEvent::Event {
+                        path: path.join(file),
+                        mask: EventMask::CLOSE_WRITE,
+                        from_scan: true,
+                    });
+                    *state
+                        .scanned
+                        .entry((wd, file.clone()))
+                        .or_insert(EventMask::empty()) |= EventMask::CLOSE_WRITE;
                 }
             }
         }
         Ok(())
     }
 
-    fn path_of(state: &State, event: &WatchEvent<OsString>) -> Option<PathBuf> {
-        let dir = state.dirs.get(&event.wd.raw())?;
-        Some(match &event.name {
-            Some(name) => dir.join(name),
-            None => dir.clone(),
-        })
+    /// `inotify_add_watch` on the very inode `dir` holds, through its
+    /// `/proc/self/fd` link (a path could name another inode by now); by
+    /// path where `/proc` is not mounted.
+    fn watch_fd(&self, dir: &OwnedFd, path: &Path, mask: EventMask, follow: bool) -> Result<i32> {
+        use std::os::fd::AsRawFd;
+        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        match self
+            .inotify
+            .add_watch(&proc_path, mask, WatchFlags::ONLYDIR)
+        {
+            Ok(wd) => Ok(wd.raw()),
+            Err(e) if e.errno() == libc::ENOENT => {
+                let mut flags = WatchFlags::ONLYDIR;
+                if !follow {
+                    flags |= WatchFlags::DONT_FOLLOW;
+                }
+                self.inotify.add_watch(path, mask, flags).map(|wd| wd.raw())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A directory appeared at `name` in `parent`: watch and scan it.
+    fn appeared(&self, state: &mut State, parent: i32, name: &OsStr, path: &Path) -> Result<()> {
+        self.walk(state, Some(parent), name, path, Walk::Live)?;
+        // Everything our scan could be confused with is queued by now.
+        let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;
+        state.horizon = state.horizon.max(state.read_bytes + queued);
+        Ok(())
+    }
+
+    fn report(&self, state: &mut State, path: PathBuf, mask: EventMask) {
+        if self.wanted(mask) {
+            state.queue.push_back(PathEvent::Event {
+                path,
+                mask,
+                from_scan: false,
+            });
+        }
     }
 
     /// Turns one change into path events, keeping the watches in step.
     fn process(&self, state: &mut State, change: Change<OsString>) -> Result<()> {
         match change {
-            Change::Overflow => state.queue.push_back(PathEvent::RescanNeeded),
-            Change::Event(e) => {
-                let Some(path) = Self::path_of(state, &e) else {
-                    return Ok(());
-                };
-                if e.is_ignored() {
-                    state.dirs.remove(&e.wd.raw());
-                    return Ok(());
-                }
-                // A subdirectory's own DELETE_SELF / MOVE_SELF repeats what its
-                // parent reports as DELETE / MOVED_FROM; only the root's count.
-                if e.name.is_none()
-                    && e.mask
-                        .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
-                    && path != self.root
-                {
-                    return Ok(());
-                }
-                let wanted = e.mask.intersects(self.events) || e.mask.contains(EventMask::UNMOUNT);
-                if wanted {
-                    state.queue.push_back(PathEvent::Event {
-                        path: path.clone(),
-                        mask: e.mask,
-                        from_scan: false,
-                    });
-                }
-                if e.mask.contains(EventMask::CREATE) && e.is_dir() {
-                    self.add_tree(state, &path, true)?;
-                }
+            Change::Overflow => {
+                state.queue.push_back(PathEvent::RescanNeeded);
+                self.resync(state)?;
             }
+            Change::Event(e) => self.process_event(state, e)?,
             Change::Renamed { from, to } => {
-                let (Some(old), Some(new)) =
-                    (Self::path_of(state, &from), Self::path_of(state, &to))
+                let (Some(old), Some(new)) = (entry_path(state, &from), entry_path(state, &to))
                 else {
+                    // One side is no longer ours (its watch was removed).
+                    if entry_path(state, &from).is_some() {
+                        return self.process(state, Change::MovedOut(from));
+                    }
+                    if entry_path(state, &to).is_some() {
+                        return self.process(state, Change::MovedIn(to));
+                    }
                     return Ok(());
                 };
-                if from.is_dir() {
-                    for dir in state.dirs.values_mut() {
-                        if let Ok(rest) = dir.strip_prefix(&old) {
-                            *dir = new.join(rest);
+                let (fwd, twd) = (from.wd.raw(), to.wd.raw());
+                let (fname, tname) = (name_of(&from), name_of(&to));
+                state.scanned.remove(&(fwd, fname.clone()));
+                // A scan of the new directory found it there already (and,
+                // for a directory, watched it): only its leaving is news.
+                let already = state.scanned.remove(&(twd, tname.clone())).is_some();
+                if from.is_dir() && !already {
+                    if let Some(replaced) = state.children.get(&(twd, tname.clone())).copied() {
+                        // Renamed over an empty directory: that one is gone.
+                        detach(state, replaced);
+                    }
+                    match state.children.get(&(fwd, fname)).copied() {
+                        Some(wd) => {
+                            let id = state.nodes.get(&wd).map_or((0, 0), |n| n.id);
+                            link(state, wd, Some(twd), &tname, id);
                         }
+                        // Never watched (created and renamed before we got to it).
+                        None => self.appeared(state, twd, &tname, &new)?,
                     }
                 }
-                if self.events.intersects(EventMask::MOVE) {
+                if already {
+                    if self.events.contains(EventMask::MOVED_FROM) {
+                        state.queue.push_back(PathEvent::MovedOut {
+                            path: old,
+                            is_dir: from.is_dir(),
+                        });
+                    }
+                } else if self.events.intersects(EventMask::MOVE) {
                     state.queue.push_back(PathEvent::Renamed {
                         from: old,
                         to: new,
@@ -263,20 +523,16 @@ impl RecursiveWatcher {
                 }
             }
             Change::MovedOut(e) => {
-                let Some(path) = Self::path_of(state, &e) else {
+                let Some(path) = entry_path(state, &e) else {
                     return Ok(());
                 };
-                if e.is_dir() {
-                    let gone: Vec<i32> = state
-                        .dirs
-                        .iter()
-                        .filter(|(_, p)| p.starts_with(&path))
-                        .map(|(wd, _)| *wd)
-                        .collect();
-                    for wd in gone {
-                        let _ = super::inotify_rm_watch(&self.inotify, wd);
-                        state.dirs.remove(&wd);
-                    }
+                let (wd, name) = (e.wd.raw(), name_of(&e));
+                state.scanned.remove(&(wd, name.clone()));
+                if e.is_dir()
+                    && let Some(child) = state.children.get(&(wd, name)).copied()
+                    && !still_at(state, child, &path)
+                {
+                    self.drop_subtree(state, child);
                 }
                 if self.events.contains(EventMask::MOVED_FROM) {
                     state.queue.push_back(PathEvent::MovedOut {
@@ -286,9 +542,13 @@ impl RecursiveWatcher {
                 }
             }
             Change::MovedIn(e) => {
-                let Some(path) = Self::path_of(state, &e) else {
+                let Some(path) = entry_path(state, &e) else {
                     return Ok(());
                 };
+                let (wd, name) = (e.wd.raw(), name_of(&e));
+                if state.scanned.remove(&(wd, name.clone())).is_some() {
+                    return Ok(()); // a scan reported it already
+                }
                 if self.events.contains(EventMask::MOVED_TO) {
                     state.queue.push_back(PathEvent::MovedIn {
                         path: path.clone(),
@@ -296,26 +556,259 @@ impl RecursiveWatcher {
                     });
                 }
                 if e.is_dir() {
-                    self.add_tree(state, &path, true)?;
+                    self.appeared(state, wd, &name, &path)?;
                 }
             }
         }
         Ok(())
     }
 
+    fn process_event(&self, state: &mut State, e: WatchEvent<OsString>) -> Result<()> {
+        let wd = e.wd.raw();
+        if e.is_ignored() {
+            forget(state, wd);
+            return Ok(());
+        }
+        let Some(dir) = path_of(state, wd) else {
+            return Ok(()); // a watch we removed; its last events are not ours
+        };
+        let Some(name) = e.name.clone() else {
+            // The directory itself.
+            if e.mask.intersects(OWN_READS) && state.own.contains(&(wd, None)) {
+                return Ok(());
+            }
+            // A subdirectory's own DELETE_SELF / MOVE_SELF repeats what its
+            // parent reports as DELETE / MOVED_FROM; only a root's count.
+            if e.mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
+                && !is_root_node(state, wd)
+            {
+                return Ok(());
+            }
+            self.report(state, dir, e.mask);
+            return Ok(());
+        };
+        let key = (wd, name.clone());
+        if e.mask.intersects(OWN_READS) && state.own.contains(&(wd, Some(name.clone()))) {
+            return Ok(());
+        }
+        let path = dir.join(&name);
+        if e.mask.contains(EventMask::CREATE) {
+            if let Some(m) = state.scanned.get_mut(&key)
+                && m.contains(EventMask::CREATE)
+            {
+                m.remove(EventMask::CREATE);
+                return Ok(()); // the scan reported it
+            }
+            self.report(state, path.clone(), e.mask);
+            if e.is_dir() {
+                self.appeared(state, wd, &name, &path)?;
+            }
+            return Ok(());
+        }
+        if e.mask.contains(EventMask::CLOSE_WRITE)
+            && let Some(m) = state.scanned.get_mut(&key)
+            && m.contains(EventMask::CLOSE_WRITE)
+        {
+            m.remove(EventMask::CLOSE_WRITE);
+            return Ok(()); // reported as complete by the scan
+        }
+        if e.mask.contains(EventMask::DELETE) {
+            state.scanned.remove(&key);
+            if e.is_dir()
+                && let Some(child) = state.children.get(&key).copied()
+            {
+                // Its watch goes with IN_IGNORED; the name is free now.
+                detach(state, child);
+            }
+        }
+        self.report(state, path, e.mask);
+        Ok(())
+    }
+
+    /// Removes the watches of `wd` and every directory below it.
+    fn drop_subtree(&self, state: &mut State, top: i32) {
+        let below: Vec<i32> = state
+            .nodes
+            .keys()
+            .copied()
+            .filter(|wd| is_under(state, *wd, top))
+            .collect();
+        for wd in below {
+            let _ = super::inotify_rm_watch(&self.inotify, wd);
+            forget(state, wd);
+        }
+    }
+
     /// Reads one batch from the kernel and processes it into the queue.
     fn fill(&self, state: &mut State) -> Result<()> {
         let mut buffer = std::mem::take(&mut state.buffer);
-        let changes: Result<Vec<Change<OsString>>> = self
-            .inotify
-            .read_batch(&mut buffer)
-            .map(|events| events.changes().map(|c| c.to_owned_change()).collect());
+        let read = self.inotify.read_batch(&mut buffer).map(|events| {
+            let changes: Vec<Change<OsString>> =
+                events.changes().map(|c| c.to_owned_change()).collect();
+            (events.byte_len() as u64, changes)
+        });
         state.buffer = buffer;
-        for change in changes? {
+        let (len, changes) = read?;
+        if state.read_bytes >= state.horizon {
+            // Nothing read from here on can be one of our scans' doubles.
+            state.scanned.clear();
+            state.own.clear();
+        }
+        state.read_bytes += len;
+        for change in changes {
             self.process(state, change)?;
         }
         Ok(())
     }
+}
+
+/// The entries of a directory (not `.` and `..`), with their types.
+fn list(dir: &OwnedFd) -> Vec<(OsString, FileType)> {
+    use std::os::unix::ffi::OsStrExt;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::openat(dir, ".", flags, Mode::empty()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = rustix::fs::Dir::new(fd) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = OsStr::from_bytes(name).to_owned();
+        let kind = match entry.file_type() {
+            FileType::Unknown => {
+                rustix::fs::statat(dir, &name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map_or(FileType::Unknown, |st| FileType::from_raw_mode(st.st_mode))
+            }
+            kind => kind,
+        };
+        out.push((name, kind));
+    }
+    out
+}
+
+fn name_of(e: &WatchEvent<OsString>) -> OsString {
+    e.name.clone().unwrap_or_default()
+}
+
+/// The path of a watched directory: its ancestors' names joined.
+fn path_of(state: &State, wd: i32) -> Option<PathBuf> {
+    let mut names = Vec::new();
+    let mut at = wd;
+    loop {
+        let node = state.nodes.get(&at)?;
+        names.push(&node.name);
+        match node.parent {
+            Some(p) => at = p,
+            None => break,
+        }
+        if names.len() > state.nodes.len() {
+            return None; // a cycle cannot happen; never loop on one
+        }
+    }
+    let root = names.pop()?;
+    if root.is_empty() {
+        return None; // detached: deleted or replaced, its IGNORED pending
+    }
+    let mut path = PathBuf::from(root);
+    for name in names.iter().rev() {
+        path.push(name);
+    }
+    Some(path)
+}
+
+fn entry_path(state: &State, e: &WatchEvent<OsString>) -> Option<PathBuf> {
+    let dir = path_of(state, e.wd.raw())?;
+    Some(match &e.name {
+        Some(name) => dir.join(name),
+        None => dir,
+    })
+}
+
+fn is_root_node(state: &State, wd: i32) -> bool {
+    state
+        .nodes
+        .get(&wd)
+        .is_some_and(|n| n.parent.is_none() && !n.name.is_empty())
+}
+
+fn is_under(state: &State, wd: i32, top: i32) -> bool {
+    let mut at = Some(wd);
+    let mut steps = 0;
+    while let Some(w) = at {
+        if w == top {
+            return true;
+        }
+        steps += 1;
+        if steps > state.nodes.len() {
+            return false;
+        }
+        at = state.nodes.get(&w).and_then(|n| n.parent);
+    }
+    false
+}
+
+/// Whether the directory `wd` is still the one at `path` (by inode).
+fn still_at(state: &State, wd: i32, path: &Path) -> bool {
+    let Some(node) = state.nodes.get(&wd) else {
+        return false;
+    };
+    rustix::fs::lstat(path).is_ok_and(|st| (st.st_dev, st.st_ino) == node.id)
+}
+
+/// Records that `wd` is `name` in `parent`.
+fn link(state: &mut State, wd: i32, parent: Option<i32>, name: &OsStr, id: (u64, u64)) {
+    if let Some(old) = state.nodes.get(&wd)
+        && let Some(p) = old.parent
+    {
+        let key = (p, old.name.clone());
+        if state.children.get(&key) == Some(&wd) {
+            state.children.remove(&key);
+        }
+    }
+    if let Some(p) = parent {
+        state.children.insert((p, name.to_owned()), wd);
+    }
+    state.nodes.insert(
+        wd,
+        Node {
+            parent,
+            name: name.to_owned(),
+            id,
+        },
+    );
+}
+
+/// Unhooks `wd` from the tree (deleted or replaced; its `IN_IGNORED` is on
+/// the way): it has no path any more.
+fn detach(state: &mut State, wd: i32) {
+    if let Some(node) = state.nodes.get_mut(&wd) {
+        if let Some(p) = node.parent.take() {
+            let key = (p, std::mem::take(&mut node.name));
+            if state.children.get(&key) == Some(&wd) {
+                state.children.remove(&key);
+            }
+        }
+        node.name = OsString::new();
+    }
+}
+
+/// Forgets a watch that the kernel removed (or we did).
+fn forget(state: &mut State, wd: i32) {
+    if let Some(node) = state.nodes.remove(&wd)
+        && let Some(p) = node.parent
+    {
+        let key = (p, node.name);
+        if state.children.get(&key) == Some(&wd) {
+            state.children.remove(&key);
+        }
+    }
+    state.scanned.retain(|(w, _), _| *w != wd);
 }
 
 impl EventSource for RecursiveWatcher {
@@ -381,8 +874,9 @@ impl AsFd for RecursiveWatcher {
 impl fmt::Debug for RecursiveWatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecursiveWatcher")
-            .field("root", &self.root)
+            .field("roots", &self.roots())
             .field("events", &self.events)
+            .field("options", &self.options)
             .field("watched_dirs", &self.watched_dirs())
             .finish()
     }
