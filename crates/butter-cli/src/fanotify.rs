@@ -43,59 +43,113 @@ pub fn event_path(group: &Fanotify, event: &Event) -> Option<PathBuf> {
     if let Ok(p) = event.path() {
         return Some(p);
     }
-    for kind in [
+    [
         FidKind::DfidName,
+        FidKind::OldDfidName,
         FidKind::NewDfidName,
         FidKind::Fid,
         FidKind::Dfid,
-    ] {
-        if let Some((handle, name)) = event.fid(kind)
-            && let Ok(p) = group.path_of(&handle, name)
-        {
-            return Some(p);
-        }
+    ]
+    .into_iter()
+    .find_map(|kind| resolve(group, event, kind))
+}
+
+fn resolve(group: &Fanotify, event: &Event, kind: FidKind) -> Option<PathBuf> {
+    let (handle, name) = event.fid(kind)?;
+    group.path_of(&handle, name).ok()
+}
+
+/// The event's path, and for a rename (`FAN_RENAME`, which carries both
+/// ends) the new path too.
+pub fn event_paths(group: &Fanotify, event: &Event) -> (Option<PathBuf>, Option<PathBuf>) {
+    if event.fid(FidKind::OldDfidName).is_some() || event.fid(FidKind::NewDfidName).is_some() {
+        return (
+            resolve(group, event, FidKind::OldDfidName),
+            resolve(group, event, FidKind::NewDfidName),
+        );
     }
-    None
+    (event_path(group, event), None)
 }
 
 fn show(path: Option<&Path>) -> String {
     path.map_or_else(|| "?".to_owned(), |p| p.to_string_lossy().into_owned())
 }
 
-/// `TIME PID NAME EVENTS PATH [-> denied]`.
+/// Who caused an event: its pid (`None` where the kernel withheld it: an
+/// unprivileged group sees only its own) and process name (`?` once the
+/// process is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// The pid, if the kernel gave it.
+    pub pid: Option<i32>,
+    /// The name from `/proc/PID/comm`.
+    pub comm: String,
+}
+
+/// Reads who caused `event`. Call it as soon as the event is read, before
+/// anything slower: a short-lived process (`mkdir`, `mv`) is soon gone.
+pub fn who(event: &Event) -> Who {
+    match event.pid() {
+        0 => Who {
+            pid: None,
+            comm: "-".into(),
+        },
+        pid => Who {
+            pid: Some(pid),
+            comm: comm(pid),
+        },
+    }
+}
+
+/// `TIME PID NAME EVENTS PATH [-> NEW] [verdict]`.
 pub fn text_line(
     event: &Event,
+    who: &Who,
     path: Option<&Path>,
+    to: Option<&Path>,
     verdict: Option<&str>,
     at: SystemTime,
 ) -> String {
+    let pid = who.pid.map_or_else(|| "-".to_owned(), |p| p.to_string());
     let mut line = format!(
-        "{} {} {} {} {}",
+        "{} {pid} {} {} {}",
         time::rfc3339(at),
-        event.pid(),
-        comm(event.pid()),
+        who.comm,
         event.mask(),
         show(path)
     );
+    if let Some(to) = to {
+        line.push_str(&format!(" -> {}", to.to_string_lossy()));
+    }
     if let Some(v) = verdict {
         line.push_str(&format!(" [{v}]"));
     }
     line
 }
 
-/// One JSON object per event.
+/// One JSON object per event; `pid` and `comm` are `null` where the kernel
+/// withheld the pid, `path` is `null` where it could not be resolved.
 pub fn json_line(
     event: &Event,
+    who: &Who,
     path: Option<&Path>,
+    to: Option<&Path>,
     verdict: Option<&str>,
     at: SystemTime,
 ) -> String {
-    let mut o = json::Object::new()
-        .str("time", &time::rfc3339(at))
-        .int("pid", i128::from(event.pid()))
-        .str("comm", &comm(event.pid()))
-        .str("events", &event.mask().to_string())
-        .str("path", &show(path));
+    let mut o = json::Object::new().str("time", &time::rfc3339(at));
+    o = match who.pid {
+        None => o.raw("pid", "null").raw("comm", "null"),
+        Some(pid) => o.int("pid", i128::from(pid)).str("comm", &who.comm),
+    };
+    o = o.str("events", &event.mask().to_string());
+    o = match path {
+        Some(p) => o.path("path", p),
+        None => o.raw("path", "null"),
+    };
+    if let Some(to) = to {
+        o = o.path("to", to);
+    }
     if let Some(v) = verdict {
         o = o.str("verdict", v);
     }

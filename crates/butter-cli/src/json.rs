@@ -74,6 +74,23 @@ impl Object {
         self
     }
 
+    /// Adds a path as a string member and, when it is not UTF-8 (the string
+    /// then has replacement characters), its exact bytes as `KEY_bytes`.
+    pub fn path(self, key: &str, path: &std::path::Path) -> Object {
+        use std::os::unix::ffi::OsStrExt;
+        let o = self.str(key, &path.to_string_lossy());
+        if path.to_str().is_some() {
+            return o;
+        }
+        let bytes: Vec<String> = path
+            .as_os_str()
+            .as_bytes()
+            .iter()
+            .map(u8::to_string)
+            .collect();
+        o.raw(&format!("{key}_bytes"), &format!("[{}]", bytes.join(",")))
+    }
+
     /// Adds a member whose value is already JSON (an object or array).
     pub fn raw(mut self, key: &str, json: &str) -> Object {
         let buf = self.key(key);

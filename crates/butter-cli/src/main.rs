@@ -107,7 +107,7 @@ usr1), numbers, or SIGRTMIN+N. Runs until --count signals have arrived, or
 until a signal it does not watch ends it (Ctrl-C, unless INT is watched).
 
   --json       one JSON object per line
-  --count N    exit after N signals
+  --count N    exit after N signals (0: no limit)
 ";
 
 fn signals(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
@@ -117,7 +117,7 @@ fn signals(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
     while let Some(arg) = args.next()? {
         match arg {
             Long("json") => as_json = true,
-            Long("count") => count = Some(args.value()?.parse()?),
+            Long("count") => count = parse_count(&mut args)?,
             Short('h') | Long("help") => return Ok(print(SIGNALS_USAGE)),
             Value(name) => {
                 let name = name.string()?;
@@ -159,26 +159,65 @@ fn signals(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
 }
 
 const WATCH_USAGE: &str = "\
-Usage: butter watch [-r] [-e EVENTS] [--json] [--timeout SECS] [--count N] PATH...
+Usage: butter watch [-r] [-e EVENTS]... [--json] [--timeout SECS] [--count N] PATH...
 
 Prints file events as they happen, one line each: time, events, path (and
-the new path of a rename, paired from its two halves). Says on stderr when
-its watches are in place.
+the new path of a rename, paired from its two halves), in the kernel's
+order. Says on stderr when its watches are in place.
 
-  -r, --recursive   watch directories and everything below them; new
-                    directories are watched and scanned at once
-  -e, --events E    events to watch for, such as create|delete|moved_to
-                    (access modify attrib close_write close_nowrite open
-                    moved_from moved_to create delete delete_self
-                    move_self close move all); default all
-  --json            one JSON object per line
-  --timeout SECS    stop after SECS seconds
-  --count N         stop after N events
+  -r, --recursive   watch directories and everything below them: new
+                    directories are watched and scanned at once (what the
+                    scan finds is marked scanned, and each entry is printed
+                    once); a PATH that is a symbolic link is followed. Its
+                    own listings print nothing. After a queue overflow
+                    (overflow|rescan) the tree is walked again at once, so
+                    directories made meanwhile are watched.
+  -e, --events E    events to print, such as create|delete|moved_to, or
+                    create,delete; repeat -e to add more (access modify
+                    attrib close_write close_nowrite open moved_from
+                    moved_to create delete delete_self move_self close move
+                    unmount ignored all). Default: all of them
+  --json            one JSON object per line; a path that is not UTF-8 is
+                    also given as bytes (path_bytes, to_bytes)
+  --timeout SECS    stop after SECS seconds (0: no timeout, as inotifywait)
+  --count N         stop after N events (0: no limit)
 ";
+
+/// `-e` values, combined: `create|delete`, `create,delete`, several `-e`.
+fn parse_events<M>(text: &str, so_far: Option<M>) -> Result<M, Usage>
+where
+    M: std::str::FromStr<Err = butter::Error> + std::ops::BitOr<Output = M>,
+{
+    let mask: M = text
+        .replace(',', "|")
+        .parse()
+        .map_err(|e: butter::Error| Usage(e.detail().unwrap_or("bad events").to_owned()))?;
+    Ok(match so_far {
+        Some(m) => m | mask,
+        None => mask,
+    })
+}
+
+/// `--timeout SECS`: 0 means none, as for inotifywait.
+fn parse_timeout(args: &mut lexopt::Parser) -> Result<Option<std::time::Duration>, Usage> {
+    use lexopt::ValueExt;
+    let secs: f64 = args.value()?.parse()?;
+    let d = std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| Usage(format!("--timeout {secs}: not a number of seconds")))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// `--count N`: 0 means no limit.
+fn parse_count(args: &mut lexopt::Parser) -> Result<Option<u64>, Usage> {
+    use lexopt::ValueExt;
+    let n: u64 = args.value()?.parse()?;
+    Ok((n != 0).then_some(n))
+}
 
 fn watch(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
     use butter::notify::inotify::EventMask;
     use lexopt::prelude::*;
+    let mut events = None::<EventMask>;
     let mut opts = WatchOptions {
         recursive: false,
         events: EventMask::ALL_EVENTS,
@@ -191,20 +230,11 @@ fn watch(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
         match arg {
             Short('r') | Long("recursive") => opts.recursive = true,
             Short('e') | Long("events") => {
-                let text = args.value()?.string()?;
-                opts.events = text.parse().map_err(|e: butter::Error| {
-                    Usage(e.detail().unwrap_or("bad events").to_owned())
-                })?;
+                events = Some(parse_events(&args.value()?.string()?, events)?);
             }
             Long("json") => opts.json = true,
-            Long("timeout") => {
-                let secs: f64 = args.value()?.parse()?;
-                opts.timeout =
-                    Some(std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
-                        Usage(format!("--timeout {secs}: not a number of seconds"))
-                    })?);
-            }
-            Long("count") => opts.count = Some(args.value()?.parse()?),
+            Long("timeout") => opts.timeout = parse_timeout(&mut args)?,
+            Long("count") => opts.count = parse_count(&mut args)?,
             Short('h') | Long("help") => return Ok(print(WATCH_USAGE)),
             Value(path) => paths.push(std::path::PathBuf::from(path)),
             other => return Err(other.unexpected().into()),
@@ -213,6 +243,8 @@ fn watch(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
     if paths.is_empty() {
         return Err(Usage("watch: name at least one path".into()));
     }
+    // Not asked for: every event, and the ones the kernel reports unasked.
+    opts.events = events.unwrap_or(EventMask::ALL_EVENTS | EventMask::UNMOUNT | EventMask::IGNORED);
     Ok(match run_watch(&paths, &opts) {
         Ok(code) => code,
         Err(e) => fail(&e),
@@ -221,6 +253,8 @@ fn watch(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
 
 struct WatchOptions {
     recursive: bool,
+    /// What to print; may hold `UNMOUNT` and `IGNORED`, which are never
+    /// asked of the kernel.
     events: butter::notify::inotify::EventMask,
     json: bool,
     timeout: Option<std::time::Duration>,
@@ -230,31 +264,33 @@ struct WatchOptions {
 /// Watches `paths` and prints records until the count or the deadline.
 fn run_watch(paths: &[std::path::PathBuf], opts: &WatchOptions) -> butter::Result<ExitCode> {
     use butter::EventSource;
-    use butter::notify::inotify::{Inotify, RecursiveWatcher, WatchFlags};
+    use butter::notify::inotify::{EventMask, Inotify, RecursiveWatcher, WatchFlags};
     use butter_cli::watch::{Record, from_change, from_path_event, json_line, text_line};
     use std::time::{Duration, Instant};
 
-    enum Sources {
+    enum Source {
         Flat(Inotify, std::collections::HashMap<i32, std::path::PathBuf>),
-        Trees(Vec<RecursiveWatcher>),
+        Tree(Box<RecursiveWatcher>),
     }
-    let sources = if opts.recursive {
-        Sources::Trees(
-            paths
-                .iter()
-                .map(|p| RecursiveWatcher::new(p, opts.events))
-                .collect::<Result<_, _>>()?,
-        )
+    let asked = opts.events - EventMask::REPORTED_ONLY;
+    let source = if opts.recursive {
+        let tree = RecursiveWatcher::new(&paths[0], opts.events - EventMask::IGNORED)?;
+        for path in &paths[1..] {
+            tree.add_root(path)?;
+        }
+        Source::Tree(Box::new(tree))
     } else {
         let inotify = Inotify::new()?;
         let mut dirs = std::collections::HashMap::new();
         for path in paths {
-            let wd = inotify.add_watch(path, opts.events, WatchFlags::empty())?;
+            let wd = inotify.add_watch(path, asked, WatchFlags::empty())?;
             dirs.insert(wd.raw(), path.clone());
         }
-        Sources::Flat(inotify, dirs)
+        Source::Flat(inotify, dirs)
     };
     eprintln!("butter watch: watching {} path(s)", paths.len());
+    // The kernel reports these whatever was asked: print them only if wanted.
+    let shown = |mask: EventMask| (mask - EventMask::ISDIR).intersects(opts.events);
     let deadline = opts.timeout.and_then(|t| Instant::now().checked_add(t));
     let mut printed = 0u64;
     loop {
@@ -262,28 +298,28 @@ fn run_watch(paths: &[std::path::PathBuf], opts: &WatchOptions) -> butter::Resul
         if left == Some(Duration::ZERO) {
             return Ok(ExitCode::SUCCESS);
         }
-        let records: Vec<Record> = match &sources {
-            Sources::Flat(inotify, dirs) => {
+        let records: Vec<Record> = match &source {
+            Source::Flat(inotify, dirs) => {
                 if !inotify.wait(left)? {
                     continue;
                 }
                 let mut changes = Vec::new();
                 inotify.read_events(&mut changes)?;
-                changes.iter().map(|c| from_change(dirs, c)).collect()
-            }
-            Sources::Trees(watchers) => {
-                let ready: Vec<&RecursiveWatcher> = watchers
+                changes
                     .iter()
-                    .filter(|w| w.wait(Some(Duration::ZERO)).unwrap_or(true))
-                    .collect();
-                if ready.is_empty() {
-                    wait_any(watchers, left)?;
+                    .filter(|c| match c {
+                        butter::notify::inotify::Change::Event(e) => shown(e.mask),
+                        _ => true,
+                    })
+                    .map(|c| from_change(dirs, c))
+                    .collect()
+            }
+            Source::Tree(tree) => {
+                if !tree.wait(left)? {
                     continue;
                 }
                 let mut events = Vec::new();
-                for w in ready {
-                    w.read_events(&mut events)?;
-                }
+                tree.read_events(&mut events)?;
                 events.iter().map(from_path_event).collect()
             }
         };
@@ -302,26 +338,6 @@ fn run_watch(paths: &[std::path::PathBuf], opts: &WatchOptions) -> butter::Resul
                 return Ok(ExitCode::SUCCESS);
             }
         }
-    }
-}
-
-/// Waits until any of the watchers' fds is readable, or `timeout` passes.
-fn wait_any(
-    watchers: &[butter::notify::inotify::RecursiveWatcher],
-    timeout: Option<std::time::Duration>,
-) -> butter::Result<()> {
-    use butter::fd_core::SyscallResult;
-    use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds: Vec<PollFd<'_>> = watchers
-        .iter()
-        .map(|w| PollFd::new(w, PollFlags::IN))
-        .collect();
-    let ts = timeout
-        .map(|t| butter::fd_core::duration_to_timespec("poll", t))
-        .transpose()?;
-    match poll(&mut fds, ts.as_ref()) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-        Err(e) => Err(e).syscall("poll"),
     }
 }
 
@@ -393,30 +409,41 @@ fn copy_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
 }
 
 const FANOTIFY_USAGE: &str = "\
-Usage: butter fanotify [--mount PATH | --fs PATH | PATH...] [-e EVENTS] [--json]
+Usage: butter fanotify [--mount PATH | --fs PATH | PATH...] [-e EVENTS]... [--json]
                        [--deny GLOB] [--count N] [--timeout SECS]
 
 Prints one line per file event: time, pid, process name, events, path, like
-fatrace. Needs CAP_SYS_ADMIN for --mount and --fs; PATHs are marked inode by
-inode (with their children for directories). Says on stderr when its marks
-are in place.
+fatrace; directories included. Needs CAP_SYS_ADMIN for --mount and --fs;
+PATHs are marked inode by inode (with their children for directories). Says
+on stderr when its marks are in place.
+
+Without CAP_SYS_ADMIN (Linux 5.13+, PATHs only, create/delete/rename/attrib
+events): the kernel gives no fds and withholds other processes' pids, shown
+as - (your own are shown); paths are resolved against the marked
+directories, and ? stands for what cannot be resolved.
 
   --mount PATH    every file on PATH's mount
   --fs PATH       every file on PATH's filesystem, on any mount
-  -e EVENTS       such as open|close_write|modify (default
-                  open|access|modify|close); create, delete, moved_from,
-                  moved_to, rename, attrib report by file handle
-  --json          one JSON object per line
+  -e EVENTS       such as open|close_write|modify or open,modify; repeat -e
+                  to add more (default open|access|modify|close); create,
+                  delete, moved_from, moved_to, rename, attrib report by
+                  file handle; rename shows OLD -> NEW
+  --json          one JSON object per line; a path that is not UTF-8 is
+                  also given as bytes (path_bytes, to_bytes)
   --deny GLOB     answer open permission events: deny paths matching GLOB
-                  (* and ?), allow the rest; the verdict ends each line
-  --count N       stop after N events
-  --timeout SECS  stop after SECS seconds
+                  (* and ?), allow the rest; the verdict ends each line. Not
+                  with create/delete/rename events (one group cannot both
+                  hand out fds for permission events and report by file
+                  handle). An open with O_CREAT that is denied still leaves
+                  the file it created: the kernel creates it before it asks.
+  --count N       stop after N events (0: no limit)
+  --timeout SECS  stop after SECS seconds (0: no timeout)
 ";
 
 fn fanotify_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
     use butter::notify::fanotify::{EventMask, MarkTarget};
     use lexopt::prelude::*;
-    let mut events = EventMask::OPEN | EventMask::ACCESS | EventMask::MODIFY | EventMask::CLOSE;
+    let mut events = None::<EventMask>;
     let (mut json, mut deny, mut count, mut timeout) = (false, None::<String>, None::<u64>, None);
     let mut marks: Vec<(MarkTarget, std::path::PathBuf)> = Vec::new();
     while let Some(arg) = args.next()? {
@@ -424,21 +451,12 @@ fn fanotify_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
             Long("mount") => marks.push((MarkTarget::Mount, args.value()?.into())),
             Long("fs") => marks.push((MarkTarget::Filesystem, args.value()?.into())),
             Short('e') | Long("events") => {
-                let text = args.value()?.string()?;
-                events = text.parse().map_err(|e: butter::Error| {
-                    Usage(e.detail().unwrap_or("bad events").to_owned())
-                })?;
+                events = Some(parse_events(&args.value()?.string()?, events)?);
             }
             Long("json") => json = true,
             Long("deny") => deny = Some(args.value()?.string()?),
-            Long("count") => count = Some(args.value()?.parse()?),
-            Long("timeout") => {
-                let secs: f64 = args.value()?.parse()?;
-                timeout =
-                    Some(std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
-                        Usage(format!("--timeout {secs}: not a number of seconds"))
-                    })?);
-            }
+            Long("count") => count = parse_count(&mut args)?,
+            Long("timeout") => timeout = parse_timeout(&mut args)?,
             Short('h') | Long("help") => return Ok(print(FANOTIFY_USAGE)),
             Value(path) => marks.push((MarkTarget::Inode, path.into())),
             other => return Err(other.unexpected().into()),
@@ -448,6 +466,32 @@ fn fanotify_command(mut args: lexopt::Parser) -> Result<ExitCode, Usage> {
         return Err(Usage(
             "fanotify: give --mount PATH, --fs PATH or PATHs to watch".into(),
         ));
+    }
+    let events = events
+        .unwrap_or(EventMask::OPEN | EventMask::ACCESS | EventMask::MODIFY | EventMask::CLOSE);
+    let flags = EventMask::ONDIR | EventMask::EVENT_ON_CHILD;
+    if events.intersects(flags) {
+        return Err(Usage(format!(
+            "fanotify: {} {} mark flags, not events: directories and children are always included",
+            events & flags,
+            if (events & flags).bits().count_ones() > 1 {
+                "are"
+            } else {
+                "is"
+            },
+        )));
+    }
+    if (events - flags).is_empty() {
+        return Err(Usage("fanotify: -e names no event".into()));
+    }
+    if deny.is_some() && events.intersects(EventMask::DIRENT) {
+        return Err(Usage(format!(
+            "fanotify: --deny cannot go with {}: permission events hand out an fd of the file, \
+             {} are reported by file handle, and one fanotify group cannot do both; run two \
+             butter fanotify",
+            events & EventMask::DIRENT,
+            events & EventMask::DIRENT
+        )));
     }
     Ok(
         match run_fanotify(&marks, events, json, deny.as_deref(), count, timeout) {
@@ -469,7 +513,7 @@ fn run_fanotify(
     use butter::notify::fanotify::{
         Class, EventMask, Fanotify, InitFlags, MarkFlags, MarkTarget, Response,
     };
-    use butter_cli::fanotify::{event_path, glob_match, json_line, text_line};
+    use butter_cli::fanotify::{event_paths, glob_match, json_line, text_line, who};
     use std::time::Instant;
     let by_handle = events.intersects(EventMask::DIRENT);
     let class = if deny.is_some() {
@@ -488,13 +532,21 @@ fn run_fanotify(
         mask |= EventMask::OPEN_PERM;
     }
     for (target, path) in marks {
-        let mut m = mask;
+        // Directories too, as fatrace reports them (mkdir, rmdir, mv of a
+        // directory, opens of one).
+        let mut m = mask | EventMask::ONDIR;
         if *target == MarkTarget::Inode && path.is_dir() {
-            m |= EventMask::EVENT_ON_CHILD | EventMask::ONDIR;
+            m |= EventMask::EVENT_ON_CHILD;
         }
         group.mark(*target, path, m, MarkFlags::empty())?;
     }
     eprintln!("butter fanotify: watching {} mark(s)", marks.len());
+    if group.is_unprivileged() {
+        eprintln!(
+            "butter fanotify: unprivileged: other processes' pids are withheld by the kernel (shown as -); \
+             paths resolve against the marked directories"
+        );
+    }
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut printed = 0u64;
     loop {
@@ -507,8 +559,10 @@ fn run_fanotify(
         }
         let mut batch = Vec::new();
         group.read_events(&mut batch)?;
-        for mut event in batch {
-            let path = event_path(&group, &event);
+        // Names first: a short-lived process is gone by the time paths are resolved.
+        let whos: Vec<_> = batch.iter().map(who).collect();
+        for (mut event, who) in batch.into_iter().zip(whos) {
+            let (path, to) = event_paths(&group, &event);
             let verdict = if event.is_permission() {
                 let denied = deny
                     .zip(path.as_deref())
@@ -527,9 +581,9 @@ fn run_fanotify(
             };
             let now = std::time::SystemTime::now();
             let line = if json {
-                json_line(&event, path.as_deref(), verdict, now)
+                json_line(&event, &who, path.as_deref(), to.as_deref(), verdict, now)
             } else {
-                text_line(&event, path.as_deref(), verdict, now)
+                text_line(&event, &who, path.as_deref(), to.as_deref(), verdict, now)
             };
             drop(event);
             if let Some(code) = emit(line) {

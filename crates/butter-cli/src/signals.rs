@@ -8,7 +8,9 @@ use crate::{json, time};
 
 /// One line of text: time, signal, sender, code, and what the code carries.
 ///
-/// `2026-11-22T04:30:01.123Z SIGUSR1 from pid 4242 uid 0 (SI_QUEUE) value 7`
+/// `2026-11-22T04:30:01.123Z SIGUSR1 from pid 4242 uid 0 (SI_QUEUE) value 7`,
+/// with `ptr 0x…` added when the value sent was a pointer-sized one
+/// (`sival_ptr`) wider than the int.
 pub fn text_line(info: &SigInfo, at: SystemTime) -> String {
     let sig = info.signal();
     let code = info
@@ -23,6 +25,10 @@ pub fn text_line(info: &SigInfo, at: SystemTime) -> String {
     );
     if info.code() == SigCode::Queue {
         line.push_str(&format!(" value {}", info.value_int()));
+        // A pointer-sized value (sival_ptr) does not fit the int: show it all.
+        if info.value_ptr() > u64::from(info.value_int().cast_unsigned()) {
+            line.push_str(&format!(" ptr {:#x}", info.value_ptr()));
+        }
     }
     if let Some(child) = info.child_status() {
         line.push_str(&format!(": child {child}"));
@@ -44,7 +50,9 @@ pub fn json_line(info: &SigInfo, at: SystemTime) -> String {
         o = o.str("code_name", name);
     }
     if info.code() == SigCode::Queue {
-        o = o.int("value", i128::from(info.value_int()));
+        o = o
+            .int("value", i128::from(info.value_int()))
+            .int("ptr", i128::from(info.value_ptr()));
     }
     if let Some(child) = info.child_status() {
         o = o.str("child", &child.to_string());

@@ -128,25 +128,15 @@ pub fn text_line(record: &Record, at: SystemTime) -> String {
 }
 
 /// One JSON object per event. Paths that are not UTF-8 are written with
-/// replacement characters; `path_bytes` keeps the exact bytes then.
+/// replacement characters; `path_bytes` (and `to_bytes` for a rename's new
+/// path) keep the exact bytes then.
 pub fn json_line(record: &Record, at: SystemTime) -> String {
-    use std::os::unix::ffi::OsStrExt;
     let mut o = json::Object::new()
         .str("time", &time::rfc3339(at))
         .str("events", &record.events)
-        .str("path", &show(&record.path));
-    if record.path.to_str().is_none() {
-        let bytes: Vec<String> = record
-            .path
-            .as_os_str()
-            .as_bytes()
-            .iter()
-            .map(u8::to_string)
-            .collect();
-        o = o.raw("path_bytes", &format!("[{}]", bytes.join(",")));
-    }
+        .path("path", &record.path);
     if let Some(to) = &record.to {
-        o = o.str("to", &show(to));
+        o = o.path("to", to);
     }
     if record.cookie != 0 {
         o = o.int("cookie", i128::from(record.cookie));

@@ -19,7 +19,7 @@
 //!   clear error instead of being silently dropped by the kernel.
 //! - [`Signals`]: blocks the set and opens the fd in one step, and finds the
 //!   threads that would steal its signals ([`unblocked_threads`]).
-//! - Sending: [`kill`], [`kill_self`], [`sigqueue`] (with a value),
+//! - Sending: [`kill`], [`kill_self`], [`sigqueue`] and [`sigqueue_ptr`] (with a value),
 //!   [`tgkill`] (to one thread).
 //! - [`PidFd`] (`pidfd_open`, `pidfd_send_signal`, `waitid(P_PIDFD)`): a
 //!   child's exit as an fd event, with its [`ChildStatus`].
@@ -65,7 +65,7 @@ pub use siginfo::{ChildStatus, SigCode, SigInfo};
 pub use signal::{SigSet, Signal};
 pub use signalfd::{
     MAX_BATCH, SignalFd, SignalFdFlags, Signals, UnblockedThread, kill, kill_self, signalfd,
-    signalfd_read, signalfd_set_mask, sigqueue, tgkill, unblocked_threads,
+    signalfd_read, signalfd_set_mask, sigqueue, sigqueue_ptr, tgkill, unblocked_threads,
 };
 
 #[cfg(feature = "async")]

@@ -359,6 +359,19 @@ pub fn sigqueue(pid: u32, sig: Signal, value: i32) -> Result<()> {
     sys::sigqueue(pid, sig, value)
 }
 
+/// `sigqueue(pid, sig, value)` with the pointer-sized member of the
+/// union: the receiver reads all of it as [`SigInfo::value_ptr`] (and its
+/// low 32 bits as [`SigInfo::value_int`]). Nothing is dereferenced: it is
+/// a number that travels with the signal.
+///
+/// # Errors
+/// As [`sigqueue`].
+pub fn sigqueue_ptr(pid: u32, sig: Signal, value: usize) -> Result<()> {
+    let pid = i32::try_from(pid)
+        .map_err(|_| Error::invalid_input("sigqueue", format!("{pid} is not a process id")))?;
+    sys::sigqueue_ptr(pid, sig, value)
+}
+
 /// `tgkill(getpid(), tid, sig)`: sends `sig` to one thread of this process.
 ///
 /// # Errors

@@ -254,6 +254,20 @@ pub(crate) fn sigqueue(pid: i32, sig: Signal, value: i32) -> Result<()> {
     Ok(())
 }
 
+/// `sigqueue(pid, sig, value)` with the pointer member: all of `value`
+/// travels with the signal (the receiver's `ssi_ptr`).
+pub(crate) fn sigqueue_ptr(pid: i32, sig: Signal, value: usize) -> Result<()> {
+    let val = libc::sigval {
+        sival_ptr: std::ptr::without_provenance_mut(value),
+    };
+    // SAFETY: integer arguments and a sigval passed by value; the kernel
+    // copies the pointer's bits and never dereferences it.
+    if unsafe { libc::sigqueue(pid, sig.raw(), val) } != 0 {
+        return Err(Error::last_os_error("sigqueue"));
+    }
+    Ok(())
+}
+
 /// `kill(pid, sig)`, for any signal number (rustix names only the standard ones).
 pub(crate) fn kill(pid: i32, sig: Signal) -> Result<()> {
     // SAFETY: integer arguments only.

@@ -256,13 +256,18 @@ fn fd_path(fd: BorrowedFd<'_>) -> Result<PathBuf> {
 /// hundreds even with names.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// A file handle as a map key: fsid, type, bytes.
+type HandleKey = ([i32; 2], i32, Vec<u8>);
+
 /// State behind the group's lock: the read buffer, events read but not yet
-/// handed out, mount fds by fsid for handles.
+/// handed out, mount fds by fsid for handles, and the handles of the inodes
+/// marked, for resolving records without `open_by_handle_at`.
 #[derive(Default)]
 struct State {
     buffer: Vec<u8>,
     queue: VecDeque<Event>,
     mounts: HashMap<[i32; 2], OwnedFd>,
+    marked: HashMap<HandleKey, PathBuf>,
 }
 
 /// A fanotify group.
@@ -270,6 +275,7 @@ pub struct Fanotify {
     group: Arc<Group>,
     class: Class,
     flags: InitFlags,
+    unprivileged: bool,
     state: Mutex<State>,
 }
 
@@ -315,10 +321,15 @@ impl Fanotify {
                 "fanotify needs CAP_SYS_ADMIN, except Class::Notif with REPORT_FID (or REPORT_DFID_NAME) \
                  and inode marks, which unprivileged users may use since Linux 5.13",
             ),
-            libc::EINVAL => e.with_detail(format!(
-                "the kernel refused class {class:?} with {flags:?}: a flag this kernel does not know, or FID \
-                 reporting with a permission class on a kernel that does not allow it"
-            )),
+            libc::EINVAL => {
+                let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+                let names = if names.is_empty() { "no flags".to_owned() } else { names.join("|") };
+                e.with_detail(format!(
+                    "the kernel refused class {class:?} with {names}: a flag this kernel does not know, \
+                     or reporting by file handle (FID) with a permission class, which this kernel does \
+                     not allow"
+                ))
+            }
             _ => e,
         })?;
         Ok(Fanotify {
@@ -328,8 +339,19 @@ impl Fanotify {
             }),
             class,
             flags,
+            // The kernel decided at init: without CAP_SYS_ADMIN the group
+            // is unprivileged (FANOTIFY_UNPRIV) for its whole life.
+            unprivileged: !fd_core::probe::has_capability(fd_core::probe::CAP_SYS_ADMIN)
+                .unwrap_or(false),
             state: Mutex::default(),
         })
+    }
+
+    /// Whether this is an unprivileged group (made without
+    /// `CAP_SYS_ADMIN`, Linux 5.13+): inode marks only, no event fds, and
+    /// other processes' pids withheld (reported as 0).
+    pub fn is_unprivileged(&self) -> bool {
+        self.unprivileged
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -416,7 +438,7 @@ impl Fanotify {
             }
         }
         // Before marking, so that this open is no event of ours.
-        self.remember_mount(dirfd, path);
+        self.remember_mount(dirfd, path, target == MarkTarget::Inode);
         self.mark_op(libc::FAN_MARK_ADD, dirfd, target, path, mask, flags)
     }
 
@@ -445,7 +467,11 @@ impl Fanotify {
     /// `open_by_handle_at`: the directory itself, or a file's directory
     /// (opened read-only and non-blocking: `open_by_handle_at` does not take
     /// `O_PATH` fds, and a FIFO or device must not be opened for this).
-    fn remember_mount(&self, dirfd: Option<BorrowedFd<'_>>, path: &Path) {
+    ///
+    /// For an inode mark, also keeps the inode's file handle and path, so
+    /// that [`path_of`](Fanotify::path_of) can name events on it and on its
+    /// children without `CAP_DAC_READ_SEARCH` (unprivileged groups).
+    fn remember_mount(&self, dirfd: Option<BorrowedFd<'_>>, path: &Path, inode: bool) {
         use rustix::fs::{Mode, OFlags};
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let open = |p: &Path| match dirfd {
@@ -459,6 +485,15 @@ impl Fanotify {
         if let Ok(fd) = open(path).or_else(|_| open(parent))
             && let Ok(fsid) = sys::fsid(&fd)
         {
+            if inode && let Ok((handle_type, bytes)) = sys::name_to_handle_at(dirfd, path) {
+                let shown = match dirfd {
+                    Some(d) if path.is_relative() => {
+                        fd_path(d).map_or_else(|_| path.to_path_buf(), |dir| dir.join(path))
+                    }
+                    _ => path.to_path_buf(),
+                };
+                self.lock().marked.insert((fsid, handle_type, bytes), shown);
+            }
             self.lock().mounts.entry(fsid).or_insert(fd);
         }
     }
@@ -579,15 +614,29 @@ impl Fanotify {
     /// The path of a file-handle record: the handle's object, joined with
     /// `name` when given (a DFID_NAME record names an entry of the directory).
     ///
+    /// Where `open_by_handle_at` is refused (an unprivileged group), a
+    /// handle that is one of the inodes marked with [`MarkTarget::Inode`]
+    /// still resolves, to the path it was marked by: so events on a marked
+    /// directory's children get their paths in unprivileged mode too.
+    ///
     /// # Errors
-    /// As [`open_handle`](Fanotify::open_handle).
+    /// As [`open_handle`](Fanotify::open_handle), for a handle that is not
+    /// a marked inode.
     pub fn path_of(
         &self,
         handle: &FileHandle<'_>,
         name: Option<&std::ffi::OsStr>,
     ) -> Result<PathBuf> {
-        let fd = self.open_handle(handle, libc::O_PATH)?;
-        let dir = fd_path(fd.as_fd())?;
+        let dir = match self.open_handle(handle, libc::O_PATH) {
+            Ok(fd) => fd_path(fd.as_fd())?,
+            Err(e) => {
+                let key = (handle.fsid, handle.handle_type, handle.bytes.to_vec());
+                match self.lock().marked.get(&key) {
+                    Some(dir) => dir.clone(),
+                    None => return Err(e),
+                }
+            }
+        };
         Ok(match name {
             Some(n) if n != "." => dir.join(n),
             _ => dir,

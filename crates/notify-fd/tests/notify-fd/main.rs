@@ -1319,8 +1319,39 @@ mod fan {
             .unwrap();
         std::fs::write(dir.join("mine"), b"").unwrap();
         let events = read_until(&group, |evs| !evs.is_empty());
-        let (_, name) = events[0].fid(FidKind::DfidName).unwrap();
+        let (handle, name) = events[0].fid(FidKind::DfidName).unwrap();
         assert_eq!(name.unwrap(), "mine");
+        assert!(group.is_unprivileged());
+        // open_by_handle_at is refused here, but the directory's handle is
+        // the marked one: the path resolves against it.
+        let err = group.open_handle(&handle, libc::O_PATH).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+        assert_eq!(group.path_of(&handle, name).unwrap(), dir.join("mine"));
+        // The kernel withholds another process's pid from an unprivileged
+        // group (our own is shown).
+        assert_eq!(events[0].pid(), std::process::id().cast_signed());
+        // A directory that is not marked stays unresolved, with the reason.
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let sub = Fanotify::new(
+            Class::Notif,
+            InitFlags::NONBLOCK | InitFlags::REPORT_DFID_NAME,
+        )
+        .unwrap();
+        sub.mark(
+            MarkTarget::Inode,
+            dir.join("sub"),
+            Fm::CREATE,
+            MarkFlags::empty(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("sub/x"), b"").unwrap();
+        let evs = read_until(&sub, |evs| !evs.is_empty());
+        let (h, n) = evs[0].fid(FidKind::DfidName).unwrap();
+        assert_eq!(sub.path_of(&h, n).unwrap(), dir.join("sub/x"));
+        assert_eq!(
+            group.path_of(&h, n).unwrap_err().kind(),
+            ErrorKind::PermissionDenied
+        );
     }
 
     pub(super) fn error_paths() {

@@ -1,0 +1,475 @@
+//! `butter watch` and `butter fanotify` side by side with inotifywait and
+//! the conventions people know, on racy workloads with the reader stopped.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use butter::signalfd::{Signal, kill};
+
+use crate::{butter, scratch, text};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A running watcher: its lines arrive on a channel, so waits are bounded.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `program args`; returns once its stderr says its watches are
+    /// in place (`ready` appears in a line).
+    fn start(program: &str, args: &[&str], ready: &str) -> Running {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "{program} ended before it was ready"
+            );
+            if line.contains(ready) {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(self.child.id(), sig).unwrap();
+    }
+
+    /// Reads lines until `done` holds for what was seen, or `limit` passes;
+    /// returns whether `done` held.
+    fn wait_for(&mut self, limit: Duration, done: impl Fn(&[String]) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        while !done(&self.seen) {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Reads lines until one satisfies `want`, or `limit` passes.
+    fn wait_line(&mut self, limit: Duration, want: impl Fn(&str) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = want(&line);
+                    self.seen.push(line);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.seen.iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "note: {tool} is not installed: the side-by-side part is skipped (.ci/run installs it)"
+        );
+    }
+    found
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// 20 directories created and renamed while both readers are stopped, then
+/// a file made in each: butter watch -r reports all 20, as inotifywait -r.
+#[test]
+fn created_then_renamed_directories_side_by_side_with_inotifywait() {
+    let dir = scratch("vs-inotifywait");
+    let ours_args = ["watch", "-r", "-e", "create", "-e", "moved_to", s(&dir)];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &ours_args, "watching");
+    let mut theirs = have("inotifywait").then(|| {
+        Running::start(
+            "inotifywait",
+            &["-m", "-r", "-e", "create", "-e", "moved_to", s(&dir)],
+            "Watches established",
+        )
+    });
+    ours.signal(Signal::STOP);
+    if let Some(t) = &theirs {
+        t.signal(Signal::STOP);
+    }
+    for i in 0..20 {
+        std::fs::create_dir(dir.join(format!("d{i}"))).unwrap();
+        std::fs::rename(dir.join(format!("d{i}")), dir.join(format!("e{i}"))).unwrap();
+    }
+    ours.signal(Signal::CONT);
+    if let Some(t) = &theirs {
+        t.signal(Signal::CONT);
+    }
+    // Each has handled the renames once it has printed them.
+    assert!(
+        ours.wait_for(LIMIT, |l| l.iter().filter(|l| l.contains(" -> ")).count()
+            == 20),
+        "{:?}",
+        ours.seen
+    );
+    if let Some(t) = &mut theirs {
+        t.wait_for(LIMIT, |l| {
+            l.iter().filter(|l| l.contains("MOVED_TO")).count() == 20
+        });
+    }
+    for i in 0..20 {
+        std::fs::write(dir.join(format!("e{i}/later")), b"").unwrap();
+    }
+    let want = |l: &[String]| l.iter().filter(|l| l.contains("later")).count() == 20;
+    assert!(ours.wait_for(LIMIT, want), "butter watch: {:?}", ours.seen);
+    for i in 0..20 {
+        assert_eq!(ours.count(&format!("e{i}/later")), 1, "{:?}", ours.seen);
+    }
+    if let Some(t) = &mut theirs {
+        let got = t.wait_for(LIMIT, want);
+        eprintln!(
+            "inotifywait -r reported {} of 20 later files; butter watch -r 20",
+            t.count("later")
+        );
+        assert!(got, "inotifywait missed some: {:?}", t.seen);
+    }
+    drop(ours);
+    drop(theirs);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An overflow while the reader is stopped, a directory made meanwhile:
+/// butter prints overflow|rescan and has watched the new directory.
+#[test]
+fn overflow_with_a_stopped_reader_rescans() {
+    let dir = scratch("vs-overflow");
+    std::fs::write(dir.join("f"), b"").unwrap();
+    let args = ["watch", "-r", "-e", "open,close_nowrite,create", s(&dir)];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    ours.signal(Signal::STOP);
+    let max =
+        butter::fd_core::probe::read_proc_u64("/proc/sys/fs/inotify/max_queued_events").unwrap();
+    for i in 0..=max {
+        drop(std::fs::File::open(dir.join("f")).unwrap());
+        if i == max / 2 {
+            std::fs::create_dir(dir.join("during")).unwrap();
+        }
+    }
+    ours.signal(Signal::CONT);
+    assert!(ours.wait_line(LIMIT, |l| l.contains("overflow|rescan")));
+    std::fs::write(dir.join("during/after"), b"").unwrap();
+    let after = format!("create {}", s(&dir.join("during/after")));
+    assert!(
+        ours.wait_line(LIMIT, |l| l.ends_with(&after)),
+        "{:?}",
+        &ours.seen[ours.seen.len().saturating_sub(5)..]
+    );
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-e` repeated adds up; `ignored` is not printed under `-e create`;
+/// `--timeout 0` and `--count 0` mean no limit, as inotifywait's -t 0.
+#[test]
+fn watch_event_options_agree_with_inotifywait() {
+    let dir = scratch("vs-options");
+    let (d1, d2) = (dir.join("d1"), dir.join("d2"));
+    std::fs::create_dir(&d1).unwrap();
+    std::fs::create_dir(&d2).unwrap();
+    std::fs::write(d2.join("old"), b"").unwrap();
+    let args = [
+        "watch",
+        "-e",
+        "create",
+        "-e",
+        "delete",
+        "--timeout",
+        "0",
+        "--count",
+        "2",
+        s(&d1),
+        s(&d2),
+    ];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    std::fs::remove_dir(&d1).unwrap(); // IGNORED for d1: not asked for
+    std::fs::write(d2.join("new"), b"").unwrap();
+    std::fs::remove_file(d2.join("old")).unwrap();
+    assert!(ours.wait_for(LIMIT, |l| l.len() == 2), "{:?}", ours.seen);
+    assert!(
+        ours.seen[0].ends_with(&format!(" create {}", s(&d2.join("new")))),
+        "{:?}",
+        ours.seen
+    );
+    assert!(
+        ours.seen[1].ends_with(&format!(" delete {}", s(&d2.join("old")))),
+        "{:?}",
+        ours.seen
+    );
+    assert!(ours.child.wait().unwrap().success(), "--count 2 ends it");
+    // --count 0: no limit (ends here by its timeout, after every event).
+    let args = [
+        "watch",
+        "--count",
+        "0",
+        "--timeout",
+        "1",
+        "-e",
+        "create",
+        s(&d2),
+    ];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    for n in ["a", "b", "c"] {
+        std::fs::write(d2.join(n), b"").unwrap();
+    }
+    assert!(ours.child.wait().unwrap().success());
+    ours.wait_for(LIMIT, |l| l.len() == 3);
+    assert_eq!(ours.seen.len(), 3, "{:?}", ours.seen);
+    // Bad numbers are usage errors.
+    for bad in [["--count", "-1"], ["--timeout", "x"]] {
+        assert_eq!(
+            butter(&["watch", bad[0], bad[1], s(&d2)]).status.code(),
+            Some(2)
+        );
+    }
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-r` on a symbolic link to a directory follows it, as inotifywait does;
+/// paths keep no trailing slash after a directory rename.
+#[test]
+fn recursive_watch_follows_a_symlinked_root() {
+    let dir = scratch("vs-link");
+    std::fs::create_dir_all(dir.join("real/d1")).unwrap();
+    std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+    let link = dir.join("link");
+    let args = ["watch", "-r", "-e", "create,move", s(&link)];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    std::fs::rename(dir.join("real/d1"), dir.join("real/d2")).unwrap();
+    std::fs::write(dir.join("real/d2/f"), b"").unwrap();
+    assert!(ours.wait_for(LIMIT, |l| l.len() == 2), "{:?}", ours.seen);
+    assert!(
+        ours.seen[0].ends_with(&format!(
+            "{} -> {}",
+            s(&link.join("d1")),
+            s(&link.join("d2"))
+        )),
+        "{:?}",
+        ours.seen
+    );
+    assert!(
+        ours.seen[1].ends_with(&format!(" create {}", s(&link.join("d2/f")))),
+        "{:?}",
+        ours.seen
+    );
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A rename of a non-UTF-8 name: both ends byte-exact in the JSON.
+#[test]
+fn json_keeps_the_bytes_of_both_rename_ends() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("vs-bytes");
+    let old = dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    let new = dir.join(std::ffi::OsStr::from_bytes(b"th\xe9"));
+    std::fs::write(&old, b"").unwrap();
+    let args = ["watch", "--json", "-e", "move", "--count", "1", s(&dir)];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    std::fs::rename(&old, &new).unwrap();
+    assert!(ours.wait_for(LIMIT, |l| l.len() == 1));
+    let v: serde_json::Value = serde_json::from_str(&ours.seen[0]).unwrap();
+    let bytes = |k: &str| -> Vec<u8> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|b| u8::try_from(b.as_u64().unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(bytes("path_bytes"), old.as_os_str().as_bytes());
+    assert_eq!(bytes("to_bytes"), new.as_os_str().as_bytes());
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `sigqueue` with a pointer-sized value: all 64 bits shown.
+#[test]
+fn signals_show_the_whole_pointer_value() {
+    use butter::signalfd::sigqueue_ptr;
+    let args = ["signals", "--json", "--count", "1", "USR2"];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    sigqueue_ptr(ours.child.id(), Signal::USR2, 0x1234_5678_9abc).unwrap();
+    assert!(ours.wait_for(LIMIT, |l| l.len() == 1));
+    let v: serde_json::Value = serde_json::from_str(&ours.seen[0]).unwrap();
+    assert_eq!(v["ptr"].as_u64(), Some(0x1234_5678_9abc), "{v}");
+    assert_eq!(v["value"].as_i64(), Some(0x5678_9abc), "{v}");
+    let args = ["signals", "--count", "1", "USR2"];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    sigqueue_ptr(ours.child.id(), Signal::USR2, 0x1234_5678_9abc).unwrap();
+    assert!(ours.wait_for(LIMIT, |l| l.len() == 1));
+    assert!(
+        ours.seen[0].ends_with("ptr 0x123456789abc"),
+        "{:?}",
+        ours.seen
+    );
+}
+
+fn root() -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: butter fanotify marks need root (CAP_SYS_ADMIN)");
+    }
+    root
+}
+
+/// `--fs` reports directories (mkdir, rename, rmdir) with both rename ends,
+/// as fatrace reports directory events.
+#[test]
+fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
+    if !root() {
+        return;
+    }
+    let dir = scratch("vs-fan-dirs");
+    let args = ["fanotify", "--fs", s(&dir), "-e", "create,delete,rename"];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    std::fs::create_dir(dir.join("d1")).unwrap();
+    std::fs::rename(dir.join("d1"), dir.join("d2")).unwrap();
+    std::fs::remove_dir(dir.join("d2")).unwrap();
+    let mine = |l: &String| l.contains(s(&dir));
+    assert!(
+        ours.wait_for(LIMIT, |l| l.iter().filter(|l| mine(l)).count() >= 3),
+        "{:?}",
+        ours.seen
+    );
+    let lines: Vec<&String> = ours.seen.iter().filter(|l| mine(l)).collect();
+    assert!(
+        lines[0].contains("create|ondir") && lines[0].ends_with(s(&dir.join("d1"))),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("rename|ondir")
+            && lines[1].ends_with(&format!("{} -> {}", s(&dir.join("d1")), s(&dir.join("d2")))),
+        "{lines:?}"
+    );
+    assert!(lines[2].contains("delete|ondir"), "{lines:?}");
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What cannot go together is a usage error saying why.
+#[test]
+fn fanotify_usage_explains_impossible_combinations() {
+    let out = butter(&["fanotify", "--deny", "*x*", "-e", "create", "/tmp"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--deny cannot go with create") && err.contains("file handle"),
+        "{err}"
+    );
+    for flag in ["ondir", "event_on_child"] {
+        let out = butter(&["fanotify", "-e", flag, "/tmp"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(
+            text(&out.stderr).contains("mark flags, not events"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        butter(&["fanotify", "-e", "isdir", "/tmp"]).status.code(),
+        Some(2)
+    );
+}
+
+/// As a normal user: the pid the kernel withholds is shown as -, and the
+/// path is resolved against the marked directory.
+#[test]
+fn fanotify_unprivileged_resolves_paths_and_says_what_it_cannot_know() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to start butter as another user (uid 65534)");
+        return;
+    }
+    let dir: PathBuf = scratch("vs-fan-unpriv");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .args(["fanotify", "-e", "create", "--count", "1", s(&dir)])
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("watching") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = child.wait();
+            panic!("butter fanotify as uid 65534 ended: {said}");
+        }
+        said.push_str(&line);
+    }
+    std::fs::write(dir.join("made"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    said.push_str(&rest);
+    if said.contains("fanotify_init") {
+        eprintln!("skipped: this kernel has no unprivileged fanotify: {said}");
+        return;
+    }
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("withheld"), "{said}");
+    let line = text(&out.stdout);
+    assert!(line.contains(" - - create "), "{line}");
+    assert!(line.trim_end().ends_with(s(&dir.join("made"))), "{line}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
