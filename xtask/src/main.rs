@@ -3,8 +3,9 @@
 //! - `cargo xtask test`: formatting, clippy (`-D warnings`, with all features
 //!   and with none), every crate's unit, integration and doc tests, the
 //!   cross-crate tests, the privileged tests (forked children in private
-//!   namespaces: as root, or in a user namespace; skips are explained), and
-//!   rustdoc with warnings denied. Prints a summary and fails if anything did.
+//!   namespaces: as root, or in a user namespace; skips are explained), the
+//!   example programs' self-tests (on tokio and smol), and rustdoc with
+//!   warnings denied. Prints a summary and fails if anything did.
 //! - `cargo xtask bench`: builds `butter-bench` in release mode, runs it, and
 //!   writes the table as JSON to `target/butter-bench.json`.
 
@@ -177,6 +178,35 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         cargo(root).args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
         Some(&mut counts),
     ));
+    // The examples that are programs with a self-test: the same upload
+    // watcher on two executors, 100 trees each, every path reported once.
+    {
+        println!("\n== xtask: examples (self-tests on tokio and smol) ==");
+        let start = Instant::now();
+        let mut failed = Vec::new();
+        for example in ["upload_watch_tokio", "upload_watch_smol"] {
+            let status = cargo(root)
+                .args(["run", "--quiet", "-p", "butter", "--features", "async"])
+                .args(["--example", example, "--", "--self-test", "100"])
+                .status();
+            if status.is_ok_and(|s| s.success()) {
+                counts.passed += 1;
+            } else {
+                counts.failed += 1;
+                failed.push(example);
+            }
+        }
+        steps.push(Step {
+            name: "examples (self-tests on tokio and smol)",
+            ok: failed.is_empty(),
+            took: start.elapsed(),
+            note: if failed.is_empty() {
+                String::new()
+            } else {
+                format!("failed: {}", failed.join(", "))
+            },
+        });
+    }
     steps.push(run_step(
         "rustdoc (warnings denied)",
         cargo(root)

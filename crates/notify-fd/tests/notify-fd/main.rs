@@ -157,6 +157,11 @@ fn main() -> std::process::ExitCode {
             run: recursive_races::each_creation_once_live_reader,
         },
         Test {
+            name: "recursive_scanned_file_still_being_written",
+            needs: Isolation,
+            run: recursive_races::scanned_file_still_being_written,
+        },
+        Test {
             name: "watch_one_liner",
             needs: Isolation,
             run: watch_one_liner,

@@ -399,3 +399,54 @@ pub(crate) fn each_creation_once_live_reader() {
         assert_once(&mine, &top);
     }
 }
+
+/// A file still open for writing when its directory is scanned: no
+/// `close_write` from the scan (the kernel's comes when it is closed), and
+/// exactly one in all.
+pub(crate) fn scanned_file_still_being_written() {
+    use std::io::Write;
+    let root = TempDir::new("race-writer");
+    let opts = RecursiveOptions {
+        scanned_close_write: true,
+    };
+    let watcher = RecursiveWatcher::with_options(
+        root.path(),
+        EventMask::CREATE | EventMask::CLOSE_WRITE,
+        opts,
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    let mut writer = std::fs::File::create(root.join("d/f")).unwrap();
+    std::fs::write(root.join("d/done"), b"finished").unwrap();
+    let got = drain(&watcher);
+    let c = counts(&got);
+    assert_eq!(
+        c.get(&(root.join("d/f"), "create".into())),
+        Some(&1),
+        "{got:?}"
+    );
+    assert_eq!(
+        c.get(&(root.join("d/f"), "close_write".into())),
+        None,
+        "reported complete while open: {got:?}"
+    );
+    assert!(
+        got.contains(&PathEvent::Event {
+            path: root.join("d/done"),
+            mask: EventMask::CLOSE_WRITE,
+            from_scan: true
+        }),
+        "{got:?}"
+    );
+    writer.write_all(b"more").unwrap();
+    drop(writer);
+    let got = drain(&watcher);
+    assert_eq!(
+        got,
+        vec![PathEvent::Event {
+            path: root.join("d/f"),
+            mask: EventMask::CLOSE_WRITE,
+            from_scan: false
+        }]
+    );
+}
