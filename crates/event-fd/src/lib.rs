@@ -51,7 +51,9 @@ use std::time::Duration;
 
 use fd_core::{EventSource, SyscallResult};
 
+mod probe;
 pub use fd_core::{self, Error, ErrorKind, Result};
+pub use probe::probe;
 
 bitflags::bitflags! {
     /// Flags for [`eventfd`]. `EFD_CLOEXEC` is always added.

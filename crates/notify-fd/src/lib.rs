@@ -47,12 +47,14 @@ pub mod fanotify;
 pub mod inotify;
 mod lease;
 mod names;
+mod probe;
 
 use std::ffi::OsString;
 use std::path::Path;
 
 use fd_core::EventSource;
 pub use fd_core::{self, Error, ErrorKind, Result};
+pub use probe::probe;
 
 use inotify::{Change, EventMask, Inotify, WatchFlags};
 

@@ -53,6 +53,7 @@ pub struct ReadmeDoctests;
 
 mod mask;
 mod pidfd;
+mod probe;
 mod siginfo;
 mod signal;
 mod signalfd;
@@ -61,6 +62,7 @@ mod sys;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use mask::{How, SigMaskGuard, pthread_sigmask, sigpending, sigprocmask, thread_mask};
 pub use pidfd::PidFd;
+pub use probe::probe;
 pub use siginfo::{ChildStatus, SigCode, SigInfo};
 pub use signal::{SigSet, Signal};
 pub use signalfd::{

@@ -55,7 +55,9 @@ use std::time::Duration;
 use fd_core::{EventSource, SyscallResult};
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags};
 
+mod probe;
 pub use fd_core::{self, Error, ErrorKind, Result};
+pub use probe::probe;
 
 /// The clock a timer counts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

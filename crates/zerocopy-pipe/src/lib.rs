@@ -49,6 +49,7 @@ compile_error!("zerocopy-pipe wraps Linux's splice family and builds only for Li
 mod asynchronous;
 mod copy;
 mod pipe;
+mod probe;
 mod raw;
 
 #[cfg(feature = "async")]
@@ -60,6 +61,7 @@ pub use copy::{
 };
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use pipe::{Pipe, PipeFlags, available};
+pub use probe::probe;
 pub use raw::{SpliceFlags, copy_file_range, sendfile, splice, tee, vmsplice, vmsplice_read};
 
 /// Whether `fd` is a pipe (or FIFO).

@@ -38,6 +38,7 @@ use fd_core::{Error, EventSource, Result};
 
 pub use flags::{Class, EventMask, InitFlags, MarkFlags, MarkTarget};
 pub use record::{EventIter, FidKind, FileHandle, Info, InfoIter, RawEvent};
+pub(crate) use sys::probe_unprivileged;
 
 /// An answer to a permission event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

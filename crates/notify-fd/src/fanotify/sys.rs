@@ -175,3 +175,31 @@ pub(crate) fn open_by_handle_at(
     };
     owned("open_by_handle_at", ret)
 }
+
+/// Child body for [`fd_core::probe::in_child`]:
+/// `fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID)` as a raw syscall,
+/// returning 0 or the errno (async-signal-safe: nothing else).
+fn child_fanotify_fid() -> i32 {
+    let flags = libc::FAN_CLASS_NOTIF | libc::FAN_REPORT_FID | libc::FAN_CLOEXEC;
+    // SAFETY: raw syscall with integer arguments; _exit closes the fd.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_fanotify_init,
+            libc::c_long::from(flags),
+            libc::c_long::from(libc::O_RDONLY),
+        )
+    } < 0
+    {
+        // SAFETY: this thread's errno slot.
+        return unsafe { *libc::__errno_location() };
+    }
+    0
+}
+
+/// Whether an unprivileged user may make a FID-reporting group: tried in a
+/// forked child, as uid 65534 when `as_nobody` (this process is root).
+pub(crate) fn probe_unprivileged(as_nobody: bool) -> Result<std::result::Result<(), i32>> {
+    // SAFETY: the child body makes one raw syscall and reads errno: it is
+    // async-signal-safe and allocates nothing.
+    unsafe { fd_core::probe::in_child(as_nobody, child_fanotify_fid) }
+}
