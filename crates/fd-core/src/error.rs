@@ -188,7 +188,8 @@ enum Origin {
 /// assert_eq!(io.kind(), std::io::ErrorKind::QuotaExceeded);
 /// assert_eq!(Error::errno_of(&io), Some(libc::EMFILE));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{call}: {}", describe(*.errno, *.origin, .detail.as_deref()))]
 pub struct Error {
     call: &'static str,
     errno: i32,
@@ -303,28 +304,42 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+/// The text after `call: `: the kernel's description of the errno, its
+/// name, and the detail; for arguments refused before the call, the
+/// detail alone.
+struct Describe<'a> {
+    errno: i32,
+    origin: Origin,
+    detail: Option<&'a str>,
+}
+
+impl fmt::Display for Describe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.call)?;
         if self.origin == Origin::Checked {
             // The detail is the whole story; there was no kernel error.
-            return f.write_str(self.detail.as_deref().unwrap_or("invalid argument"));
+            return f.write_str(self.detail.unwrap_or("invalid argument"));
         }
         let os = io::Error::from_raw_os_error(self.errno).to_string();
         let description = os.strip_suffix(&format!(" (os error {})", self.errno));
         f.write_str(description.unwrap_or(&os))?;
-        match self.errno_name() {
-            Some(name) => write!(f, " ({name})")?,
+        match errno_info(self.errno) {
+            Some(info) => write!(f, " ({})", info.name)?,
             None => write!(f, " (errno {})", self.errno)?,
         }
-        if let Some(detail) = &self.detail {
+        if let Some(detail) = self.detail {
             write!(f, ": {detail}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+fn describe(errno: i32, origin: Origin, detail: Option<&str>) -> Describe<'_> {
+    Describe {
+        errno,
+        origin,
+        detail,
+    }
+}
 
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
