@@ -337,3 +337,73 @@ mod tests {
         );
     }
 }
+
+/// `butter copy`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "Copy by the fastest kernel path, and say which",
+    long_about = "Copies SRC to DST (files, devices, or - for stdin/stdout) by the fastest \
+correct kernel path for the pair, and reports on stderr which method moved the bytes, which were \
+passed over and why, and the throughput.\n\n\
+DST is created, and truncated only after SRC was checked: a directory SRC, or a DST that is SRC \
+(through hard or symbolic links, or stdout appending to SRC), is refused with DST untouched. \
+Holes in a sparse SRC stay holes. A pipe on stdin or stdout is grown to 1 MiB, which copies \
+through it several times faster. If the reader of stdout goes away (| head), it stops quietly \
+with exit status 141, as cat does when SIGPIPE ends it."
+)]
+pub struct Args {
+    /// auto (default), copy-file-range, sendfile, splice or read-write.
+    #[arg(long, value_name = "M", value_parser = parse_method, default_value = "auto")]
+    pub method: MethodChoice,
+    /// Copy at most BYTES: 4096, 64k, 1.5M, 2GiB (k, M, G, T and KiB... are
+    /// 1024s; kB, MB, GB are 1000s).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub limit: Option<u64>,
+    /// Show a progress bar with rate and ETA on stderr.
+    #[arg(long)]
+    pub progress: bool,
+    /// The source: a file, a device, or - for stdin.
+    #[arg(value_name = "SRC")]
+    pub src: std::ffi::OsString,
+    /// The destination: a file, a device, or - for stdout.
+    #[arg(value_name = "DST")]
+    pub dst: std::ffi::OsString,
+}
+
+/// `--method`: a forced method, or `None` for the fastest that works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodChoice(pub Option<Method>);
+
+fn parse_method(text: &str) -> Result<MethodChoice, String> {
+    if text == "auto" {
+        return Ok(MethodChoice(None));
+    }
+    text.parse()
+        .map(|m| MethodChoice(Some(m)))
+        .map_err(|e: butter::Error| e.detail().unwrap_or("bad method").to_owned())
+}
+
+/// Runs `butter copy`.
+pub fn run_command(args: &Args) -> crate::output::Outcome {
+    use std::process::ExitCode;
+    Ok(
+        match run(
+            &args.src,
+            &args.dst,
+            args.method.0,
+            args.limit,
+            args.progress,
+        ) {
+            Ok(summary) => {
+                eprintln!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(CopyFailed::BrokenPipe) => ExitCode::from(141),
+            Err(CopyFailed::Error(message)) => {
+                eprintln!("butter: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    )
+}

@@ -147,3 +147,29 @@ impl Report {
             .finish()
     }
 }
+
+/// `butter doctor`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "Probe this machine for every kernel feature the butter crates use",
+    long_about = "Probes every kernel feature the butter crates use: the kernel that \
+introduced it, whether it works here (yes, no, needs-privilege), and the limits that matter \
+(max_user_watches, pipe-max-size, aio-max-nr, ...). Run without root, it tries unprivileged \
+modes for real and ends with what root would add."
+)]
+pub struct Args {
+    /// Print one JSON object for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `butter doctor`.
+pub fn run(args: &Args) -> crate::output::Outcome {
+    let report = Report::collect();
+    Ok(crate::output::print(&if args.json {
+        report.to_json()
+    } else {
+        report.to_text()
+    }))
+}

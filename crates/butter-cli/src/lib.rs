@@ -1,5 +1,6 @@
-//! The `butter` command's library: each subcommand as a module, so that it
-//! can be tested without spawning the binary.
+//! The `butter` command's library: each subcommand as a module with its
+//! arguments (`Args`, clap derive) and its `run`, so that it can be tested
+//! without spawning the binary; the binary only parses and dispatches.
 //!
 //! - [`doctor`]: what this kernel offers every butter crate.
 //! - [`signals`]: each signal as it arrives, with its sender.
@@ -7,6 +8,7 @@
 //! - [`copy`]: the fastest kernel copy between two fds, with progress.
 //! - [`fanotify`]: who touches which file, and answering permission events.
 //! - [`json`]: the small JSON writer behind every `--json` flag.
+//! - [`output`]: output lines, exit statuses, and the parsers the commands share.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 
 #![deny(unsafe_code)]
@@ -15,6 +17,7 @@ pub mod copy;
 pub mod doctor;
 pub mod fanotify;
 pub mod json;
+pub mod output;
 pub mod signals;
 pub mod time;
 pub mod watch;

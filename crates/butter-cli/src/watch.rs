@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use butter::notify::inotify::{Change, EventMask, PathEvent, WatchEvent};
 
+use crate::output::{parse_mask, parse_timeout};
 use crate::{json, time};
 
 /// One line of output.
@@ -142,4 +143,141 @@ pub fn json_line(record: &Record, at: SystemTime) -> String {
         o = o.int("cookie", i128::from(record.cookie));
     }
     o.finish()
+}
+
+/// `butter watch`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "Print file events as they happen, like inotifywait -m",
+    long_about = "Prints file events as they happen, one line each: time, events, path (and the \
+new path of a rename, paired from its two halves), in the kernel's order. Says on stderr when its \
+watches are in place."
+)]
+pub struct Args {
+    /// Watch directories and everything below them: new directories are
+    /// watched and scanned at once (what the scan finds is marked scanned,
+    /// and each entry is printed once); a PATH that is a symbolic link is
+    /// followed; its own listings print nothing. After a queue overflow
+    /// (overflow|rescan) the tree is walked again at once, so directories
+    /// made meanwhile are watched.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Events to print, such as create|delete|moved_to or create,delete;
+    /// repeat -e to add more (access modify attrib close_write
+    /// close_nowrite open moved_from moved_to create delete delete_self
+    /// move_self close move unmount ignored all). Default: all of them.
+    #[arg(short, long = "events", value_name = "EVENTS", value_parser = parse_mask::<EventMask>)]
+    pub events: Vec<EventMask>,
+    /// One JSON object per line; a path that is not UTF-8 is also given as
+    /// bytes (path_bytes, to_bytes).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after SECS seconds (0: no timeout, as inotifywait -t 0).
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+    /// Stop after N events (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub count: u64,
+    /// Files and directories to watch.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `butter watch`.
+pub fn run(args: &Args) -> crate::output::Outcome {
+    Ok(match watch(args) {
+        Ok(code) => code,
+        Err(e) => crate::output::fail(&e),
+    })
+}
+
+fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
+    use crate::output::{count_limit, emit, timeout_limit};
+    use butter::EventSource;
+    use butter::notify::inotify::{Inotify, RecursiveWatcher, WatchFlags};
+    use std::process::ExitCode;
+    use std::time::{Duration, Instant};
+
+    enum Source {
+        Flat(Inotify, HashMap<i32, PathBuf>),
+        Tree(Box<RecursiveWatcher>),
+    }
+    // Not asked for: every event, and the ones the kernel reports unasked.
+    let wanted = args
+        .events
+        .iter()
+        .copied()
+        .reduce(|a, b| a | b)
+        .unwrap_or(EventMask::ALL_EVENTS | EventMask::UNMOUNT | EventMask::IGNORED);
+    let paths = &args.paths;
+    let source = if args.recursive {
+        let tree = RecursiveWatcher::new(&paths[0], wanted - EventMask::IGNORED)?;
+        for path in &paths[1..] {
+            tree.add_root(path)?;
+        }
+        Source::Tree(Box::new(tree))
+    } else {
+        let inotify = Inotify::new()?;
+        let mut dirs = HashMap::new();
+        for path in paths {
+            let wd =
+                inotify.add_watch(path, wanted - EventMask::REPORTED_ONLY, WatchFlags::empty())?;
+            dirs.insert(wd.raw(), path.clone());
+        }
+        Source::Flat(inotify, dirs)
+    };
+    eprintln!("butter watch: watching {} path(s)", paths.len());
+    // The kernel reports IGNORED and UNMOUNT whatever was asked: print them
+    // only if wanted.
+    let shown = |mask: EventMask| (mask - EventMask::ISDIR).intersects(wanted);
+    let deadline = timeout_limit(args.timeout).and_then(|t| Instant::now().checked_add(t));
+    let limit = count_limit(args.count);
+    let mut printed = 0u64;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let records: Vec<Record> = match &source {
+            Source::Flat(inotify, dirs) => {
+                if !inotify.wait(left)? {
+                    continue;
+                }
+                let mut changes = Vec::new();
+                inotify.read_events(&mut changes)?;
+                changes
+                    .iter()
+                    .filter(|c| match c {
+                        Change::Event(e) => shown(e.mask),
+                        _ => true,
+                    })
+                    .map(|c| from_change(dirs, c))
+                    .collect()
+            }
+            Source::Tree(tree) => {
+                if !tree.wait(left)? {
+                    continue;
+                }
+                let mut events = Vec::new();
+                tree.read_events(&mut events)?;
+                events.iter().map(from_path_event).collect()
+            }
+        };
+        for record in records {
+            let now = SystemTime::now();
+            let line = if args.json {
+                json_line(&record, now)
+            } else {
+                text_line(&record, now)
+            };
+            if let Some(code) = emit(line) {
+                return Ok(code);
+            }
+            printed += 1;
+            if limit.is_some_and(|n| printed >= n) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
 }

@@ -90,19 +90,44 @@ fn doctor_as_an_unprivileged_user_says_what_root_adds() {
 
 #[test]
 fn usage_errors_exit_2_with_a_hint() {
-    for args in [
-        &[][..],
-        &["frobnicate"],
-        &["doctor", "--bogus"],
-        &["--bogus"],
-    ] {
+    // No command: the help, on stderr, status 2.
+    let out = butter(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Usage: butter <COMMAND>"),
+        "{}",
+        text(&out.stderr)
+    );
+    for args in [&["frobnicate"][..], &["doctor", "--bogus"], &["--bogus"]] {
         let out = butter(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = text(&out.stderr);
-        assert!(stderr.contains("Try 'butter --help'"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("For more information, try '--help'"),
+            "{args:?}: {stderr}"
+        );
     }
-    assert!(text(&butter(&["frobnicate"]).stderr).contains("unknown command \"frobnicate\""));
+    assert!(text(&butter(&["frobnicate"]).stderr).contains("unrecognized subcommand 'frobnicate'"));
     assert!(text(&butter(&["doctor", "--bogus"]).stderr).contains("--bogus"));
+    // Mistakes found after parsing read the same way, with the command's usage.
+    let stderr = text(&butter(&["signals"]).stderr);
+    assert!(
+        stderr.contains("Usage: butter signals") && stderr.contains("try '--help'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = butter(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        for word in ["watch", "fanotify", "recursive", "deny"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    assert_eq!(butter(&["completions", "tcsh"]).status.code(), Some(2));
 }
 
 #[test]

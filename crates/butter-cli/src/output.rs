@@ -1,0 +1,86 @@
+//! Writing output lines, and how a command ends.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Every command's help: the usage line first, then what it does.
+pub const HELP_TEMPLATE: &str =
+    "{usage-heading} {usage}\n\n{about-with-newline}\n{all-args}{after-help}";
+
+/// A command-line mistake found after parsing (a combination that cannot
+/// work, a missing argument): reported like clap's own, with exit status 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+/// What a command's `run` returns.
+pub type Outcome = Result<ExitCode, UsageError>;
+
+/// Reports a runtime error and returns exit status 1.
+pub fn fail(err: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("butter: {err}");
+    ExitCode::FAILURE
+}
+
+/// Writes one output line, flushed; `Some(exit code)` when the run should
+/// end: the reader went away (`butter ... | head`: success), or writing
+/// failed.
+pub fn emit(line: String) -> Option<ExitCode> {
+    match write_out(&(line + "\n")) {
+        Ok(()) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Some(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("butter: writing output: {e}");
+            Some(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Writes `text` to stdout and flushes it, so that each line reaches a pipe
+/// as it happens.
+fn write_out(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes `text` to stdout; a closed stdout (`butter doctor | head`) is not
+/// an error worth a panic.
+pub fn print(text: &str) -> ExitCode {
+    emit(text.trim_end_matches('\n').to_owned()).unwrap_or(ExitCode::SUCCESS)
+}
+
+/// `--count N`: 0 means no limit.
+pub fn count_limit(n: u64) -> Option<u64> {
+    (n != 0).then_some(n)
+}
+
+/// Parses `--timeout SECS` (fractions allowed); 0 means no timeout, as for
+/// `inotifywait -t 0`.
+///
+/// # Errors
+/// A message for clap when it is not a non-negative number of seconds.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{text:?} is not a number of seconds (0 or more)"))
+}
+
+/// `--timeout` as an optional deadline: zero is none.
+pub fn timeout_limit(d: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    d.filter(|d| !d.is_zero())
+}
+
+/// Parses `-e` event lists: `create|delete` or `create,delete`.
+///
+/// # Errors
+/// The mask type's own message (`unknown inotify event "frob": …`).
+pub fn parse_mask<M>(text: &str) -> Result<M, String>
+where
+    M: std::str::FromStr<Err = butter::Error>,
+{
+    text.replace(',', "|")
+        .parse()
+        .map_err(|e: butter::Error| e.detail().unwrap_or("bad events").to_owned())
+}
