@@ -101,11 +101,31 @@ pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> Result<bool> {
     wait_for(fd.as_fd(), PollFlags::OUT, timeout)
 }
 
+/// Waits until `read` is readable or `write` is writable, or `timeout`
+/// passes; as [`wait_readable`]. For a call that moves data between two fds
+/// and, on `EAGAIN`, does not say which end was not ready (`splice`).
+#[doc(alias = "poll")]
+pub fn wait_either(read: impl AsFd, write: impl AsFd, timeout: Option<Duration>) -> Result<bool> {
+    poll_until(
+        &mut [
+            PollFd::from_borrowed_fd(read.as_fd(), PollFlags::IN),
+            PollFd::from_borrowed_fd(write.as_fd(), PollFlags::OUT),
+        ],
+        timeout,
+    )
+}
+
 fn wait_for(
     fd: std::os::fd::BorrowedFd<'_>,
     events: PollFlags,
     timeout: Option<Duration>,
 ) -> Result<bool> {
+    poll_until(&mut [PollFd::from_borrowed_fd(fd, events)], timeout)
+}
+
+/// `poll(fds)` until one is ready or `timeout` passes, restarting on `EINTR`
+/// with the time left.
+fn poll_until(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> Result<bool> {
     let deadline = timeout.map(|t| Instant::now().checked_add(t));
     loop {
         let left = match deadline {
@@ -115,8 +135,7 @@ fn wait_for(
             Some(Some(deadline)) => Some(deadline.saturating_duration_since(Instant::now())),
         };
         let ts = left.map(|d| duration_to_timespec("poll", d)).transpose()?;
-        let mut fds = [PollFd::from_borrowed_fd(fd, events)];
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
+        match rustix::event::poll(fds, ts.as_ref()) {
             Ok(0) => return Ok(false),
             Ok(_) => return Ok(true),
             Err(rustix::io::Errno::INTR) => continue,
@@ -242,6 +261,24 @@ mod tests {
         assert!(wait_writable(&w, Some(Duration::ZERO)).unwrap());
         std::fs::File::from(w).write_all(b"x").unwrap();
         assert!(wait_readable(&r, None).unwrap());
+    }
+
+    #[test]
+    fn wait_either_end() {
+        // An empty input and a full output: neither ready.
+        let (r, _w) = pipe();
+        let (_r2, w2) = pipe();
+        set_nonblocking(&w2, true).unwrap();
+        let mut out = std::fs::File::from(dup_cloexec(&w2).unwrap());
+        while out.write(&[0u8; 4096]).is_ok() {}
+        assert!(!wait_either(&r, &w2, Some(Duration::from_millis(5))).unwrap());
+        // Data on the input: ready, though the output is still full.
+        let (r3, w3) = pipe();
+        std::fs::File::from(w3).write_all(b"x").unwrap();
+        assert!(wait_either(&r3, &w2, None).unwrap());
+        // An output with room: ready, though the input is empty.
+        let (_r4, w4) = pipe();
+        assert!(wait_either(&r, &w4, None).unwrap());
     }
 
     #[test]

@@ -54,7 +54,7 @@ mod asyncio;
 pub use error::{ERRNO_TABLE, ErrnoInfo, Error, ErrorKind, Result, SyscallResult, errno_info};
 pub use fd::{
     dup_cloexec, duration_to_timespec, is_cloexec, is_nonblocking, retry_on_intr, set_cloexec,
-    set_nonblocking, timespec_to_duration, wait_readable, wait_writable,
+    set_nonblocking, timespec_to_duration, wait_either, wait_readable, wait_writable,
 };
 pub use source::EventSource;
 

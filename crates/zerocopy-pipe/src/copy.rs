@@ -807,7 +807,7 @@ fn by_splice_direct(job: &mut Job<'_>) -> Stop {
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 // Which end blocked is not said: wait for either to be ready.
-                if let Err(e) = wait_either(job.src, job.dst) {
+                if let Err(e) = fd_core::wait_either(job.src, job.dst, None) {
                     return Stop::Failed(e);
                 }
             }
@@ -818,19 +818,6 @@ fn by_splice_direct(job: &mut Job<'_>) -> Stop {
         }
     }
     Stop::Done
-}
-
-/// Waits until `src` is readable or `dst` writable.
-fn wait_either(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<()> {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds = [
-        PollFd::new(&src, PollFlags::IN),
-        PollFd::new(&dst, PollFlags::OUT),
-    ];
-    match poll(&mut fds, None) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-        Err(e) => Err(Error::from_errno("poll", e.raw_os_error())),
-    }
 }
 
 thread_local! {

@@ -348,6 +348,35 @@ impl Fanotify {
         })
     }
 
+    /// Another handle on the same group: the same fd, marks and default
+    /// response, with its own queue of events read but not yet handed out
+    /// (so two threads can each read with their own handle). Marks made
+    /// through either apply to both. Like `try_clone` on the other owning
+    /// types, but shared rather than `dup`ed: the group's fd is also held by
+    /// its unanswered permission events.
+    ///
+    /// # Errors
+    /// None today; `Result` for the same signature as every `try_clone`.
+    pub fn try_clone(&self) -> Result<Fanotify> {
+        Ok(Fanotify {
+            group: Arc::clone(&self.group),
+            class: self.class,
+            flags: self.flags,
+            unprivileged: self.unprivileged,
+            state: Mutex::default(),
+        })
+    }
+
+    /// Puts the group's fd in or out of non-blocking mode (`O_NONBLOCK`,
+    /// as `InitFlags::NONBLOCK` at creation): reads then return
+    /// [`WouldBlock`](fd_core::ErrorKind::WouldBlock) instead of waiting.
+    ///
+    /// # Errors
+    /// As `fcntl(F_SETFL)`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        fd_core::set_nonblocking(&self.group.fd, nonblocking)
+    }
+
     /// Whether this is an unprivileged group (made without
     /// `CAP_SYS_ADMIN`, Linux 5.13+): inode marks only, no event fds, and
     /// other processes' pids withheld (reported as 0).
@@ -550,34 +579,19 @@ impl Fanotify {
         if state.buffer.len() < READ_BUFFER {
             state.buffer.resize(READ_BUFFER, 0);
         }
-        let fd = self.group.fd.as_fd();
-        let buffer = &mut state.buffer;
-        let len = fd_core::retry_on_intr(|| {
-            rustix::io::read(fd, &mut buffer[..])
-                .map_err(|e| Error::from_errno("read", e.raw_os_error()))
-        })?;
+        let fresh = sys::read_batch(self.group.fd.as_fd(), &mut state.buffer)?;
         let before = events.len();
-        // Every fd number below was opened for us by this read: each is
-        // taken exactly once, so the events own them.
-        for raw in EventIter::new(&state.buffer[..len]) {
-            events.push(self.own(raw));
+        for event in fresh {
+            events.push(self.own(event));
         }
         Ok(events.len() - before)
     }
 
-    /// Turns a kernel event into an owned one.
-    fn own(&self, raw: RawEvent<'_>) -> Event {
-        let (file, fd_error) = match raw.fd {
-            fd if fd >= 0 => (sys::take_fd(fd), None),
-            fd if fd < libc::FAN_NOFD && self.flags.contains(InitFlags::REPORT_FD_ERROR) => {
-                (None, Some(-fd))
-            }
-            _ => (None, None),
-        };
-        let pidfd = raw.info().find_map(|i| match i {
-            Info::Pidfd(fd) => sys::take_fd(fd),
-            _ => None,
-        });
+    /// Turns a kernel event, with the fds its read opened, into an owned one.
+    fn own(&self, fresh: sys::Fresh<'_>) -> Event {
+        let sys::Fresh { raw, file, pidfd } = fresh;
+        let fd_error = (raw.fd < libc::FAN_NOFD && self.flags.contains(InitFlags::REPORT_FD_ERROR))
+            .then_some(-raw.fd);
         let permission = raw.mask.is_permission().then(|| Pending {
             group: Arc::clone(&self.group),
             answered: false,
@@ -701,6 +715,12 @@ impl EventSource for Fanotify {
 impl AsFd for Fanotify {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.group.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Fanotify {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.group.fd.as_raw_fd()
     }
 }
 

@@ -4,9 +4,9 @@
 //!
 //! Each function passes the kernel integers, a NUL-terminated path that
 //! outlives the call, or a buffer it owns with its true length, and takes
-//! ownership only of fds the kernel just returned. [`take_fd`] is the one
-//! place an fd number read from an event becomes an `OwnedFd`: the caller
-//! passes only numbers from events it read from the kernel itself, each once.
+//! ownership only of fds the kernel just returned. [`read_batch`] is the one
+//! place an fd number read from an event becomes an `OwnedFd`: it makes the
+//! read itself and takes the numbers of each event it read exactly once.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -15,6 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use fd_core::{Error, Result};
+
+use super::record::{EventIter, Info, RawEvent};
 
 fn owned(call: &'static str, ret: libc::c_int) -> Result<OwnedFd> {
     if ret < 0 {
@@ -55,14 +57,51 @@ pub(crate) fn fanotify_mark(
     }
 }
 
-/// Takes ownership of an fd number from an event read from the kernel.
-///
-/// Only for numbers from events this process read from its own fanotify
-/// group, each taken once (see the module's safety section).
-pub(crate) fn take_fd(fd: i32) -> Option<OwnedFd> {
-    // SAFETY: the kernel opened `fd` for this process while building the
-    // event; nothing else owns it, and the event decoder takes each once.
+/// Takes ownership of an fd number the kernel opened for this process in
+/// the `read` that [`read_batch`] just made; private to this module, so no
+/// other code can take a number on trust.
+fn take_fd(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: only called by `read_batch` on numbers from the events of the
+    // read it just made, each event visited once: the kernel opened each fd
+    // for us during that read and nothing else owns it.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One event of a [`read_batch`], with the fds the kernel opened for it.
+pub(crate) struct Fresh<'b> {
+    /// The event's bytes.
+    pub(crate) raw: RawEvent<'b>,
+    /// Its file's fd (fd-mode groups).
+    pub(crate) file: Option<OwnedFd>,
+    /// Its process's pidfd (a PIDFD info record).
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// One `read(2)` of a fanotify group into `buffer`: every event read, each
+/// with the fds it carries taken into ownership exactly once. This is the
+/// one place event fd numbers become `OwnedFd`s.
+///
+/// # Errors
+/// As `read(2)`: `WouldBlock` when non-blocking and empty.
+pub(crate) fn read_batch<'b>(
+    group: BorrowedFd<'_>,
+    buffer: &'b mut [u8],
+) -> Result<Vec<Fresh<'b>>> {
+    let len = fd_core::retry_on_intr(|| {
+        rustix::io::read(group, &mut *buffer)
+            .map_err(|e| Error::from_errno("read", e.raw_os_error()))
+    })?;
+    let bytes: &'b [u8] = &buffer[..len];
+    Ok(EventIter::new(bytes)
+        .map(|raw| {
+            let file = take_fd(raw.fd);
+            let pidfd = raw.info().find_map(|i| match i {
+                Info::Pidfd(fd) => take_fd(fd),
+                _ => None,
+            });
+            Fresh { raw, file, pidfd }
+        })
+        .collect())
 }
 
 /// Writes a `struct fanotify_response` to the group.

@@ -998,6 +998,24 @@ mod fan {
                 .iter()
                 .all(|e| !e.is_permission() && !e.is_overflow())
         );
+        // A clone reads the same group; the fd's blocking mode is the
+        // kernel's, toggled for real.
+        use std::os::fd::AsRawFd;
+        let clone = group.try_clone().unwrap();
+        assert_eq!(clone.as_raw_fd(), group.as_raw_fd());
+        let _ = std::fs::read(&f).unwrap();
+        let seen = read_until(&clone, |evs| {
+            evs.iter().any(|e| e.mask().contains(Fm::CLOSE_NOWRITE))
+        });
+        assert!(seen.iter().all(|e| e.path().unwrap() == f));
+        assert!(fd_core::is_nonblocking(&group).unwrap());
+        group.set_nonblocking(false).unwrap();
+        assert!(!fd_core::is_nonblocking(&clone).unwrap());
+        group.set_nonblocking(true).unwrap();
+        assert_eq!(
+            group.read_events(&mut Vec::new()).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
     }
 
     pub(super) fn dfid_name_records() {
