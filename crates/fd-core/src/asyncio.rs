@@ -1,6 +1,7 @@
 //! The generic async adapter (feature `async`).
 
 use std::fmt;
+use std::future::Future;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -159,6 +160,46 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for AsyncSource<T> {
         f.debug_struct("AsyncSource")
             .field("source", self.get_ref())
             .finish()
+    }
+}
+
+/// An fd registered with async-io's reactor whose readiness can be
+/// awaited: [`AsyncSource`], and the caller's own `async_io::Async<T>`
+/// (a socket the program already drives). Functions that move data between
+/// fds they do not own (`zerocopy_pipe::copy_async`) take `&impl AsyncReady`,
+/// so a fd is never registered with the reactor twice.
+pub trait AsyncReady: AsFd {
+    /// Waits until the fd is readable: an event from the reactor that came
+    /// after this call began (each call waits for a fresh one).
+    ///
+    /// # Errors
+    /// The reactor's error (`epoll_wait`).
+    fn readable(&self) -> impl Future<Output = Result<()>> + Send + '_;
+
+    /// Waits until the fd is writable; as [`readable`](AsyncReady::readable).
+    ///
+    /// # Errors
+    /// The reactor's error (`epoll_wait`).
+    fn writable(&self) -> impl Future<Output = Result<()>> + Send + '_;
+}
+
+impl<T: AsFd + Send + Sync> AsyncReady for AsyncSource<T> {
+    async fn readable(&self) -> Result<()> {
+        self.io.readable().await.syscall("epoll_wait")
+    }
+
+    async fn writable(&self) -> Result<()> {
+        self.io.writable().await.syscall("epoll_wait")
+    }
+}
+
+impl<T: AsFd + Send + Sync> AsyncReady for async_io::Async<T> {
+    async fn readable(&self) -> Result<()> {
+        async_io::Async::readable(self).await.syscall("epoll_wait")
+    }
+
+    async fn writable(&self) -> Result<()> {
+        async_io::Async::writable(self).await.syscall("epoll_wait")
     }
 }
 

@@ -59,7 +59,7 @@ pub use fd::{
 pub use source::EventSource;
 
 #[cfg(feature = "async")]
-pub use asyncio::AsyncSource;
+pub use asyncio::{AsyncReady, AsyncSource};
 
 /// Re-exports for the `async_source!` macro; not public API.
 #[cfg(feature = "async")]

@@ -1,11 +1,11 @@
-//! Async copying on async-io's reactor (feature `async`).
+//! Async copying on async-io's reactor (feature `async`), through fd-core's
+//! adapter like every other crate's async types.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use async_io::Async;
-use fd_core::{Error, ErrorKind, Result, SyscallResult};
+use fd_core::{AsyncReady, AsyncSource, Error, ErrorKind, Result};
 
-use crate::copy::{CopyError, Method};
+use crate::copy::{CopyError, Method, Relay, Side, Step};
 use crate::pipe::{Pipe, PipeFlags};
 use crate::raw::{self, SpliceFlags};
 
@@ -26,8 +26,8 @@ use crate::raw::{self, SpliceFlags};
 /// ```
 #[derive(Debug)]
 pub struct AsyncPipe {
-    read: Async<OwnedFd>,
-    write: Async<OwnedFd>,
+    read: AsyncSource<OwnedFd>,
+    write: AsyncSource<OwnedFd>,
 }
 
 impl AsyncPipe {
@@ -43,35 +43,38 @@ impl AsyncPipe {
     pub fn from_pipe(pipe: Pipe) -> Result<AsyncPipe> {
         let (read, write) = pipe.into_ends();
         Ok(AsyncPipe {
-            read: Async::new(read).syscall("epoll_ctl")?,
-            write: Async::new(write).syscall("epoll_ctl")?,
+            read: AsyncSource::new(read)?,
+            write: AsyncSource::new(write)?,
         })
     }
 
     /// The read end, for [`copy_async`] and readiness.
-    pub fn read_end(&self) -> &Async<OwnedFd> {
+    pub fn read_end(&self) -> &AsyncSource<OwnedFd> {
         &self.read
     }
 
     /// The write end, for [`copy_async`] and readiness.
-    pub fn write_end(&self) -> &Async<OwnedFd> {
+    pub fn write_end(&self) -> &AsyncSource<OwnedFd> {
         &self.write
     }
 
     /// Reads what is there, waiting until something is; 0 at end of input.
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize> {
         self.read
-            .read_with(|fd| rustix::io::read(fd, &mut *buf).map_err(Into::into))
+            .read_with(|fd| {
+                rustix::io::read(fd, &mut *buf)
+                    .map_err(|e| Error::from_errno("read", e.raw_os_error()))
+            })
             .await
-            .syscall("read")
     }
 
     /// Writes some of `buf`, waiting for room.
     pub async fn write(&self, buf: &[u8]) -> Result<usize> {
         self.write
-            .write_with(|fd| rustix::io::write(fd, buf).map_err(Into::into))
+            .write_with(|fd| {
+                rustix::io::write(fd, buf).map_err(|e| Error::from_errno("write", e.raw_os_error()))
+            })
             .await
-            .syscall("write")
     }
 
     /// Bytes waiting to be read.
@@ -93,106 +96,83 @@ fn failed(error: Error, copied: u64) -> CopyError {
     }
 }
 
+/// Waits on the reactor until `fd` is readable (`Side::Input`) or
+/// writable (`Side::Output`).
+async fn ready(fd: &impl AsyncReady, side: Side) -> Result<()> {
+    match side {
+        Side::Input => fd.readable().await,
+        Side::Output => fd.writable().await,
+    }
+}
+
 /// Copies from `src` to `dst` until the end of `src` or `limit` bytes, with
 /// `splice`, waiting on the reactor for whichever end is not ready.
 ///
-/// Both ends are already registered (`Async<TcpStream>`, `Async<UnixStream>`,
-/// an [`AsyncPipe`]'s ends, …). When one end is a pipe the data is spliced
-/// straight across; otherwise through an internal pipe, which tells which
-/// end an `EAGAIN` came from: while the pipe is empty only the input can
-/// block, while it holds data only the output. Regular files cannot be
-/// registered with epoll: copy them with the blocking [`copy`](crate::copy)
-/// on a thread of their own.
+/// Both ends are already registered with async-io's reactor, so nothing is
+/// registered twice: the caller's `async_io::Async<TcpStream>` or
+/// `Async<UnixStream>`, an [`AsyncPipe`]'s ends, any `fd_core::AsyncSource`
+/// (anything [`AsyncReady`]). When one end is a pipe the data is spliced
+/// straight across; otherwise through an internal pipe, by the same relay as
+/// the blocking [`copy`](crate::copy): while the pipe is empty only the
+/// input can block, while it holds data only the output. Regular files
+/// cannot be registered with epoll: copy them with the blocking
+/// [`copy`](crate::copy) on a thread of their own.
 ///
 /// # Errors
 /// A [`CopyError`] with the bytes written before the failure; nothing is
 /// moved if [`check_pair`](crate::check_pair) refuses the pair.
-pub async fn copy_async<S: AsFd, D: AsFd>(
-    src: &Async<S>,
-    dst: &Async<D>,
+pub async fn copy_async<S: AsyncReady, D: AsyncReady>(
+    src: &S,
+    dst: &D,
     limit: Option<u64>,
 ) -> std::result::Result<u64, CopyError> {
     let (s, d) = (src.as_fd(), dst.as_fd());
     crate::check_pair(s, d).map_err(|e| failed(e, 0))?;
     let either_pipe = crate::is_pipe(s).map_err(|e| failed(e, 0))?
         || crate::is_pipe(d).map_err(|e| failed(e, 0))?;
-    let left = |copied: u64| {
-        limit.map_or(usize::MAX, |l| {
-            usize::try_from(l - copied.min(l)).unwrap_or(usize::MAX)
-        })
-    };
+    let left = |copied: u64| limit.map_or(u64::MAX, |l| l - copied.min(l));
     let mut copied = 0u64;
     if either_pipe {
         loop {
-            let want = left(copied).min(1 << 30);
+            let want = usize::try_from(left(copied))
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
             if want == 0 {
                 return Ok(copied);
             }
-            match raw::splice(
-                s,
-                None,
-                d,
-                None,
-                want,
-                SpliceFlags::NONBLOCK | SpliceFlags::MOVE,
-            ) {
+            match splice_nb(s, d, want) {
                 Ok(0) => return Ok(copied),
                 Ok(n) => copied += n as u64,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     // Either end may be the one not ready.
-                    futures_lite::future::or(src.readable(), dst.writable())
+                    futures_lite::future::or(ready(src, Side::Input), ready(dst, Side::Output))
                         .await
-                        .syscall("epoll_wait")
                         .map_err(|e| failed(e, copied))?;
                 }
                 Err(e) => return Err(failed(e, copied)),
             }
         }
     }
-    let pipe = Pipe::new().map_err(|e| failed(e, 0))?;
-    let size = pipe
-        .set_capacity(1 << 20)
-        .or_else(|_| pipe.capacity())
-        .map_err(|e| failed(e, 0))?;
-    let mut pending = 0usize;
+    let mut relay = Relay::new(true).map_err(|e| failed(e, 0))?;
     loop {
-        if pending == 0 {
-            let want = left(copied).min(size);
-            if want == 0 {
+        match relay.step(s, None, d, None, left(copied)) {
+            Ok(Step::End) => {
+                relay.release();
                 return Ok(copied);
             }
-            match splice_nb(s, pipe.write_end(), want) {
-                Ok(0) => return Ok(copied),
-                Ok(n) => pending = n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    src.readable()
-                        .await
-                        .syscall("epoll_wait")
-                        .map_err(|e| failed(e, copied))?;
-                }
-                Err(e) => return Err(failed(e, copied)),
+            Ok(Step::Took(_)) => {}
+            Ok(Step::Gave(n)) => copied += n as u64,
+            Ok(Step::Blocked(Side::Input)) => {
+                ready(src, Side::Input)
+                    .await
+                    .map_err(|e| failed(e, copied))?;
             }
-        } else {
-            match splice_nb(pipe.read_end(), d, pending) {
-                Ok(0) => {
-                    return Err(failed(
-                        Error::from_errno("splice", libc::EPIPE)
-                            .with_detail("the output took no bytes"),
-                        copied,
-                    ));
-                }
-                Ok(n) => {
-                    pending -= n;
-                    copied += n as u64;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    dst.writable()
-                        .await
-                        .syscall("epoll_wait")
-                        .map_err(|e| failed(e, copied))?;
-                }
-                Err(e) => return Err(failed(e, copied)),
+            Ok(Step::Blocked(Side::Output)) => {
+                ready(dst, Side::Output)
+                    .await
+                    .map_err(|e| failed(e, copied))?;
             }
+            Err((_, e)) => return Err(failed(e, copied)),
         }
     }
 }

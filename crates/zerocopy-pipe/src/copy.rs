@@ -841,82 +841,158 @@ fn take_pipe() -> Result<(Pipe, usize)> {
     Ok((pipe, size))
 }
 
+/// Which end of a relay could not go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The input (no data yet, or an error reading it).
+    Input,
+    /// The output (no room yet, or an error writing it).
+    Output,
+}
+
+/// What one [`Relay::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Took this many bytes from the input into the pipe.
+    Took(usize),
+    /// Gave this many bytes from the pipe to the output.
+    Gave(usize),
+    /// The input is at its end (or the limit is reached) and the pipe is empty.
+    End,
+    /// That end would block (`EAGAIN`): wait for it, then step again.
+    Blocked(Side),
+}
+
+/// Splicing between two ends neither of which is a pipe, through an
+/// internal pipe: the one loop both [`copy`] (waiting with `poll`) and
+/// `copy_async` (waiting on the reactor) drive. While the pipe is empty only
+/// the input is read, while it holds data only the output is written, so an
+/// `EAGAIN` always says which end to wait for.
+pub(crate) struct Relay {
+    pipe: Pipe,
+    size: usize,
+    /// Bytes in the pipe, taken from the input, not yet given.
+    pending: usize,
+    flags: SpliceFlags,
+}
+
+impl Relay {
+    /// A relay through this thread's spare pipe, or a new one of up to
+    /// 1 MiB. `nonblocking` splices with `SPLICE_F_NONBLOCK` (async use).
+    pub(crate) fn new(nonblocking: bool) -> Result<Relay> {
+        let (pipe, size) = take_pipe()?;
+        let flags = if nonblocking {
+            SpliceFlags::MOVE | SpliceFlags::NONBLOCK
+        } else {
+            SpliceFlags::MOVE
+        };
+        Ok(Relay {
+            pipe,
+            size,
+            pending: 0,
+            flags,
+        })
+    }
+
+    /// One splice: from the input (at most `left` bytes) while the pipe is
+    /// empty, else to the output.
+    ///
+    /// # Errors
+    /// The splice's error, with the end it came from.
+    pub(crate) fn step(
+        &mut self,
+        src: BorrowedFd<'_>,
+        src_off: Option<&mut u64>,
+        dst: BorrowedFd<'_>,
+        dst_off: Option<&mut u64>,
+        left: u64,
+    ) -> std::result::Result<Step, (Side, Error)> {
+        if self.pending == 0 {
+            if left == 0 {
+                return Ok(Step::End);
+            }
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(self.size);
+            return match raw::splice(src, src_off, self.pipe.write_end(), None, want, self.flags) {
+                Ok(0) => Ok(Step::End),
+                Ok(n) => {
+                    self.pending = n;
+                    Ok(Step::Took(n))
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Step::Blocked(Side::Input)),
+                Err(e) => Err((Side::Input, e)),
+            };
+        }
+        let flags = self.flags | SpliceFlags::MORE;
+        match raw::splice(
+            self.pipe.read_end(),
+            None,
+            dst,
+            dst_off,
+            self.pending,
+            flags,
+        ) {
+            Ok(0) => Err((
+                Side::Output,
+                Error::from_errno("splice", libc::EPIPE).with_detail("the output took no bytes"),
+            )),
+            Ok(n) => {
+                self.pending -= n;
+                Ok(Step::Gave(n))
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Step::Blocked(Side::Output)),
+            Err(e) => Err((Side::Output, e)),
+        }
+    }
+
+    /// Keeps the pipe for this thread's next copy if it is empty.
+    pub(crate) fn release(self) {
+        if self.pending == 0 {
+            SPARE_PIPE.with(|p| *p.borrow_mut() = Some((self.pipe, self.size)));
+        }
+    }
+}
+
 /// Neither end is a pipe: splice through an internal one.
 fn by_splice_via_pipe(job: &mut Job<'_>) -> Stop {
-    let (pipe, size) = match take_pipe() {
-        Ok(p) => p,
+    let mut relay = match Relay::new(false) {
+        Ok(r) => r,
         Err(e) => return Stop::Failed(e),
     };
-    let mut pending = 0usize;
     loop {
-        if pending == 0 {
-            if job.left() == 0 {
-                break;
-            }
-            let mut si = job.src_off;
-            match raw::splice(
-                job.src,
-                si.as_mut(),
-                pipe.write_end(),
-                None,
-                job.chunk(size),
-                SpliceFlags::MOVE,
-            ) {
-                Ok(0) => break,
-                Ok(n) => {
-                    job.src_off = si;
-                    pending = n;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if let Err(e) = wait(job.src, false) {
-                        return Stop::Failed(e);
-                    }
-                }
-                Err(e) if job.copied == 0 && fits_not(&e, Method::Splice) => {
-                    SPARE_PIPE.with(|p| *p.borrow_mut() = Some((pipe, size)));
-                    return Stop::FallBack(e.to_string());
-                }
-                Err(e) => return Stop::Failed(e),
-            }
-            continue;
-        }
-        let mut di = job.dst_off;
-        match raw::splice(
-            pipe.read_end(),
-            None,
-            job.dst,
-            di.as_mut(),
-            pending,
-            SpliceFlags::MOVE | SpliceFlags::MORE,
-        ) {
-            Ok(0) => {
-                return Stop::Failed(
-                    Error::from_errno("splice", libc::EPIPE)
-                        .with_detail("the output took no bytes"),
-                );
-            }
-            Ok(n) => {
-                pending -= n;
+        let (mut si, mut di) = (job.src_off, job.dst_off);
+        match relay.step(job.src, si.as_mut(), job.dst, di.as_mut(), job.left()) {
+            Ok(Step::End) => break,
+            Ok(Step::Took(_)) => job.src_off = si,
+            Ok(Step::Gave(n)) => {
                 job.copied += n as u64;
                 job.dst_off = di;
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if let Err(e) = wait(job.dst, true) {
+            Ok(Step::Blocked(side)) => {
+                let fd = if side == Side::Input {
+                    job.src
+                } else {
+                    job.dst
+                };
+                if let Err(e) = wait(fd, side == Side::Output) {
                     return Stop::Failed(e);
                 }
             }
-            Err(e) if job.copied == 0 && fits_not(&e, Method::Splice) => {
+            Err((Side::Input, e)) if job.copied == 0 && fits_not(&e, Method::Splice) => {
+                relay.release();
+                return Stop::FallBack(e.to_string());
+            }
+            Err((Side::Output, e)) if job.copied == 0 && fits_not(&e, Method::Splice) => {
                 // The input was already taken into the pipe: deliver it with
                 // write(2) before handing over to the next method.
-                return match flush_with_write(&pipe, pending, job) {
+                return match flush_with_write(&relay.pipe, relay.pending, job) {
                     Ok(()) => Stop::FallBack(e.to_string()),
                     Err(e) => Stop::Failed(e),
                 };
             }
-            Err(e) => return Stop::Failed(e),
+            Err((_, e)) => return Stop::Failed(e),
         }
     }
-    SPARE_PIPE.with(|p| *p.borrow_mut() = Some((pipe, size)));
+    relay.release();
     Stop::Done
 }
 
