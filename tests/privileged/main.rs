@@ -62,14 +62,7 @@ fn harness_namespaces_are_private() {
         b"butter-test"
     );
 
-    rustix::mount::mount(
-        "butter-test-tmpfs",
-        "/tmp",
-        "tmpfs",
-        rustix::mount::MountFlags::empty(),
-        None,
-    )
-    .expect("mount tmpfs on /tmp in a private mount namespace");
+    butter_tests::mount_tmpfs("butter-test-tmpfs", std::path::Path::new("/tmp"));
     std::fs::write("/tmp/marker", b"inside").unwrap();
     let mine = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let theirs = harness_mountinfo();

@@ -193,7 +193,7 @@ fn run_one(test: &Test) -> Outcome {
         );
         return Outcome::Skipped;
     }
-    match fork_child(test, is_root) {
+    match run_in_child(test, is_root) {
         Ok(status) => status,
         Err(e) => Outcome::Failed(format!("could not run the child: {e}")),
     }
@@ -212,7 +212,7 @@ fn scratch_base() -> PathBuf {
 }
 
 /// Forks, runs `test` in the child, and waits for it with [`TIMEOUT`].
-fn fork_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
+fn run_in_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
     let scratch =
         std::env::temp_dir().join(format!("butter-test-{}-{}", std::process::id(), test.name));
     std::fs::create_dir_all(&scratch)?;
@@ -432,17 +432,54 @@ impl Drop for TempDir {
     }
 }
 
+/// Mounts a fresh tmpfs named `name` on `at`, in this test's private mount
+/// namespace (a `Namespaces`, `UserNamespace` or `Root` test): it vanishes
+/// with the test and never touches the machine.
+pub fn mount_tmpfs(name: &str, at: &std::path::Path) {
+    rustix::mount::mount(name, at, "tmpfs", rustix::mount::MountFlags::empty(), None)
+        .unwrap_or_else(|e| {
+            panic!(
+                "mount a tmpfs on {} in the private mount namespace: {e}",
+                at.display()
+            )
+        });
+}
+
 /// Mounts a fresh tmpfs on `/tmp` in this test's private mount namespace
 /// (a `Namespaces` or `UserNamespace` test): scratch space that vanishes
 /// with the test and never touches the machine.
 pub fn private_tmpfs() -> PathBuf {
-    rustix::mount::mount(
-        "butter-test",
-        "/tmp",
-        "tmpfs",
-        rustix::mount::MountFlags::empty(),
-        None,
-    )
-    .expect("mount a tmpfs on /tmp in the private mount namespace");
+    mount_tmpfs("butter-test", std::path::Path::new("/tmp"));
     PathBuf::from("/tmp")
+}
+
+/// Forks a child that runs `body` and `_exit`s with what it returns; the
+/// pid, for [`exit_code`]. Call it from a test that runs in the harness's
+/// single-threaded forked child (before the test starts threads), so the
+/// child is a whole copy and `body` may do anything.
+#[allow(unsafe_code)]
+pub fn fork_child(body: impl FnOnce() -> i32) -> u32 {
+    // SAFETY: called from a single-threaded process (see above), so the
+    // child holds no lock another thread owned; it ends with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let code = body();
+        // SAFETY: ends the child at once, without the harness's exit path.
+        unsafe { libc::_exit(code) };
+    }
+    u32::try_from(pid).expect("fork returned a pid")
+}
+
+/// Reaps the child `pid` and returns its exit status (panics if a signal
+/// ended it).
+pub fn exit_code(pid: u32) -> i32 {
+    let pid =
+        rustix::process::Pid::from_raw(i32::try_from(pid).expect("a pid")).expect("a positive pid");
+    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+        .expect("waitpid")
+        .expect("a status");
+    status
+        .exit_status()
+        .unwrap_or_else(|| panic!("the child did not exit normally: {status:?}"))
 }

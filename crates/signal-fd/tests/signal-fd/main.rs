@@ -133,20 +133,7 @@ fn uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
-/// Forks a grandchild that runs `body` and never returns.
-#[allow(unsafe_code)]
-fn fork_child(body: impl FnOnce() -> i32) -> u32 {
-    // SAFETY: the tests run in a single-threaded child of the harness (and
-    // fork before spawning threads), so the grandchild is a full copy.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        let code = body();
-        // SAFETY: ends the grandchild without running the harness's exit code.
-        unsafe { libc::_exit(code) };
-    }
-    u32::try_from(pid).unwrap()
-}
+use butter_tests::fork_child;
 
 /// Reads one record, failing the test after `LIMIT`.
 fn read_one(source: &impl EventSource<Event = SigInfo>) -> SigInfo {
@@ -399,14 +386,7 @@ fn sigchld_core_dumped() {
             pattern.trim()
         ));
     }
-    rustix::mount::mount(
-        "butter-core",
-        "/tmp",
-        "tmpfs",
-        rustix::mount::MountFlags::empty(),
-        None,
-    )
-    .unwrap();
+    butter_tests::mount_tmpfs("butter-core", std::path::Path::new("/tmp"));
     std::env::set_current_dir("/tmp").unwrap();
     let signals = Signals::new(Signal::CHLD).unwrap();
     let child = fork_child(|| abort_with_core_limit(u64::MAX));
