@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use butter::eventfd::{AsyncEventFd, EventFd};
 use butter::timerfd::{Clock, TimerFd, TimerSpec};
-use butter_cli::json;
 use futures_lite::future::block_on;
 use nix::sys::eventfd::EventFd as NixEventFd;
 
@@ -872,38 +871,38 @@ fn print_table(rows: &[Row], plan: &Plan) {
 }
 
 fn to_json(rows: &[Row], plan: &Plan) -> String {
-    let items = rows.iter().map(|r| {
-        let mut o = json::Object::new()
-            .str("row", r.name)
-            .str("unit", r.unit)
-            .num("ours", r.ours)
-            .bool("higher_is_better", r.higher_is_better)
-            .str("note", &r.note);
-        if let Some(c) = r.c {
-            o = o.num("c", c).num("ratio_c", r.ratio(c));
-        }
-        if let Some((name, p)) = r.peer {
-            o = o
-                .str("peer", name)
-                .num("peer_value", p)
-                .num("ratio_peer", r.ratio(p));
-        }
-        o.finish()
-    });
-    json::Object::new()
-        .int("rounds", plan.rounds as i128)
-        .str(
-            "kernel",
-            std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim(),
-        )
-        .int(
-            "cpus",
-            thread::available_parallelism().map_or(0, |n| n.get()) as i128,
-        )
-        .raw("rows", &json::array(items))
-        .finish()
+    use serde_json::{Value, json};
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut o = json!({
+                "row": r.name,
+                "unit": r.unit,
+                "ours": r.ours,
+                "higher_is_better": r.higher_is_better,
+                "note": r.note,
+            });
+            if let Some(c) = r.c {
+                o["c"] = json!(c);
+                o["ratio_c"] = json!(r.ratio(c));
+            }
+            if let Some((name, p)) = r.peer {
+                o["peer"] = json!(name);
+                o["peer_value"] = json!(p);
+                o["ratio_peer"] = json!(r.ratio(p));
+            }
+            o
+        })
+        .collect();
+    json!({
+        "rounds": plan.rounds,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim(),
+        "cpus": thread::available_parallelism().map_or(0, |n| n.get()),
+        "rows": items,
+    })
+    .to_string()
 }
 
 fn main() -> ExitCode {

@@ -127,24 +127,29 @@ impl Report {
 
     /// The report as one JSON object.
     pub fn to_json(&self) -> String {
-        let rows = self.rows.iter().map(|r| {
-            json::Object::new()
-                .str("crate", r.group)
-                .str("feature", r.feature)
-                .str("since", r.since)
-                .str("status", r.status.as_str())
-                .str("detail", &r.detail)
-                .finish()
-        });
+        let rows: Vec<json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                json::json!({
+                    "crate": r.group,
+                    "feature": r.feature,
+                    "since": r.since,
+                    "status": r.status.as_str(),
+                    "detail": r.detail,
+                })
+            })
+            .collect();
         let kernel = self.kernel.map(|k| k.to_string()).unwrap_or_default();
-        json::Object::new()
-            .str("kernel", &kernel)
-            .str("release", &self.release)
-            .str("machine", &self.machine)
-            .int("euid", i128::from(self.euid))
-            .bool("cap_sys_admin", self.cap_sys_admin)
-            .raw("features", &json::array(rows))
-            .finish()
+        json::json!({
+            "kernel": kernel,
+            "release": self.release,
+            "machine": self.machine,
+            "euid": self.euid,
+            "cap_sys_admin": self.cap_sys_admin,
+            "features": rows,
+        })
+        .to_string()
     }
 }
 

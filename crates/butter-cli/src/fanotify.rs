@@ -128,23 +128,24 @@ pub fn json_line(
     verdict: Option<&str>,
     at: SystemTime,
 ) -> String {
-    let mut o = json::Object::new().str("time", &time::rfc3339(at));
-    o = match who.pid {
-        None => o.raw("pid", "null").raw("comm", "null"),
-        Some(pid) => o.int("pid", i128::from(pid)).str("comm", &who.comm),
-    };
-    o = o.str("events", &event.mask().to_string());
-    o = match path {
-        Some(p) => o.path("path", p),
-        None => o.raw("path", "null"),
-    };
+    let mut o = json::Map::new();
+    o.insert("time".into(), time::rfc3339(at).into());
+    o.insert("pid".into(), who.pid.into());
+    o.insert("comm".into(), who.pid.map(|_| who.comm.clone()).into());
+    o.insert("events".into(), event.mask().to_string().into());
+    match path {
+        Some(p) => json::put_path(&mut o, "path", p),
+        None => {
+            o.insert("path".into(), json::Value::Null);
+        }
+    }
     if let Some(to) = to {
-        o = o.path("to", to);
+        json::put_path(&mut o, "to", to);
     }
     if let Some(v) = verdict {
-        o = o.str("verdict", v);
+        o.insert("verdict".into(), v.into());
     }
-    o.finish()
+    json::line(o)
 }
 
 /// `butter fanotify`.

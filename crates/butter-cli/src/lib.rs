@@ -7,7 +7,7 @@
 //! - [`watch`]: file events as they happen.
 //! - [`copy`]: the fastest kernel copy between two fds, with progress.
 //! - [`fanotify`]: who touches which file, and answering permission events.
-//! - [`json`]: the small JSON writer behind every `--json` flag.
+//! - [`json`]: `serde_json` for every `--json` flag, with byte-exact paths.
 //! - [`output`]: output lines, exit statuses, and the parsers the commands share.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 

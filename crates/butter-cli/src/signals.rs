@@ -39,25 +39,24 @@ pub fn text_line(info: &SigInfo, at: SystemTime) -> String {
 /// One JSON object per signal.
 pub fn json_line(info: &SigInfo, at: SystemTime) -> String {
     let sig = info.signal();
-    let mut o = json::Object::new()
-        .str("time", &time::rfc3339(at))
-        .str("signal", &sig.to_string())
-        .int("number", i128::from(sig.raw()))
-        .int("pid", i128::from(info.pid()))
-        .int("uid", i128::from(info.uid()))
-        .int("code", i128::from(info.code_raw()));
+    let mut o = json::Map::new();
+    o.insert("time".into(), time::rfc3339(at).into());
+    o.insert("signal".into(), sig.to_string().into());
+    o.insert("number".into(), sig.raw().into());
+    o.insert("pid".into(), info.pid().into());
+    o.insert("uid".into(), info.uid().into());
+    o.insert("code".into(), info.code_raw().into());
     if let Some(name) = info.code().name(sig) {
-        o = o.str("code_name", name);
+        o.insert("code_name".into(), name.into());
     }
     if info.code() == SigCode::Queue {
-        o = o
-            .int("value", i128::from(info.value_int()))
-            .int("ptr", i128::from(info.value_ptr()));
+        o.insert("value".into(), info.value_int().into());
+        o.insert("ptr".into(), info.value_ptr().into());
     }
     if let Some(child) = info.child_status() {
-        o = o.str("child", &child.to_string());
+        o.insert("child".into(), child.to_string().into());
     }
-    o.finish()
+    json::line(o)
 }
 
 /// `butter signals`.

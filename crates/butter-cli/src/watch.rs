@@ -132,17 +132,17 @@ pub fn text_line(record: &Record, at: SystemTime) -> String {
 /// replacement characters; `path_bytes` (and `to_bytes` for a rename's new
 /// path) keep the exact bytes then.
 pub fn json_line(record: &Record, at: SystemTime) -> String {
-    let mut o = json::Object::new()
-        .str("time", &time::rfc3339(at))
-        .str("events", &record.events)
-        .path("path", &record.path);
+    let mut o = json::Map::new();
+    o.insert("time".into(), time::rfc3339(at).into());
+    o.insert("events".into(), record.events.clone().into());
+    json::put_path(&mut o, "path", &record.path);
     if let Some(to) = &record.to {
-        o = o.path("to", to);
+        json::put_path(&mut o, "to", to);
     }
     if record.cookie != 0 {
-        o = o.int("cookie", i128::from(record.cookie));
+        o.insert("cookie".into(), record.cookie.into());
     }
-    o.finish()
+    json::line(o)
 }
 
 /// `butter watch`.
