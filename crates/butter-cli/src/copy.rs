@@ -104,23 +104,39 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// `1.5 GiB`-style sizes.
+/// `1.50 GiB`-style sizes (binary units), as indicatif shows them.
 pub fn human(bytes: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < units.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} B")
-    } else {
-        format!("{v:.1} {}", units[unit])
-    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a byte count or rate, non-negative; fractions of a byte do not matter"
+    )]
+    let bytes = bytes.max(0.0) as u64;
+    indicatif::HumanBytes(bytes).to_string()
 }
 
-/// One progress line: bar, percentage, rate, ETA (when the total is known).
+/// indicatif's bar for a copy of `total` bytes (a spinner with the count
+/// and rate when the total is unknown, as from a pipe).
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let (bar, template) = match total {
+        Some(t) => (
+            ProgressBar::new(t),
+            "[{bar:30}] {percent:>3}%  {binary_bytes}/{binary_total_bytes}  {binary_bytes_per_sec}  ETA {eta}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {binary_bytes} copied  {binary_bytes_per_sec}",
+        ),
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-");
+    bar.with_style(style)
+}
+
+/// One progress line for a log: bar, percentage, rate, ETA (when the total
+/// is known).
 pub fn progress_line(done: u64, total: Option<u64>, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
     match total.filter(|t| *t > 0) {
@@ -210,7 +226,9 @@ pub fn run(
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut stderr = std::io::stderr();
-    let live = progress && stderr.is_terminal();
+    // On a terminal, indicatif's bar (rate and ETA); in a log, one plain
+    // line per step, which a redrawn bar would garble.
+    let bar = (progress && stderr.is_terminal()).then(|| progress_bar(total));
     loop {
         let left = limit.map(|l| l - copied.min(l));
         if left == Some(0) {
@@ -248,20 +266,17 @@ pub fn run(
                 skipped.push(s);
             }
         }
-        if progress {
-            let line = progress_line(copied, total, start.elapsed());
-            let _ = if live {
-                write!(stderr, "\r{line}")
-            } else {
-                writeln!(stderr, "{line}")
-            };
+        if let Some(bar) = &bar {
+            bar.set_position(copied);
+        } else if progress {
+            let _ = writeln!(stderr, "{}", progress_line(copied, total, start.elapsed()));
         }
         if !progress || report.bytes < step.unwrap_or(u64::MAX) {
             break;
         }
     }
-    if live {
-        let _ = writeln!(stderr);
+    if let Some(bar) = bar {
+        bar.finish();
     }
     let secs = start.elapsed().as_secs_f64();
     let method = used.map_or("nothing".to_owned(), |m| m.to_string());
@@ -287,8 +302,8 @@ mod tests {
     #[test]
     fn sizes_and_progress_lines() {
         assert_eq!(human(512.0), "512 B");
-        assert_eq!(human(1536.0), "1.5 KiB");
-        assert_eq!(human(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+        assert_eq!(human(1536.0), "1.50 KiB");
+        assert_eq!(human(3.0 * 1024.0 * 1024.0 * 1024.0), "3.00 GiB");
         let line = progress_line(50, Some(100), Duration::from_secs(1));
         assert!(
             line.starts_with(&format!("[{}{}]  50%", "#".repeat(15), "-".repeat(15))),
@@ -297,7 +312,7 @@ mod tests {
         assert!(line.ends_with("ETA 1s"), "{line}");
         assert!(
             progress_line(2048, None, Duration::from_secs(2))
-                .starts_with("2.0 KiB copied  1.0 KiB/s")
+                .starts_with("2.00 KiB copied  1.00 KiB/s")
         );
         assert!(progress_line(200, Some(100), Duration::from_secs(1)).contains("100%"));
     }

@@ -376,7 +376,7 @@ fn copy_reports_the_method_and_copies_exactly() {
     let out = butter(&["copy", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        text(&out.stderr).contains("3000000 bytes (2.9 MiB) by copy-file-range"),
+        text(&out.stderr).contains("3000000 bytes (2.86 MiB) by copy-file-range"),
         "{}",
         text(&out.stderr)
     );
