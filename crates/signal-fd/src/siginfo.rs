@@ -560,4 +560,35 @@ mod tests {
         );
         assert_eq!(ticks(250), Duration::from_millis(2500));
     }
+
+    proptest::proptest! {
+        /// Any record the kernel could hand over (any signal number, code,
+        /// status and field values) decodes and prints without panicking,
+        /// and what it says agrees with its raw fields.
+        #[test]
+        fn any_record_decodes(
+            signo in proptest::num::u32::ANY,
+            code in proptest::num::i32::ANY,
+            status in proptest::num::i32::ANY,
+            pid in proptest::num::u32::ANY,
+            ptr in proptest::num::u64::ANY,
+        ) {
+            let mut raw = RawSiginfo::ZERO;
+            raw.ssi_signo = signo;
+            raw.ssi_code = code;
+            raw.ssi_status = status;
+            raw.ssi_pid = pid;
+            raw.ssi_ptr = ptr;
+            let info = SigInfo::from_raw(raw);
+            let _ = format!("{info:?}");
+            proptest::prop_assert_eq!(info.code_raw(), code);
+            proptest::prop_assert_eq!(info.value_ptr(), ptr);
+            let sig = info.signal();
+            let _ = info.code().name(sig);
+            if let Some(child) = info.child_status() {
+                proptest::prop_assert_eq!(signo, libc::SIGCHLD.cast_unsigned());
+                let _ = child.to_string();
+            }
+        }
+    }
 }

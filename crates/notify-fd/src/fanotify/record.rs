@@ -404,27 +404,19 @@ pub(crate) mod tests {
         assert!(info.next().is_none() && info.truncated());
     }
 
-    /// Arbitrary bytes, and plausible events with random records, never
-    /// panic and never yield slices outside the input (fixed seed).
-    #[test]
-    fn arbitrary_bytes_never_panic() {
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for round in 0..20_000 {
-            let bytes: Vec<u8> = if round % 2 == 0 {
-                let n = usize::try_from(next() % 160).unwrap();
-                (0..n).map(|_| next().to_le_bytes()[0]).collect()
-            } else {
-                let n = usize::try_from(next() % 64).unwrap();
-                let data: Vec<u8> = (0..n).map(|_| next().to_le_bytes()[0]).collect();
-                let kind = next().to_le_bytes()[0] % 14;
-                event(next(), 3, 4, &[record(kind, &data)])
-            };
+    proptest::proptest! {
+        /// Arbitrary bytes, and plausible events with random records, never
+        /// panic and never yield slices outside the input; proptest shrinks
+        /// a failure to a minimal input.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..160),
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            kind in 0u8..14,
+            mask in proptest::num::u64::ANY,
+            plausible in proptest::bool::ANY,
+        ) {
+            let bytes = if plausible { event(mask, 3, 4, &[record(kind, &data)]) } else { raw };
             let range = bytes.as_ptr_range();
             for e in EventIter::new(&bytes) {
                 for info in e.info() {
@@ -437,7 +429,7 @@ pub(crate) mod tests {
                     };
                     for s in slices.into_iter().filter(|s| !s.is_empty()) {
                         let p = s.as_ptr_range();
-                        assert!(range.start <= p.start && p.end <= range.end);
+                        proptest::prop_assert!(range.start <= p.start && p.end <= range.end);
                     }
                 }
             }
