@@ -4,7 +4,8 @@
 //!   and with none), every crate's unit, integration and doc tests, the
 //!   cross-crate tests, the privileged tests (forked children in private
 //!   namespaces: as root, or in a user namespace; skips are explained), the
-//!   example programs' self-tests (on tokio and smol), and rustdoc with
+//!   example programs' self-tests (on tokio and smol), `cargo package` of
+//!   every member (each builds from its own tarball), and rustdoc with
 //!   warnings denied. Prints a summary and fails if anything did.
 //! - `cargo xtask bench`: builds `butter-bench` in release mode, runs it, and
 //!   writes the table as JSON to `target/butter-bench.json`.
@@ -177,6 +178,19 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         "tests (unit, integration, doc, cross-crate, privileged)",
         cargo(root).args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
         Some(&mut counts),
+    ));
+    // Every member packs and builds from its own tarball (what a publish
+    // would upload), offline: the tests above fetched every dependency.
+    steps.push(run_step(
+        "package (each member builds from its own tarball)",
+        cargo(root).args([
+            "package",
+            "--workspace",
+            "--allow-dirty",
+            "--offline",
+            "--quiet",
+        ]),
+        None,
     ));
     // The examples that are programs with a self-test: the same upload
     // watcher on two executors, 100 trees each, every path reported once.
