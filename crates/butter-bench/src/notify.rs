@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use butter::notify::inotify::{Event, EventBuffer, EventMask, Inotify, WatchFlags};
 
-use crate::{alloc_count, c, timed};
+use crate::harness::{Plan, Row, interleaved, timed};
+use crate::{alloc_count, c};
 
 /// A scratch file on tmpfs where there is one (`/dev/shm`), removed on drop.
 pub(crate) struct Scratch {
@@ -192,4 +193,98 @@ pub(crate) fn live_peer(file: &Path, pairs: u64) -> (Duration, bool) {
     let mut peer = new_peer(file);
     let mut buf = vec![0u8; 64 * 1024];
     live(file, pairs, |want| read_peer(&mut peer, &mut buf, want))
+}
+
+pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
+    use butter::notify::inotify::EventBuffer;
+    let scratch = Scratch::new();
+    let file = scratch.file();
+    let reps = plan.drain_reps;
+    let events = (queue_events() * u64::from(reps)) as f64;
+    let mut buf = EventBuffer::default();
+    // Allocations are counted in the measured rounds only: the warm-up
+    // round grows the reused buffer to the queue's size, once.
+    let (mut ours_allocs, mut peer_allocs) = (0, 0);
+    let (mut ours_runs, mut peer_runs) = (0, 0);
+    let m = interleaved(
+        plan.notify_rounds,
+        &mut [
+            &mut || {
+                let (t, a) = drain_ours(file, reps, &mut buf);
+                if ours_runs > 0 {
+                    ours_allocs += a;
+                }
+                ours_runs += 1;
+                t
+            },
+            &mut || drain_c(file, reps),
+            &mut || {
+                let (t, a) = drain_peer(file, reps);
+                if peer_runs > 0 {
+                    peer_allocs += a;
+                }
+                peer_runs += 1;
+                t
+            },
+        ],
+    );
+    let rate = |s: f64| events / s;
+    let drain = Row {
+        name: "inotify: drain a full queue",
+        unit: "events/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("inotify crate", rate(m[2]))),
+        higher_is_better: true,
+        note: format!("{} events per fill", queue_events()),
+    };
+    let drained = events * plan.notify_rounds as f64;
+    let allocs = Row {
+        name: "inotify: allocations per event while draining",
+        unit: "allocs/event",
+        ours: ours_allocs as f64 / drained,
+        c: None,
+        peer: Some(("inotify crate", peer_allocs as f64 / drained)),
+        higher_is_better: false,
+        note: "after the warm-up round grew the reused buffer".into(),
+    };
+    let pairs = plan.live_pairs;
+    let (mut lost_ours, mut lost_c, mut lost_peer) = (false, false, false);
+    let m = interleaved(
+        plan.notify_rounds,
+        &mut [
+            &mut || {
+                let (t, l) = live_ours(file, pairs, &mut buf);
+                lost_ours |= l;
+                t
+            },
+            &mut || {
+                let (t, l) = live_c(file, pairs);
+                lost_c |= l;
+                t
+            },
+            &mut || {
+                let (t, l) = live_peer(file, pairs);
+                lost_peer |= l;
+                t
+            },
+        ],
+    );
+    let rate = |s: f64| (2 * pairs) as f64 / s;
+    let said = |l: bool| if l { "YES" } else { "none" };
+    let live = Row {
+        name: "inotify: live producer on tmpfs",
+        unit: "events/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("inotify crate", rate(m[2]))),
+        higher_is_better: true,
+        note: format!(
+            "producer-bound (a reader that wakes less often leaves the producer more CPU); lost: ours {}, C {}, peer {}",
+            said(lost_ours),
+            said(lost_c),
+            said(lost_peer)
+        ),
+    };
+    vec![drain, live, allocs]
 }

@@ -14,7 +14,8 @@ use butter::signalfd::{
 use futures_lite::StreamExt;
 use futures_lite::future::block_on;
 
-use crate::{c, timed};
+use crate::c;
+use crate::harness::{Plan, Row, interleaved, timed};
 
 /// The signal our and C's kill+read loops use (blocked process-wide).
 const OURS: Signal = Signal::USR1;
@@ -145,4 +146,59 @@ pub(crate) fn batch_c(n: u64) -> Duration {
     let took = timed(|| sum = c::signal_batch_read(queued().raw(), n));
     assert_eq!(sum, Some(expect));
     took
+}
+
+pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
+    let n = plan.signals;
+    let rate = |s: f64| n as f64 / s;
+    let m = interleaved(
+        plan.rounds,
+        &mut [
+            &mut || kill_read_ours(n),
+            &mut || kill_read_c(n),
+            &mut || kill_read_signal_hook(n),
+        ],
+    );
+    let blocking = Row {
+        name: "signals kill+read, blocking",
+        unit: "signals/s",
+        ours: rate(m[0]),
+        c: Some(rate(m[1])),
+        peer: Some(("signal-hook iterator", rate(m[2]))),
+        higher_is_better: true,
+        note: String::new(),
+    };
+    let m = interleaved(
+        plan.rounds,
+        &mut [&mut || kill_read_async_ours(n), &mut || {
+            kill_read_async_signal(n)
+        }],
+    );
+    let asynchronous = Row {
+        name: "signals kill+read, async stream",
+        unit: "signals/s",
+        ours: rate(m[0]),
+        c: None,
+        peer: Some(("async-signal Signals", rate(m[1]))),
+        higher_is_better: true,
+        note: String::new(),
+    };
+    let q = plan.queued_signals;
+    let per = |s: f64| s * 1e9 / q as f64;
+    let m = interleaved(
+        plan.rounds,
+        &mut [&mut || batch_ours(q), &mut || batch_c(q), &mut || {
+            one_by_one_ours(q)
+        }],
+    );
+    let batch = Row {
+        name: "queued RT signals read, 256 per read(2)",
+        unit: "ns/signal",
+        ours: per(m[0]),
+        c: Some(per(m[1])),
+        peer: Some(("ours, one read(2) per signal", per(m[2]))),
+        higher_is_better: false,
+        note: format!("{q} queued"),
+    };
+    vec![blocking, asynchronous, batch]
 }

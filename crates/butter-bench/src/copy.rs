@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use butter::pipe::{CopyOptions, Pipe, copy_with};
 
-use crate::{c, timed};
+use crate::c;
+use crate::harness::{Plan, Row, interleaved, timed};
 
 /// The source: `size` bytes on tmpfs (`/dev/shm`) where there is one.
 pub(crate) struct Source {
@@ -256,4 +257,86 @@ pub(crate) fn method_for(source: &Source, pair: Pair, aliasing: bool) -> String 
         Pair::PipeToFile => unreachable!("answered above"),
     };
     report.expect("copy").method.to_string()
+}
+
+pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
+    use {Pair, Way};
+    let source = Source::new(plan.copy_size);
+    let gbps = |s: f64| plan.copy_size as f64 / s / 1e9;
+    // (name, pair, aliasing, grow the pipes we are given)
+    let cases: [(&'static str, Pair, bool, bool); 9] = [
+        ("copy: file -> /dev/null", Pair::DevNull, false, false),
+        (
+            "copy: file -> pipe -> consumer (default)",
+            Pair::PipeToConsumer,
+            false,
+            false,
+        ),
+        (
+            "copy: file -> pipe -> consumer (grow pipe)",
+            Pair::PipeToConsumer,
+            false,
+            true,
+        ),
+        (
+            "copy: file -> pipe -> consumer (aliasing ok)",
+            Pair::PipeToConsumer,
+            true,
+            false,
+        ),
+        (
+            "copy: file -> pipe (aliasing ok, grow pipe)",
+            Pair::PipeToConsumer,
+            true,
+            true,
+        ),
+        (
+            "copy: file -> unix socket -> consumer",
+            Pair::UnixSocket,
+            false,
+            false,
+        ),
+        ("copy: file -> file (tmpfs)", Pair::File, false, false),
+        (
+            "copy: producer -> pipe -> file",
+            Pair::PipeToFile,
+            false,
+            false,
+        ),
+        (
+            "copy: producer -> pipe -> file (grow pipe)",
+            Pair::PipeToFile,
+            false,
+            true,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, pair, aliasing, grow) in cases {
+        let method = method_for(&source, pair, aliasing);
+        let m = interleaved(
+            plan.copy_rounds,
+            &mut [
+                &mut || run(&source, pair, Way::Ours { aliasing, grow }),
+                &mut || run(&source, pair, Way::C),
+                &mut || run(&source, pair, Way::Std),
+                &mut || run(&source, pair, Way::ReadWrite),
+            ],
+        );
+        let mut row = Row {
+            name,
+            unit: "GB/s",
+            ours: gbps(m[0]),
+            c: Some(gbps(m[1])),
+            peer: Some(("std::io::copy", gbps(m[2]))),
+            higher_is_better: true,
+            note: String::new(),
+        };
+        let rw = gbps(m[3]);
+        row.note = format!(
+            "ours by {method}; read/write loop {rw:.2} GB/s (x{:.2})",
+            row.ratio(rw)
+        );
+        rows.push(row);
+    }
+    rows
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use butter::notify::fanotify::{Class, EventMask, Fanotify, InitFlags, MarkFlags, MarkTarget};
 
-use crate::{c, timed};
+use crate::c;
+use crate::harness::{Plan, Row, interleaved, timed};
 
 /// Events per fill: distinct files, as fanotify merges repeats on one object.
 pub(crate) const FILL: u64 = 16_000;
@@ -158,4 +159,82 @@ pub(crate) fn live_c(dir: &Path, mode: Mode, round: u64) -> (Duration, bool) {
     drop(g);
     cleanup(dir, mode, round);
     (took, seen < FILL)
+}
+
+pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
+    use {Dir, FILL, Mode, in_c, ours};
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("butter-bench: fanotify rows left out: fd-mode fanotify groups need root");
+        return Vec::new();
+    }
+    let dir = Dir::new();
+    let mut rows = Vec::new();
+    for (name, mode) in [
+        ("fanotify: drain, an fd per event", Mode::Fd),
+        ("fanotify: drain, DFID_NAME records", Mode::DfidName),
+    ] {
+        // Each run uses its own round number, so DFID_NAME names never repeat.
+        let (mut ours_round, mut c_round) = (0u64, 1u64);
+        let m = interleaved(
+            plan.notify_rounds,
+            &mut [
+                &mut || {
+                    ours_round += 2;
+                    ours(&dir.path, mode, ours_round)
+                },
+                &mut || {
+                    c_round += 2;
+                    in_c(&dir.path, mode, c_round)
+                },
+            ],
+        );
+        let rate = |s: f64| FILL as f64 / s;
+        rows.push(Row {
+            name,
+            unit: "events/s",
+            ours: rate(m[0]),
+            c: Some(rate(m[1])),
+            peer: None,
+            higher_is_better: true,
+            note: format!("{FILL} events per fill, inode marks on a tmpfs directory"),
+        });
+        let (mut ours_round, mut c_round) = (1_000_000u64, 1_000_001u64);
+        let (mut lost_ours, mut lost_c) = (false, false);
+        let m = interleaved(
+            plan.notify_rounds,
+            &mut [
+                &mut || {
+                    ours_round += 2;
+                    let (t, lost) = live_ours(&dir.path, mode, ours_round);
+                    lost_ours |= lost;
+                    t
+                },
+                &mut || {
+                    c_round += 2;
+                    let (t, lost) = live_c(&dir.path, mode, c_round);
+                    lost_c |= lost;
+                    t
+                },
+            ],
+        );
+        let said = |l: bool| if l { "YES" } else { "none" };
+        rows.push(Row {
+            name: if matches!(mode, Mode::Fd) {
+                "fanotify: live, an fd per event"
+            } else {
+                "fanotify: live, DFID_NAME records"
+            },
+            unit: "events/s",
+            ours: rate(m[0]),
+            c: Some(rate(m[1])),
+            peer: None,
+            higher_is_better: true,
+            note: format!(
+                "producer-bound; lost: ours {}, C {}",
+                said(lost_ours),
+                said(lost_c)
+            ),
+        });
+    }
+    rows
 }
