@@ -48,7 +48,7 @@ pub(crate) struct TimerRun {
 }
 
 /// The C periodic-timer run: `period` for `total`, as
-/// [`crate::timer_run_ours`] does in Rust.
+/// `timerfd::timer_run_ours` does in Rust.
 pub(crate) fn timerfd_run(period_ns: u64, total_ns: u64) -> Option<TimerRun> {
     let cap = usize::try_from(total_ns / period_ns * 2 + 16).ok()?;
     let mut run = TimerRun {

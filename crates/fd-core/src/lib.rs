@@ -45,6 +45,8 @@ compile_error!("butter's crates wrap Linux system calls and build only for Linux
 mod error;
 mod fd;
 pub mod probe;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod source;
 mod sys;
 
@@ -56,6 +58,8 @@ pub use fd::{
     dup_cloexec, duration_to_timespec, is_cloexec, is_nonblocking, retry_on_intr, set_cloexec,
     set_nonblocking, timespec_to_duration, wait_either, wait_readable, wait_writable,
 };
+#[cfg(feature = "serde")]
+pub use serde_impls::serde_os_str;
 pub use source::EventSource;
 
 #[cfg(feature = "async")]

@@ -48,6 +48,8 @@ pub mod inotify;
 mod lease;
 mod names;
 mod probe;
+#[cfg(feature = "serde")]
+mod serde_impls;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -54,6 +54,8 @@ pub struct ReadmeDoctests;
 mod mask;
 mod pidfd;
 mod probe;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod siginfo;
 mod signal;
 mod signalfd;

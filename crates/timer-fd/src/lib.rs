@@ -51,6 +51,8 @@ compile_error!("timer-fd wraps Linux's timerfd and builds only for Linux targets
 mod asynchronous;
 mod probe;
 mod raw;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod timer;
 
 #[cfg(feature = "async")]

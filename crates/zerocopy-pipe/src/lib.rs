@@ -51,6 +51,8 @@ mod copy;
 mod pipe;
 mod probe;
 mod raw;
+#[cfg(feature = "serde")]
+mod serde_impls;
 
 #[cfg(feature = "async")]
 pub use asynchronous::{AsyncPipe, copy_async};
