@@ -78,30 +78,50 @@ pub(crate) struct Fresh<'b> {
 }
 
 /// One `read(2)` of a fanotify group into `buffer`: every event read, each
-/// with the fds it carries taken into ownership exactly once. This is the
-/// one place event fd numbers become `OwnedFd`s.
+/// with the fds it carries taken into ownership exactly once, as the
+/// iterator reaches it. This is the one place event fd numbers become
+/// `OwnedFd`s; events the caller does not take are closed when the
+/// iterator is dropped, so nothing leaks.
 ///
 /// # Errors
 /// As `read(2)`: `WouldBlock` when non-blocking and empty.
-pub(crate) fn read_batch<'b>(
-    group: BorrowedFd<'_>,
-    buffer: &'b mut [u8],
-) -> Result<Vec<Fresh<'b>>> {
+pub(crate) fn read_batch<'b>(group: BorrowedFd<'_>, buffer: &'b mut [u8]) -> Result<Batch<'b>> {
     let len = fd_core::retry_on_intr(|| {
         rustix::io::read(group, &mut *buffer)
             .map_err(|e| Error::from_errno("read", e.raw_os_error()))
     })?;
     let bytes: &'b [u8] = &buffer[..len];
-    Ok(EventIter::new(bytes)
-        .map(|raw| {
-            let file = take_fd(raw.fd);
-            let pidfd = raw.info().find_map(|i| match i {
-                Info::Pidfd(fd) => take_fd(fd),
-                _ => None,
-            });
-            Fresh { raw, file, pidfd }
-        })
-        .collect())
+    Ok(Batch {
+        events: EventIter::new(bytes),
+    })
+}
+
+/// The events of one [`read_batch`], in order; see there.
+pub(crate) struct Batch<'b> {
+    events: EventIter<'b>,
+}
+
+impl<'b> Iterator for Batch<'b> {
+    type Item = Fresh<'b>;
+
+    fn next(&mut self) -> Option<Fresh<'b>> {
+        let raw = self.events.next()?;
+        let file = take_fd(raw.fd);
+        let pidfd = raw.info().find_map(|i| match i {
+            Info::Pidfd(fd) => take_fd(fd),
+            _ => None,
+        });
+        Some(Fresh { raw, file, pidfd })
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // Every fd the read opened is ours: close those not handed out.
+        for fresh in self.by_ref() {
+            drop(fresh);
+        }
+    }
 }
 
 /// Writes a `struct fanotify_response` to the group.
