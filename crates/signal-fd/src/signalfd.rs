@@ -12,10 +12,10 @@ bitflags::bitflags! {
     /// Flags for [`signalfd`]. `SFD_CLOEXEC` is always added.
     #[repr(transparent)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct SignalFdFlags: i32 {
+    pub struct SignalFdFlags: u32 {
         /// `SFD_NONBLOCK`: a read with nothing pending fails with
         /// [`fd_core::ErrorKind::WouldBlock`].
-        const NONBLOCK = libc::SFD_NONBLOCK;
+        const NONBLOCK = libc::SFD_NONBLOCK.cast_unsigned();
     }
 }
 
@@ -51,7 +51,7 @@ fn refuse_uncatchable(call: &'static str, set: &SigSet) -> Result<()> {
 #[doc(alias = "signalfd4")]
 pub fn signalfd(set: &SigSet, flags: SignalFdFlags) -> Result<OwnedFd> {
     refuse_uncatchable("signalfd4", set)?;
-    let fd = sys::signalfd(None, set, flags.bits() | libc::SFD_CLOEXEC)?;
+    let fd = sys::signalfd(None, set, flags.bits().cast_signed() | libc::SFD_CLOEXEC)?;
     fd.ok_or_else(|| Error::from_errno("signalfd4", libc::EBADF))
 }
 

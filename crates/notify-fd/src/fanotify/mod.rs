@@ -35,6 +35,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use fd_core::{Error, EventSource, Result};
+/// `open(2)` flags, for event fds and [`Fanotify::open_handle`] (rustix's
+/// typed flags).
+pub use rustix::fs::OFlags;
 
 pub use flags::{Class, EventMask, InitFlags, MarkFlags, MarkTarget};
 pub use record::{EventIter, FidKind, FileHandle, Info, InfoIter, RawEvent};
@@ -290,12 +293,17 @@ impl Fanotify {
     /// - [`ErrorKind::PermissionDenied`](fd_core::ErrorKind::PermissionDenied) (`EPERM`): without `CAP_SYS_ADMIN`,
     ///   only [`Class::Notif`] with FID reporting is allowed (Linux 5.13).
     pub fn new(class: Class, flags: InitFlags) -> Result<Fanotify> {
-        Fanotify::with_event_flags(class, flags, libc::O_RDONLY | libc::O_LARGEFILE)
+        Fanotify::with_event_flags(class, flags, OFlags::RDONLY | OFlags::LARGEFILE)
     }
 
     /// As [`Fanotify::new`], with the `open(2)` flags of event fds
-    /// (`O_RDONLY`, `O_RDWR`, `O_NOATIME`, …; `O_CLOEXEC` is always added).
-    pub fn with_event_flags(class: Class, flags: InitFlags, event_flags: i32) -> Result<Fanotify> {
+    /// (`OFlags::RDONLY`, `RDWR`, `NOATIME`, …; `O_CLOEXEC` is always
+    /// added).
+    pub fn with_event_flags(
+        class: Class,
+        flags: InitFlags,
+        event_flags: OFlags,
+    ) -> Result<Fanotify> {
         const CALL: &str = "fanotify_init";
         let refuse = |why: &str| Err(Error::invalid_input(CALL, why.to_owned()));
         if flags.contains(InitFlags::REPORT_NAME) && !flags.contains(InitFlags::REPORT_DIR_FID) {
@@ -311,13 +319,7 @@ impl Fanotify {
                 "REPORT_PIDFD and REPORT_TID cannot go together (a pidfd is for a process)",
             );
         }
-        let event_flags = u32::try_from(event_flags).map_err(|_| {
-            Error::invalid_input(
-                CALL,
-                format!("event fd flags {event_flags:#x} are not open(2) flags"),
-            )
-        })?;
-        let fd = sys::fanotify_init(class.bits() | flags.bits(), event_flags).map_err(|e| match e.errno() {
+        let fd = sys::fanotify_init(class.bits() | flags.bits(), event_flags.bits()).map_err(|e| match e.errno() {
             libc::EPERM => e.with_detail(
                 "fanotify needs CAP_SYS_ADMIN, except Class::Notif with REPORT_FID (or REPORT_DFID_NAME) \
                  and inode marks, which unprivileged users may use since Linux 5.13",
@@ -615,7 +617,7 @@ impl Fanotify {
     /// [`ErrorKind::NotFound`](fd_core::ErrorKind::NotFound) if no marked path is on that filesystem, or
     /// the object is gone (`ESTALE` is [`ErrorKind::Other`](fd_core::ErrorKind::Other));
     /// [`ErrorKind::PermissionDenied`](fd_core::ErrorKind::PermissionDenied) without the capability.
-    pub fn open_handle(&self, handle: &FileHandle<'_>, flags: i32) -> Result<OwnedFd> {
+    pub fn open_handle(&self, handle: &FileHandle<'_>, flags: OFlags) -> Result<OwnedFd> {
         let state = self.lock();
         let mount = state.mounts.get(&handle.fsid).ok_or_else(|| {
             Error::from_errno("open_by_handle_at", libc::ENOENT).with_detail(format!(
@@ -623,7 +625,12 @@ impl Fanotify {
                 handle.fsid
             ))
         })?;
-        sys::open_by_handle_at(mount.as_fd(), handle.handle_type, handle.bytes, flags)
+        sys::open_by_handle_at(
+            mount.as_fd(),
+            handle.handle_type,
+            handle.bytes,
+            flags.bits(),
+        )
     }
 
     /// The path of a file-handle record: the handle's object, joined with
@@ -642,7 +649,7 @@ impl Fanotify {
         handle: &FileHandle<'_>,
         name: Option<&std::ffi::OsStr>,
     ) -> Result<PathBuf> {
-        let dir = match self.open_handle(handle, libc::O_PATH) {
+        let dir = match self.open_handle(handle, OFlags::PATH) {
             Ok(fd) => fd_path(fd.as_fd())?,
             Err(e) => {
                 let key = (handle.fsid, handle.handle_type, handle.bytes.to_vec());

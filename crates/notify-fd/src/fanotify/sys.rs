@@ -208,7 +208,7 @@ pub(crate) fn open_by_handle_at(
     mount_fd: BorrowedFd<'_>,
     handle_type: i32,
     handle: &[u8],
-    flags: i32,
+    flags: u32,
 ) -> Result<OwnedFd> {
     let len = u32::try_from(handle.len())
         .map_err(|_| Error::invalid_input("open_by_handle_at", "handle too long"))?;
@@ -229,7 +229,7 @@ pub(crate) fn open_by_handle_at(
         libc::open_by_handle_at(
             mount_fd.as_raw_fd(),
             words.as_mut_ptr().cast::<libc::file_handle>(),
-            flags | libc::O_CLOEXEC,
+            flags.cast_signed() | libc::O_CLOEXEC,
         )
     };
     owned("open_by_handle_at", ret)

@@ -427,7 +427,9 @@ pub(super) fn unprivileged_mode() {
     assert!(group.is_unprivileged());
     // open_by_handle_at is refused here, but the directory's handle is
     // the marked one: the path resolves against it.
-    let err = group.open_handle(&handle, libc::O_PATH).unwrap_err();
+    let err = group
+        .open_handle(&handle, notify_fd::fanotify::OFlags::PATH)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     assert_eq!(group.path_of(&handle, name).unwrap(), dir.join("mine"));
     // The kernel withholds another process's pid from an unprivileged
