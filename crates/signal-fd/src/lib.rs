@@ -65,12 +65,13 @@ pub use fd_core::{self, Error, ErrorKind, Result};
 pub use mask::{How, SigMaskGuard, pthread_sigmask, sigpending, sigprocmask, thread_mask};
 pub use pidfd::PidFd;
 pub use probe::probe;
-pub use siginfo::{ChildStatus, SigCode, SigInfo};
+pub use siginfo::{ChildStatus, SigCode};
 pub use signal::{SigSet, Signal};
 pub use signalfd::{
     MAX_BATCH, SignalFd, SignalFdFlags, Signals, UnblockedThread, kill, kill_self, signalfd,
     signalfd_read, signalfd_set_mask, sigqueue, sigqueue_ptr, tgkill, unblocked_threads,
 };
+pub use sys::SigInfo;
 
 #[cfg(feature = "async")]
 fd_core::async_source! {

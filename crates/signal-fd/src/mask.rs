@@ -45,7 +45,7 @@ pub struct SigMaskGuard {
 impl SigMaskGuard {
     /// The mask before the call.
     pub fn previous(&self) -> SigSet {
-        sys::from_libc(&self.old)
+        SigSet::from_bits(sys::from_libc(&self.old))
     }
 
     /// Keeps the new mask: the guard no longer restores anything.
@@ -95,7 +95,7 @@ impl fmt::Debug for SigMaskGuard {
 /// # References
 /// - [`pthread_sigmask(3)`](https://man7.org/linux/man-pages/man3/pthread_sigmask.3.html)
 pub fn pthread_sigmask(how: How, set: &SigSet) -> Result<SigMaskGuard> {
-    let old = sys::sigmask(how.raw(), Some(set), false)?;
+    let old = sys::sigmask(how.raw(), Some(set.bits()), false)?;
     Ok(SigMaskGuard {
         old,
         process: false,
@@ -112,7 +112,7 @@ pub fn pthread_sigmask(how: How, set: &SigSet) -> Result<SigMaskGuard> {
 /// # References
 /// - [`sigprocmask(2)`](https://man7.org/linux/man-pages/man2/sigprocmask.2.html)
 pub fn sigprocmask(how: How, set: &SigSet) -> Result<SigMaskGuard> {
-    let old = sys::sigmask(how.raw(), Some(set), true)?;
+    let old = sys::sigmask(how.raw(), Some(set.bits()), true)?;
     Ok(SigMaskGuard {
         old,
         process: true,
@@ -123,7 +123,7 @@ pub fn sigprocmask(how: How, set: &SigSet) -> Result<SigMaskGuard> {
 
 /// The calling thread's current signal mask.
 pub fn thread_mask() -> Result<SigSet> {
-    sys::sigmask(libc::SIG_BLOCK, None, false).map(|old| sys::from_libc(&old))
+    sys::sigmask(libc::SIG_BLOCK, None, false).map(|old| SigSet::from_bits(sys::from_libc(&old)))
 }
 
 /// `sigpending()`: the signals pending for the calling thread or the
@@ -132,5 +132,5 @@ pub fn thread_mask() -> Result<SigSet> {
 /// # References
 /// - [`sigpending(2)`](https://man7.org/linux/man-pages/man2/sigpending.2.html)
 pub fn sigpending() -> Result<SigSet> {
-    sys::sigpending()
+    sys::sigpending().map(SigSet::from_bits)
 }

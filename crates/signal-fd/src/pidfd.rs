@@ -86,7 +86,7 @@ impl PidFd {
     /// # Errors
     /// [`fd_core::ErrorKind::NotFound`] (`ESRCH`) once the process has ended.
     pub fn send_signal(&self, sig: Signal) -> Result<()> {
-        sys::pidfd_send_signal(&self.fd, sig)
+        sys::pidfd_send_signal(&self.fd, sig.raw())
     }
 
     /// Whether the process has ended, waiting up to `timeout` (`None`:

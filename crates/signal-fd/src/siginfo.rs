@@ -4,7 +4,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::Signal;
+#[cfg(test)]
 use crate::sys::RawSiginfo;
+use crate::sys::SigInfo;
 
 /// Why a signal was sent: `si_code`, interpreted for its signal.
 ///
@@ -245,20 +247,6 @@ impl fmt::Display for ChildStatus {
             ChildStatus::Continued => f.write_str("continued"),
         }
     }
-}
-
-/// One signal read from a signalfd: every field of the kernel's
-/// `struct signalfd_siginfo`, typed.
-///
-/// Which fields mean something depends on the signal and its
-/// [`code`](SigInfo::code): the sender's pid and uid for signals a process
-/// sent, the value for `sigqueue`, the child's status for `SIGCHLD`, the
-/// faulting address for `SIGSEGV`, the syscall for seccomp's `SIGSYS`.
-/// The others read as zero.
-#[repr(transparent)]
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SigInfo {
-    raw: RawSiginfo,
 }
 
 impl SigInfo {

@@ -51,7 +51,11 @@ fn refuse_uncatchable(call: &'static str, set: &SigSet) -> Result<()> {
 #[doc(alias = "signalfd4")]
 pub fn signalfd(set: &SigSet, flags: SignalFdFlags) -> Result<OwnedFd> {
     refuse_uncatchable("signalfd4", set)?;
-    let fd = sys::signalfd(None, set, flags.bits().cast_signed() | libc::SFD_CLOEXEC)?;
+    let fd = sys::signalfd(
+        None,
+        set.bits(),
+        flags.bits().cast_signed() | libc::SFD_CLOEXEC,
+    )?;
     fd.ok_or_else(|| Error::from_errno("signalfd4", libc::EBADF))
 }
 
@@ -63,7 +67,7 @@ pub fn signalfd(set: &SigSet, flags: SignalFdFlags) -> Result<OwnedFd> {
 #[doc(alias = "signalfd4")]
 pub fn signalfd_set_mask(fd: impl AsFd, set: &SigSet) -> Result<()> {
     refuse_uncatchable("signalfd4", set)?;
-    sys::signalfd(Some(fd.as_fd()), set, 0).map(drop)
+    sys::signalfd(Some(fd.as_fd()), set.bits(), 0).map(drop)
 }
 
 /// Reads up to `max` records from a signalfd with one `read(2)`, appending
@@ -339,7 +343,7 @@ pub fn kill(pid: u32, sig: Signal) -> Result<()> {
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(|| Error::invalid_input("kill", format!("{pid} is not a process id")))?;
-    sys::kill(pid, sig)
+    sys::kill(pid, sig.raw())
 }
 
 /// `kill(getpid(), sig)`: sends `sig` to this process.
@@ -356,7 +360,7 @@ pub fn kill_self(sig: Signal) -> Result<()> {
 pub fn sigqueue(pid: u32, sig: Signal, value: i32) -> Result<()> {
     let pid = i32::try_from(pid)
         .map_err(|_| Error::invalid_input("sigqueue", format!("{pid} is not a process id")))?;
-    sys::sigqueue(pid, sig, value)
+    sys::sigqueue(pid, sig.raw(), value)
 }
 
 /// `sigqueue(pid, sig, value)` with the pointer-sized member of the
@@ -369,7 +373,7 @@ pub fn sigqueue(pid: u32, sig: Signal, value: i32) -> Result<()> {
 pub fn sigqueue_ptr(pid: u32, sig: Signal, value: usize) -> Result<()> {
     let pid = i32::try_from(pid)
         .map_err(|_| Error::invalid_input("sigqueue", format!("{pid} is not a process id")))?;
-    sys::sigqueue_ptr(pid, sig, value)
+    sys::sigqueue_ptr(pid, sig.raw(), value)
 }
 
 /// `tgkill(getpid(), tid, sig)`: sends `sig` to one thread of this process.
@@ -378,5 +382,5 @@ pub fn sigqueue_ptr(pid: u32, sig: Signal, value: usize) -> Result<()> {
 /// [`fd_core::ErrorKind::NotFound`] (`ESRCH`) if there is no such thread.
 pub fn tgkill(tid: i32, sig: Signal) -> Result<()> {
     let tgid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-    sys::tgkill(tgid, tid, sig)
+    sys::tgkill(tgid, tid, sig.raw())
 }

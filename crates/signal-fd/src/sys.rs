@@ -17,8 +17,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use fd_core::{Error, Result};
 
-use crate::{SigInfo, SigSet, Signal};
-
 /// The kernel's `struct signalfd_siginfo` (`<linux/signalfd.h>`): 128 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,6 +43,22 @@ pub(crate) struct RawSiginfo {
     pub(crate) ssi_call_addr: u64,
     pub(crate) ssi_arch: u32,
     pub(crate) pad: [u8; 28],
+}
+
+/// One signal read from a signalfd: every field of the kernel's
+/// `struct signalfd_siginfo`, typed.
+///
+/// Which fields mean something depends on the signal and its
+/// [`code`](SigInfo::code): the sender's pid and uid for signals a process
+/// sent, the value for `sigqueue`, the child's status for `SIGCHLD`, the
+/// faulting address for `SIGSEGV`, the syscall for seccomp's `SIGSYS`.
+/// The others read as zero.
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SigInfo {
+    /// The record as the kernel wrote it; the typed accessors live in
+    /// `siginfo.rs`.
+    pub(crate) raw: RawSiginfo,
 }
 
 /// The size of one record.
@@ -78,40 +92,37 @@ impl RawSiginfo {
     };
 }
 
-/// A `sigset_t` of the C library holding exactly `set`.
-pub(crate) fn to_libc(set: &SigSet) -> libc::sigset_t {
+/// A `sigset_t` of the C library holding exactly the signals of `bits`
+/// (bit `n - 1` is signal `n`, as in `SigSet::bits`).
+pub(crate) fn to_libc(bits: u64) -> libc::sigset_t {
     let mut raw = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the whole sigset_t it is given.
     unsafe { libc::sigemptyset(raw.as_mut_ptr()) };
     // SAFETY: initialised by sigemptyset just above.
     let mut raw = unsafe { raw.assume_init() };
-    for sig in set.iter() {
-        // SAFETY: `raw` is a valid sigset_t; every Signal is in 1..=64.
-        unsafe { libc::sigaddset(&mut raw, sig.raw()) };
+    for n in (1..=64).filter(|n| bits & (1 << (n - 1)) != 0) {
+        // SAFETY: `raw` is a valid sigset_t; n is in 1..=64.
+        unsafe { libc::sigaddset(&mut raw, n) };
     }
     raw
 }
 
-/// The signals 1..=64 that a C library `sigset_t` holds (its internal
-/// signals included, which [`SigSet`] can hold too).
-pub(crate) fn from_libc(raw: &libc::sigset_t) -> SigSet {
-    let mut set = SigSet::empty();
+/// The signals 1..=64 that a C library `sigset_t` holds, as bits (its
+/// internal signals included).
+pub(crate) fn from_libc(raw: &libc::sigset_t) -> u64 {
+    let mut bits = 0u64;
     for n in 1..=64 {
         // SAFETY: `raw` is a valid sigset_t; n is a valid signal number.
         if unsafe { libc::sigismember(raw, n) } == 1 {
-            set.insert_raw(n);
+            bits |= 1 << (n - 1);
         }
     }
-    set
+    bits
 }
 
 /// `pthread_sigmask(how, set, &old)` (or `sigprocmask` when `process`):
 /// returns the previous mask, exactly as the C library had it.
-pub(crate) fn sigmask(
-    how: libc::c_int,
-    set: Option<&SigSet>,
-    process: bool,
-) -> Result<libc::sigset_t> {
+pub(crate) fn sigmask(how: libc::c_int, set: Option<u64>, process: bool) -> Result<libc::sigset_t> {
     let set = set.map(to_libc);
     let set_ptr = set
         .as_ref()
@@ -147,7 +158,7 @@ pub(crate) fn restore(old: &libc::sigset_t, process: bool) {
 }
 
 /// `sigpending(&set)`.
-pub(crate) fn sigpending() -> Result<SigSet> {
+pub(crate) fn sigpending() -> Result<u64> {
     let mut raw = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigpending writes the whole set on success.
     if unsafe { libc::sigpending(raw.as_mut_ptr()) } != 0 {
@@ -161,7 +172,7 @@ pub(crate) fn sigpending() -> Result<SigSet> {
 /// mask for an existing one.
 pub(crate) fn signalfd(
     fd: Option<BorrowedFd<'_>>,
-    set: &SigSet,
+    set: u64,
     flags: libc::c_int,
 ) -> Result<Option<OwnedFd>> {
     let raw = to_libc(set);
@@ -234,7 +245,7 @@ pub(crate) fn read_siginfos(
 }
 
 /// `sigqueue(pid, sig, value)`: the int value travels with the signal.
-pub(crate) fn sigqueue(pid: i32, sig: Signal, value: i32) -> Result<()> {
+pub(crate) fn sigqueue(pid: i32, sig: i32, value: i32) -> Result<()> {
     // SAFETY: sigval is plain data; the int member is the first 4 bytes of
     // the pointer-sized union on every Linux ABI glibc supports.
     let mut val: libc::sigval = unsafe { std::mem::zeroed() };
@@ -248,7 +259,7 @@ pub(crate) fn sigqueue(pid: i32, sig: Signal, value: i32) -> Result<()> {
         )
     };
     // SAFETY: integer arguments and a sigval passed by value.
-    if unsafe { libc::sigqueue(pid, sig.raw(), val) } != 0 {
+    if unsafe { libc::sigqueue(pid, sig, val) } != 0 {
         return Err(Error::last_os_error("sigqueue"));
     }
     Ok(())
@@ -256,45 +267,45 @@ pub(crate) fn sigqueue(pid: i32, sig: Signal, value: i32) -> Result<()> {
 
 /// `sigqueue(pid, sig, value)` with the pointer member: all of `value`
 /// travels with the signal (the receiver's `ssi_ptr`).
-pub(crate) fn sigqueue_ptr(pid: i32, sig: Signal, value: usize) -> Result<()> {
+pub(crate) fn sigqueue_ptr(pid: i32, sig: i32, value: usize) -> Result<()> {
     let val = libc::sigval {
         sival_ptr: std::ptr::without_provenance_mut(value),
     };
     // SAFETY: integer arguments and a sigval passed by value; the kernel
     // copies the pointer's bits and never dereferences it.
-    if unsafe { libc::sigqueue(pid, sig.raw(), val) } != 0 {
+    if unsafe { libc::sigqueue(pid, sig, val) } != 0 {
         return Err(Error::last_os_error("sigqueue"));
     }
     Ok(())
 }
 
 /// `kill(pid, sig)`, for any signal number (rustix names only the standard ones).
-pub(crate) fn kill(pid: i32, sig: Signal) -> Result<()> {
+pub(crate) fn kill(pid: i32, sig: i32) -> Result<()> {
     // SAFETY: integer arguments only.
-    if unsafe { libc::kill(pid, sig.raw()) } != 0 {
+    if unsafe { libc::kill(pid, sig) } != 0 {
         return Err(Error::last_os_error("kill"));
     }
     Ok(())
 }
 
 /// `tgkill(tgid, tid, sig)`.
-pub(crate) fn tgkill(tgid: i32, tid: i32, sig: Signal) -> Result<()> {
+pub(crate) fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<()> {
     // SAFETY: integer arguments only.
-    if unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig.raw()) } != 0 {
+    if unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } != 0 {
         return Err(Error::last_os_error("tgkill"));
     }
     Ok(())
 }
 
 /// `pidfd_send_signal(fd, sig, NULL, 0)`.
-pub(crate) fn pidfd_send_signal(fd: impl AsFd, sig: Signal) -> Result<()> {
+pub(crate) fn pidfd_send_signal(fd: impl AsFd, sig: i32) -> Result<()> {
     let fd = fd.as_fd().as_raw_fd();
     // SAFETY: a borrowed open fd, an integer, a null siginfo, zero flags.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             fd,
-            sig.raw(),
+            sig,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -358,9 +369,13 @@ mod tests {
 
     #[test]
     fn libc_set_round_trip() {
-        let set: SigSet = [Signal::INT, Signal::TERM, Signal::rt(3).unwrap()]
-            .into_iter()
-            .collect();
-        assert_eq!(from_libc(&to_libc(&set)), set);
+        let rt3 = libc::SIGRTMIN() + 3;
+        let bits = (1u64 << (libc::SIGINT - 1)) | (1 << (libc::SIGTERM - 1)) | (1 << (rt3 - 1));
+        assert_eq!(from_libc(&to_libc(bits)), bits);
+        assert_eq!(from_libc(&to_libc(0)), 0);
+        // Every signal but the C library's own (32 up to its SIGRTMIN),
+        // which its sigaddset refuses: masks stay as it needs them.
+        let internal = (32..libc::SIGRTMIN()).fold(0u64, |b, n| b | 1 << (n - 1));
+        assert_eq!(from_libc(&to_libc(u64::MAX)), !internal);
     }
 }
