@@ -58,6 +58,28 @@ fn cargo(root: &Path) -> Command {
     cmd
 }
 
+/// A step made of one run per item (a crate, an example): fails if any
+/// did, and names those.
+fn run_each(name: &'static str, items: &[String], mut run: impl FnMut(&str) -> bool) -> Step {
+    println!("\n== xtask: {name} ==");
+    let start = Instant::now();
+    let failed: Vec<&str> = items
+        .iter()
+        .map(String::as_str)
+        .filter(|item| !run(item))
+        .collect();
+    Step {
+        name,
+        ok: failed.is_empty(),
+        took: start.elapsed(),
+        note: if failed.is_empty() {
+            String::new()
+        } else {
+            format!("failed: {}", failed.join(", "))
+        },
+    }
+}
+
 /// One step's result in the summary.
 struct Step {
     name: &'static str,
@@ -143,37 +165,22 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     // One cargo call per crate: features unify across every package of one
     // build (butter-cli turns on `async` everywhere), which would hide a
     // crate that does not build without its features.
-    {
-        println!("\n== xtask: clippy (each crate alone, no default features) ==");
-        let start = Instant::now();
-        let mut failed = Vec::new();
-        for krate in member_crates(root) {
-            let status = cargo(root)
+    steps.push(run_each(
+        "clippy (each crate alone, no default features)",
+        &member_crates(root),
+        |krate| {
+            cargo(root)
                 .args([
                     "clippy",
                     "--quiet",
                     "--all-targets",
                     "--no-default-features",
-                    "-p",
-                    &krate,
                 ])
-                .args(["--", "-D", "warnings"])
-                .status();
-            if !status.is_ok_and(|s| s.success()) {
-                failed.push(krate);
-            }
-        }
-        steps.push(Step {
-            name: "clippy (each crate alone, no default features)",
-            ok: failed.is_empty(),
-            took: start.elapsed(),
-            note: if failed.is_empty() {
-                String::new()
-            } else {
-                format!("failed: {}", failed.join(", "))
-            },
-        });
-    }
+                .args(["-p", krate, "--", "-D", "warnings"])
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    ));
     steps.push(run_step(
         "tests (unit, integration, doc, cross-crate, privileged)",
         cargo(root).args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
@@ -194,33 +201,24 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     ));
     // The examples that are programs with a self-test: the same upload
     // watcher on two executors, 100 trees each, every path reported once.
-    {
-        println!("\n== xtask: examples (self-tests on tokio and smol) ==");
-        let start = Instant::now();
-        let mut failed = Vec::new();
-        for example in ["upload_watch_tokio", "upload_watch_smol"] {
-            let status = cargo(root)
+    let examples = ["upload_watch_tokio", "upload_watch_smol"].map(String::from);
+    steps.push(run_each(
+        "examples (self-tests on tokio and smol)",
+        &examples,
+        |example| {
+            let ok = cargo(root)
                 .args(["run", "--quiet", "-p", "butter", "--features", "async"])
                 .args(["--example", example, "--", "--self-test", "100"])
-                .status();
-            if status.is_ok_and(|s| s.success()) {
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
                 counts.passed += 1;
             } else {
                 counts.failed += 1;
-                failed.push(example);
             }
-        }
-        steps.push(Step {
-            name: "examples (self-tests on tokio and smol)",
-            ok: failed.is_empty(),
-            took: start.elapsed(),
-            note: if failed.is_empty() {
-                String::new()
-            } else {
-                format!("failed: {}", failed.join(", "))
-            },
-        });
-    }
+            ok
+        },
+    ));
     steps.push(run_step(
         "rustdoc (warnings denied)",
         cargo(root)

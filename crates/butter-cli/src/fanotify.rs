@@ -249,11 +249,10 @@ fn watch(
     marks: &[(MarkTarget, PathBuf)],
     events: EventMask,
 ) -> butter::Result<std::process::ExitCode> {
-    use crate::output::{count_limit, emit, timeout_limit};
+    use crate::output::Bounds;
     use butter::EventSource;
     use butter::notify::fanotify::{Class, InitFlags, MarkFlags, Response};
     use std::process::ExitCode;
-    use std::time::{Duration, Instant};
     let by_handle = events.intersects(EventMask::DIRENT);
     let class = if args.deny.is_some() {
         Class::Content
@@ -286,14 +285,11 @@ fn watch(
              (shown as -); paths resolve against the marked directories"
         );
     }
-    let deadline = timeout_limit(args.timeout).and_then(|t| Instant::now().checked_add(t));
-    let limit = count_limit(args.count);
-    let mut printed = 0u64;
+    let mut bounds = Bounds::new(args.timeout, args.count);
     loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left == Some(Duration::ZERO) {
+        let Some(left) = bounds.left() else {
             return Ok(ExitCode::SUCCESS);
-        }
+        };
         if !group.wait(left)? {
             continue;
         }
@@ -328,12 +324,8 @@ fn watch(
                 text_line(&event, &who, path.as_deref(), to.as_deref(), verdict, now)
             };
             drop(event);
-            if let Some(code) = emit(line) {
+            if let Some(code) = bounds.emit(line) {
                 return Ok(code);
-            }
-            printed += 1;
-            if limit.is_some_and(|n| printed >= n) {
-                return Ok(ExitCode::SUCCESS);
             }
         }
     }

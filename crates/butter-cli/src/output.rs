@@ -49,6 +49,56 @@ pub fn print(text: &str) -> ExitCode {
     emit(text.trim_end_matches('\n').to_owned()).unwrap_or(ExitCode::SUCCESS)
 }
 
+/// The bounds of a command that prints events until `--count` lines or
+/// `--timeout` (either 0: unbounded), shared by `watch`, `fanotify` and
+/// `signals`.
+#[derive(Debug)]
+pub struct Bounds {
+    deadline: Option<std::time::Instant>,
+    limit: Option<u64>,
+    printed: u64,
+}
+
+impl Bounds {
+    /// From `--timeout` and `--count` as parsed.
+    pub fn new(timeout: Option<std::time::Duration>, count: u64) -> Bounds {
+        Bounds {
+            deadline: timeout_limit(timeout).and_then(|t| std::time::Instant::now().checked_add(t)),
+            limit: count_limit(count),
+            printed: 0,
+        }
+    }
+
+    /// How long to wait for the next event: `None` when the time is up,
+    /// `Some(None)` to wait without a deadline.
+    pub fn left(&self) -> Option<Option<std::time::Duration>> {
+        match self.deadline {
+            None => Some(None),
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                (!left.is_zero()).then_some(Some(left))
+            }
+        }
+    }
+
+    /// Prints one line ([`emit`]) and counts it: `Some(exit code)` when the
+    /// run should end (the reader left, or `--count` lines are out).
+    pub fn emit(&mut self, line: String) -> Option<ExitCode> {
+        if let Some(code) = emit(line) {
+            return Some(code);
+        }
+        self.printed += 1;
+        self.limit
+            .is_some_and(|n| self.printed >= n)
+            .then_some(ExitCode::SUCCESS)
+    }
+
+    /// Whether `--count` lines are out (for a command that checks first).
+    pub fn done(&self) -> bool {
+        self.limit.is_some_and(|n| self.printed >= n)
+    }
+}
+
 /// `--count N`: 0 means no limit.
 pub fn count_limit(n: u64) -> Option<u64> {
     (n != 0).then_some(n)

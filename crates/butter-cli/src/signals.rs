@@ -89,7 +89,7 @@ fn parse_signal(text: &str) -> Result<butter::signalfd::Signal, String> {
 
 /// Runs `butter signals`.
 pub fn run(args: &Args) -> crate::output::Outcome {
-    use crate::output::{UsageError, count_limit, emit, fail};
+    use crate::output::{Bounds, UsageError, fail};
     use butter::signalfd::{SigSet, Signals};
     use std::process::ExitCode;
     if args.signals.is_empty() {
@@ -105,21 +105,19 @@ pub fn run(args: &Args) -> crate::output::Outcome {
         Err(e) => return Ok(fail(&e)),
     };
     eprintln!("butter signals: pid {} watching {set}", std::process::id());
-    let limit = count_limit(args.count);
-    let mut seen = 0;
-    while limit.is_none_or(|n| seen < n) {
+    let mut bounds = Bounds::new(None, args.count);
+    while !bounds.done() {
         let info = match watcher.read() {
             Ok(info) => info,
             Err(e) => return Ok(fail(&e)),
         };
-        seen += 1;
         let now = SystemTime::now();
         let line = if args.json {
             json_line(&info, now)
         } else {
             text_line(&info, now)
         };
-        if let Some(code) = emit(line) {
+        if let Some(code) = bounds.emit(line) {
             return Ok(code);
         }
     }

@@ -193,11 +193,10 @@ pub fn run(args: &Args) -> crate::output::Outcome {
 }
 
 fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
-    use crate::output::{count_limit, emit, timeout_limit};
+    use crate::output::Bounds;
     use butter::EventSource;
     use butter::notify::inotify::{Inotify, RecursiveWatcher, WatchFlags};
     use std::process::ExitCode;
-    use std::time::{Duration, Instant};
 
     enum Source {
         Flat(Inotify, HashMap<i32, PathBuf>),
@@ -231,14 +230,11 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
     // The kernel reports IGNORED and UNMOUNT whatever was asked: print them
     // only if wanted.
     let shown = |mask: EventMask| (mask - EventMask::ISDIR).intersects(wanted);
-    let deadline = timeout_limit(args.timeout).and_then(|t| Instant::now().checked_add(t));
-    let limit = count_limit(args.count);
-    let mut printed = 0u64;
+    let mut bounds = Bounds::new(args.timeout, args.count);
     loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left == Some(Duration::ZERO) {
+        let Some(left) = bounds.left() else {
             return Ok(ExitCode::SUCCESS);
-        }
+        };
         let records: Vec<Record> = match &source {
             Source::Flat(inotify, dirs) => {
                 if !inotify.wait(left)? {
@@ -271,12 +267,8 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
             } else {
                 text_line(&record, now)
             };
-            if let Some(code) = emit(line) {
+            if let Some(code) = bounds.emit(line) {
                 return Ok(code);
-            }
-            printed += 1;
-            if limit.is_some_and(|n| printed >= n) {
-                return Ok(ExitCode::SUCCESS);
             }
         }
     }

@@ -9,11 +9,7 @@
 mod upload;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use butter::notify::AsyncRecursiveWatcher;
-use butter::signalfd::AsyncSignals;
-use butter::timerfd::{AsyncTimerFd, TimerFd, TimerSpec};
 use futures_lite::future::or;
 use upload::{Next, Session};
 
@@ -23,13 +19,7 @@ fn main() -> ExitCode {
     let signals = upload::block_signals();
     smol::block_on(async move {
         let mut session = Session::new(&args, "upload-smol");
-        let watcher = AsyncRecursiveWatcher::new(upload::watcher(&session.dir)).expect("reactor");
-        let timer = AsyncTimerFd::new(TimerFd::new().expect("timerfd")).expect("reactor");
-        timer
-            .set(&TimerSpec::periodic(Duration::from_millis(10)))
-            .expect("arm the timer");
-        let signals = AsyncSignals::new(signals).expect("reactor");
-        session.start();
+        let (watcher, timer, signals) = upload::sources(&mut session, signals);
         signals
             .get_ref()
             .check_threads()

@@ -18,11 +18,7 @@
 mod upload;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use butter::notify::AsyncRecursiveWatcher;
-use butter::signalfd::AsyncSignals;
-use butter::timerfd::{AsyncTimerFd, TimerFd, TimerSpec};
 use upload::{Next, Session};
 
 fn main() -> ExitCode {
@@ -38,13 +34,7 @@ fn main() -> ExitCode {
         .expect("no thread may take the signals");
     runtime.block_on(async move {
         let mut session = Session::new(&args, "upload-tokio");
-        let watcher = AsyncRecursiveWatcher::new(upload::watcher(&session.dir)).expect("reactor");
-        let timer = AsyncTimerFd::new(TimerFd::new().expect("timerfd")).expect("reactor");
-        timer
-            .set(&TimerSpec::periodic(Duration::from_millis(10)))
-            .expect("arm the timer");
-        let signals = AsyncSignals::new(signals).expect("reactor");
-        session.start();
+        let (watcher, timer, signals) = upload::sources(&mut session, signals);
         loop {
             let next = tokio::select! {
                 event = watcher.next_event() => session.on_event(event),

@@ -5,6 +5,15 @@ use std::process::{Command, Stdio};
 
 use crate::{butter, scratch, text};
 
+/// Automatic, then each method forced.
+const EVERY_METHOD: [&str; 5] = [
+    "auto",
+    "copy-file-range",
+    "sendfile",
+    "splice",
+    "read-write",
+];
+
 fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
@@ -105,13 +114,7 @@ fn copy_empty_and_sparse_files() {
     let dir = scratch("copy-sparse");
     let empty = dir.join("empty");
     std::fs::write(&empty, b"").unwrap();
-    for method in [
-        "auto",
-        "copy-file-range",
-        "sendfile",
-        "splice",
-        "read-write",
-    ] {
+    for method in EVERY_METHOD {
         let out = butter(&["copy", "--method", method, s(&empty), s(&dir.join("e2"))]);
         assert!(out.status.success(), "{method}: {}", text(&out.stderr));
         assert_eq!(std::fs::metadata(dir.join("e2")).unwrap().len(), 0);
@@ -132,13 +135,7 @@ fn copy_empty_and_sparse_files() {
         .ok()
         .filter(|st| st.success())
         .map(|_| std::fs::metadata(dir.join("by-cp")).unwrap().blocks());
-    for method in [
-        "auto",
-        "copy-file-range",
-        "sendfile",
-        "splice",
-        "read-write",
-    ] {
+    for method in EVERY_METHOD {
         let out = butter(&["copy", "--method", method, s(&sparse), s(&dir.join("ours"))]);
         assert!(out.status.success(), "{method}: {}", text(&out.stderr));
         let meta = std::fs::metadata(dir.join("ours")).unwrap();

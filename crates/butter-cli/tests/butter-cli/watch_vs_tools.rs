@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use butter::signalfd::{Signal, kill};
 
-use crate::{butter, scratch, text};
+use crate::{butter, need_root, scratch, text};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -360,19 +360,11 @@ fn signals_show_the_whole_pointer_value() {
     );
 }
 
-fn root() -> bool {
-    let root = rustix::process::geteuid().is_root();
-    if !root {
-        eprintln!("skipped: butter fanotify marks need root (CAP_SYS_ADMIN)");
-    }
-    root
-}
-
 /// `--fs` reports directories (mkdir, rename, rmdir) with both rename ends,
 /// as fatrace reports directory events.
 #[test]
 fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
-    if !root() {
+    if !need_root("fanotify_fs_mark_reports_directories_and_both_rename_ends") {
         return;
     }
     let dir = scratch("vs-fan-dirs");

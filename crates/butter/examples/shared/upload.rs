@@ -197,6 +197,29 @@ impl Drop for Scratch {
     }
 }
 
+/// The three async sources both examples select over: the watcher, a
+/// 10 ms periodic timer, and the signals blocked before the runtime started;
+/// then starts the self-test's workload (the watch is in place now).
+pub(crate) fn sources(
+    session: &mut Session,
+    signals: Signals,
+) -> (
+    butter::notify::AsyncRecursiveWatcher,
+    butter::timerfd::AsyncTimerFd,
+    butter::signalfd::AsyncSignals,
+) {
+    use butter::timerfd::{AsyncTimerFd, TimerFd, TimerSpec};
+    let watcher =
+        butter::notify::AsyncRecursiveWatcher::new(watcher(&session.dir)).expect("reactor");
+    let timer = AsyncTimerFd::new(TimerFd::new().expect("timerfd")).expect("reactor");
+    timer
+        .set(&TimerSpec::periodic(Duration::from_millis(10)))
+        .expect("arm the timer");
+    let signals = butter::signalfd::AsyncSignals::new(signals).expect("reactor");
+    session.start();
+    (watcher, timer, signals)
+}
+
 /// How long the self-test may take before it fails.
 pub(crate) const LIMIT: Duration = Duration::from_secs(20);
 

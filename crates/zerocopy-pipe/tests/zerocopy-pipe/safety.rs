@@ -10,6 +10,15 @@ use zerocopy_pipe::{CopyOptions, Method, Pipe, check_pair, copy, copy_at, copy_w
 
 use crate::{data, file_with, shm_dir};
 
+/// Automatic, then each method forced.
+const EVERY_METHOD: [Option<Method>; 5] = [
+    None,
+    Some(Method::CopyFileRange),
+    Some(Method::Sendfile),
+    Some(Method::Splice),
+    Some(Method::ReadWrite),
+];
+
 /// Asserts the copy was refused as "the same file" and the file kept its bytes.
 fn refused_same(err: zerocopy_pipe::CopyError, path: &std::path::Path, bytes: &[u8]) {
     assert_eq!(err.error.kind(), ErrorKind::InvalidInput, "{err}");
@@ -35,13 +44,7 @@ fn the_same_file_on_both_ends_is_refused_untouched() {
     // Two opens of the same path, every forced method too.
     let src = File::open(&path).unwrap();
     let dst = OpenOptions::new().write(true).open(&path).unwrap();
-    for method in [
-        None,
-        Some(Method::CopyFileRange),
-        Some(Method::Sendfile),
-        Some(Method::Splice),
-        Some(Method::ReadWrite),
-    ] {
+    for method in EVERY_METHOD {
         let opts = CopyOptions {
             method,
             ..CopyOptions::default()
@@ -153,13 +156,7 @@ fn the_same_pipe_on_both_ends_is_refused() {
 fn empty_files_copy_by_every_method() {
     let dir = shm_dir("zc-empty");
     let src = file_with(dir.path(), "empty", b"");
-    for method in [
-        None,
-        Some(Method::CopyFileRange),
-        Some(Method::Sendfile),
-        Some(Method::Splice),
-        Some(Method::ReadWrite),
-    ] {
+    for method in EVERY_METHOD {
         let dst = File::create(dir.join("dst")).unwrap();
         let opts = CopyOptions {
             method,
@@ -228,13 +225,7 @@ fn holes_stay_holes_with_every_method() {
         src_blocks <= 64,
         "tmpfs made the source dense: {src_blocks} blocks"
     );
-    for method in [
-        None,
-        Some(Method::CopyFileRange),
-        Some(Method::Sendfile),
-        Some(Method::Splice),
-        Some(Method::ReadWrite),
-    ] {
+    for method in EVERY_METHOD {
         src.seek(SeekFrom::Start(0)).unwrap();
         let dst_path = dir.join("dst");
         let dst = File::create(&dst_path).unwrap();
