@@ -3,6 +3,8 @@
 //!
 //! # How it works
 //!
+//! - Raw layer: [`fanotify_init`] and [`fanotify_mark`] (with a [`MarkOp`])
+//!   over the typed flags, for callers who keep the fd themselves.
 //! - [`Fanotify::new`] (`fanotify_init`, always `FAN_CLOEXEC`): a [`Class`]
 //!   and [`InitFlags`]. Combinations the kernel refuses are refused first
 //!   with a sentence saying which flag needs which.
@@ -23,6 +25,7 @@
 //!   allow unless set), so no process can hang on us.
 
 mod flags;
+mod raw;
 mod record;
 mod sys;
 
@@ -40,6 +43,7 @@ use fd_core::{Error, EventSource, Result};
 pub use rustix::fs::OFlags;
 
 pub use flags::{Class, EventMask, InitFlags, MarkFlags, MarkTarget};
+pub use raw::{MarkOp, fanotify_init, fanotify_mark};
 pub use record::{EventIter, FidKind, FileHandle, Info, InfoIter, RawEvent};
 pub(crate) use sys::probe_unprivileged;
 
@@ -319,7 +323,7 @@ impl Fanotify {
                 "REPORT_PIDFD and REPORT_TID cannot go together (a pidfd is for a process)",
             );
         }
-        let fd = sys::fanotify_init(class.bits() | flags.bits(), event_flags.bits()).map_err(|e| match e.errno() {
+        let fd = fanotify_init(class, flags, event_flags).map_err(|e| match e.errno() {
             libc::EPERM => e.with_detail(
                 "fanotify needs CAP_SYS_ADMIN, except Class::Notif with REPORT_FID (or REPORT_DFID_NAME) \
                  and inode marks, which unprivileged users may use since Linux 5.13",
@@ -471,28 +475,22 @@ impl Fanotify {
         }
         // Before marking, so that this open is no event of ours.
         self.remember_mount(dirfd, path, target == MarkTarget::Inode);
-        self.mark_op(libc::FAN_MARK_ADD, dirfd, target, path, mask, flags)
+        self.mark_op(MarkOp::Add, dirfd, target, path, mask, flags)
     }
 
     /// `fanotify_mark(op | target | flags, mask, dirfd, path)`, with errors
     /// that say what was wrong with the path.
     fn mark_op(
         &self,
-        op: u32,
+        op: MarkOp,
         dirfd: Option<BorrowedFd<'_>>,
         target: MarkTarget,
         path: &Path,
         mask: EventMask,
         flags: MarkFlags,
     ) -> Result<()> {
-        sys::fanotify_mark(
-            self.group.fd.as_fd(),
-            op | target.bits() | flags.bits(),
-            mask.bits(),
-            dirfd,
-            Some(path),
-        )
-        .map_err(|e| explain_mark(e, path, target))
+        fanotify_mark(&self.group.fd, op, target, flags, mask, dirfd, Some(path))
+            .map_err(|e| explain_mark(e, path, target))
     }
 
     /// Keeps an fd on the marked path's filesystem, by fsid, for
@@ -541,22 +539,17 @@ impl Fanotify {
         mask: EventMask,
         flags: MarkFlags,
     ) -> Result<()> {
-        self.mark_op(
-            libc::FAN_MARK_REMOVE,
-            None,
-            target,
-            path.as_ref(),
-            mask,
-            flags,
-        )
+        self.mark_op(MarkOp::Remove, None, target, path.as_ref(), mask, flags)
     }
 
     /// Removes every mark of `target`'s kind (`FAN_MARK_FLUSH`).
     pub fn flush(&self, target: MarkTarget) -> Result<()> {
-        sys::fanotify_mark(
-            self.group.fd.as_fd(),
-            libc::FAN_MARK_FLUSH | target.bits(),
-            0,
+        fanotify_mark(
+            &self.group.fd,
+            MarkOp::Flush,
+            target,
+            MarkFlags::empty(),
+            EventMask::empty(),
             None,
             None,
         )

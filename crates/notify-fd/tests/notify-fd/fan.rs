@@ -463,6 +463,53 @@ pub(super) fn error_paths() {
     let tmp = private_tmpfs();
     let file = tmp.join("file");
     std::fs::write(&file, b"").unwrap();
+    // The raw layer on its own: a group, a mark, an event, the mark
+    // removed, and removing it again is the kernel's ENOENT.
+    {
+        use notify_fd::fanotify::{MarkOp, OFlags, fanotify_init, fanotify_mark};
+        let fd = fanotify_init(Class::Notif, InitFlags::NONBLOCK, OFlags::RDONLY).unwrap();
+        assert!(fd_core::is_cloexec(&fd).unwrap());
+        let mark = |op| {
+            fanotify_mark(
+                &fd,
+                op,
+                MarkTarget::Inode,
+                MarkFlags::empty(),
+                Fm::OPEN,
+                None,
+                Some(&file),
+            )
+        };
+        mark(MarkOp::Add).unwrap();
+        drop(File::open(&file).unwrap());
+        let mut buf = [0u8; 4096];
+        let n = rustix::io::read(&fd, &mut buf).unwrap();
+        let raw = notify_fd::fanotify::EventIter::new(&buf[..n])
+            .next()
+            .unwrap();
+        assert!(raw.mask.contains(Fm::OPEN));
+        assert!(raw.fd >= 0);
+        {
+            use std::os::fd::FromRawFd;
+            #[allow(unsafe_code)]
+            // SAFETY: the kernel opened this fd for this process in the read
+            // above, and nothing else owns it; taking it closes it on drop.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw.fd) });
+        }
+        mark(MarkOp::Remove).unwrap();
+        let err = mark(MarkOp::Remove).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        fanotify_mark(
+            &fd,
+            MarkOp::Flush,
+            MarkTarget::Inode,
+            MarkFlags::empty(),
+            Fm::empty(),
+            None,
+            None,
+        )
+        .unwrap();
+    }
     for (flags, needle) in [
         (InitFlags::REPORT_NAME, "REPORT_NAME needs REPORT_DIR_FID"),
         (
