@@ -370,9 +370,47 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
     let dir = scratch("vs-fan-dirs");
     let args = ["fanotify", "--fs", s(&dir), "-e", "create,delete,rename"];
     let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    // fatrace on the same workload, when it is installed: it watches the
+    // mount of its working directory and prints on exit.
+    let fatrace = have("fatrace").then(|| {
+        // Outside the watched directory, so that its writing is no event there.
+        let out = std::env::temp_dir().join(format!("fatrace-out-{}", std::process::id()));
+        let child = Command::new("fatrace")
+            .args(["-c", "-f", "+D<>", "-o", s(&out)])
+            .current_dir(&dir)
+            .spawn()
+            .unwrap();
+        wait_for_fanotify_marks(child.id());
+        (child, out)
+    });
     std::fs::create_dir(dir.join("d1")).unwrap();
     std::fs::rename(dir.join("d1"), dir.join("d2")).unwrap();
     std::fs::remove_dir(dir.join("d2")).unwrap();
+    if let Some((mut child, out)) = fatrace {
+        // SIGINT stops fatrace's loop without reading what is still queued:
+        // first let it take the events (queueing them woke it; asleep in
+        // its read again means it has them), then it writes them on exit.
+        wait_until_asleep_in_read(child.id());
+        kill(child.id(), Signal::INT).unwrap();
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        // fatrace names the directory the entry is in, not the entry, and
+        // its group merges events on one directory into one line.
+        let theirs: Vec<&str> = text.lines().filter(|l| l.ends_with(s(&dir))).collect();
+        eprintln!("fatrace saw: {theirs:?}");
+        let flags: String = theirs
+            .iter()
+            .filter_map(|l| l.split(": ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        for (tool, flag) in [("mkdir", '+'), ("mv", '<'), ("mv", '>'), ("rmdir", 'D')] {
+            assert!(
+                flags.contains(flag),
+                "fatrace did not report the {tool} ({flag}): {text}"
+            );
+        }
+    }
     let mine = |l: &String| l.contains(s(&dir));
     assert!(
         ours.wait_for(LIMIT, |l| l.iter().filter(|l| mine(l)).count() >= 3),
@@ -392,6 +430,54 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
     assert!(lines[2].contains("delete|ondir"), "{lines:?}");
     drop(ours);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits (bounded) until process `pid` holds a fanotify group with a mark:
+/// its `/proc/PID/fdinfo` lists marks as `fanotify …` lines.
+fn wait_for_fanotify_marks(pid: u32) {
+    let end = Instant::now() + LIMIT;
+    loop {
+        let marked = std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .any(|info| info.lines().any(|l| l.starts_with("fanotify ")));
+        if marked {
+            return;
+        }
+        assert!(Instant::now() < end, "fatrace never placed its mark");
+        std::thread::yield_now();
+    }
+}
+
+/// Waits (bounded) until process `pid` sleeps (`S`) in `read`, `poll`,
+/// `ppoll`, `select` or `pselect6`: waiting for more, having taken what
+/// was queued before.
+fn wait_until_asleep_in_read(pid: u32) {
+    let waits = [
+        libc::SYS_read,
+        libc::SYS_poll,
+        libc::SYS_ppoll,
+        libc::SYS_select,
+        libc::SYS_pselect6,
+    ];
+    let end = Instant::now() + LIMIT;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().and_then(|r| r.split(' ').next());
+        let nr: Option<i64> = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok());
+        if state == Some("S") && nr.is_some_and(|n| waits.contains(&n)) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "fatrace never went back to waiting: {stat}"
+        );
+        std::thread::yield_now();
+    }
 }
 
 /// What cannot go together is a usage error saying why.
