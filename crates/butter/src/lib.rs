@@ -118,6 +118,26 @@ pub use fd_core::AsyncSource;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
+/// The guides' worked examples (`docs/`), compiled and run as doctests.
+#[cfg(all(doctest, feature = "eventfd"))]
+#[doc = include_str!("../../../docs/event-fd.md")]
+pub struct EventFdGuide;
+
+/// See [`EventFdGuide`].
+#[cfg(all(doctest, feature = "timerfd"))]
+#[doc = include_str!("../../../docs/timer-fd.md")]
+pub struct TimerFdGuide;
+
+/// See [`EventFdGuide`].
+#[cfg(all(doctest, feature = "signalfd"))]
+#[doc = include_str!("../../../docs/signal-fd.md")]
+pub struct SignalFdGuide;
+
+/// See [`EventFdGuide`].
+#[cfg(all(doctest, feature = "pipe"))]
+#[doc = include_str!("../../../docs/zerocopy-pipe.md")]
+pub struct ZerocopyPipeGuide;
+
 /// `eventfd2`: a kernel counter for wake-ups and notifications (the
 /// `event-fd` crate).
 #[cfg(feature = "eventfd")]
