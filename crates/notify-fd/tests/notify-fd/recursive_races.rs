@@ -298,6 +298,15 @@ pub(crate) fn symlink_root_is_followed() {
     assert_eq!(watcher.watched_dirs(), 2);
 }
 
+/// What an upload directory wants: creations and finished files, with
+/// scanned files checked for writers.
+fn upload_watcher(root: &Path) -> RecursiveWatcher {
+    let opts = RecursiveOptions {
+        scanned_close_write: true,
+    };
+    RecursiveWatcher::with_options(root, EventMask::CREATE | EventMask::CLOSE_WRITE, opts).unwrap()
+}
+
 /// `mkdir -p a/b/c` and a file written in it: every path created once and
 /// the file complete once, with the reader stopped.
 fn upload_tree_once(root: &Path, watcher: &RecursiveWatcher, tag: &str) -> Vec<PathEvent> {
@@ -332,15 +341,7 @@ fn assert_once(events: &[PathEvent], top: &Path) {
 /// Issue 14's tree with the reader stopped: once each.
 pub(crate) fn each_creation_once_stopped_reader() {
     let root = TempDir::new("race-once");
-    let opts = RecursiveOptions {
-        scanned_close_write: true,
-    };
-    let watcher = RecursiveWatcher::with_options(
-        root.path(),
-        EventMask::CREATE | EventMask::CLOSE_WRITE,
-        opts,
-    )
-    .unwrap();
+    let watcher = upload_watcher(root.path());
     for i in 0..20 {
         let tag = format!("t{i}");
         let got = upload_tree_once(root.path(), &watcher, &tag);
@@ -353,15 +354,7 @@ pub(crate) fn each_creation_once_stopped_reader() {
 pub(crate) fn each_creation_once_live_reader() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let root = TempDir::new("race-once-live");
-    let opts = RecursiveOptions {
-        scanned_close_write: true,
-    };
-    let watcher = RecursiveWatcher::with_options(
-        root.path(),
-        EventMask::CREATE | EventMask::CLOSE_WRITE,
-        opts,
-    )
-    .unwrap();
+    let watcher = upload_watcher(root.path());
     let done = AtomicBool::new(false);
     let events = std::thread::scope(|s| {
         let reader = s.spawn(|| {
@@ -406,15 +399,7 @@ pub(crate) fn each_creation_once_live_reader() {
 pub(crate) fn scanned_file_still_being_written() {
     use std::io::Write;
     let root = TempDir::new("race-writer");
-    let opts = RecursiveOptions {
-        scanned_close_write: true,
-    };
-    let watcher = RecursiveWatcher::with_options(
-        root.path(),
-        EventMask::CREATE | EventMask::CLOSE_WRITE,
-        opts,
-    )
-    .unwrap();
+    let watcher = upload_watcher(root.path());
     std::fs::create_dir(root.join("d")).unwrap();
     let mut writer = std::fs::File::create(root.join("d/f")).unwrap();
     std::fs::write(root.join("d/done"), b"finished").unwrap();
