@@ -3,9 +3,9 @@
 //! - `cargo xtask test`: formatting, clippy (`-D warnings`, with all features
 //!   and with none), every crate's unit, integration and doc tests, the
 //!   cross-crate tests, the privileged tests (forked children in private
-//!   namespaces: as root, or in a user namespace; skips are explained), the
-//!   example programs' self-tests (on tokio and smol), `cargo package` of
-//!   every member (each builds from its own tarball), and rustdoc with
+//!   namespaces: as root, or in a user namespace; skips are explained),
+//!   every example program's self-check (the async one on tokio and smol),
+//!   `cargo package` of every member (each builds from its own tarball), and rustdoc with
 //!   warnings denied. Prints a summary and fails if anything did.
 //! - `cargo xtask bench`: builds `butter-bench` in release mode, runs it, and
 //!   writes the table as JSON to `target/butter-bench.json`.
@@ -199,26 +199,36 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         ]),
         None,
     ));
-    // The examples that are programs with a self-test: the same upload
-    // watcher on two executors, 100 trees each, every path reported once.
-    let examples = ["upload_watch_tokio", "upload_watch_smol"].map(String::from);
-    steps.push(run_each(
-        "examples (self-tests on tokio and smol)",
-        &examples,
-        |example| {
-            let ok = cargo(root)
-                .args(["run", "--quiet", "-p", "butter", "--features", "async"])
-                .args(["--example", example, "--", "--self-test", "100"])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                counts.passed += 1;
-            } else {
-                counts.failed += 1;
-            }
-            ok
-        },
-    ));
+    // Every example is a program with a self-check: run without arguments
+    // it does its work on scratch data and fails if the result is wrong.
+    // The upload watcher runs on two executors, 100 trees each.
+    let examples: Vec<String> = [
+        "event-fd/wake_poll_loop",
+        "timer-fd/metronome",
+        "signal-fd/supervise",
+        "zerocopy-pipe/zcat",
+        "notify-fd/settled",
+        "notify-fd/who_wrote",
+        "butter/upload_watch_tokio",
+        "butter/upload_watch_smol",
+    ]
+    .map(String::from)
+    .into();
+    steps.push(run_each("examples (self-checks)", &examples, |item| {
+        let (package, example) = item.split_once('/').expect("package/example");
+        let mut cmd = cargo(root);
+        cmd.args(["run", "--quiet", "-p", package, "--example", example]);
+        if package == "butter" {
+            cmd.args(["--features", "async", "--", "--self-test", "100"]);
+        }
+        let ok = cmd.status().is_ok_and(|s| s.success());
+        if ok {
+            counts.passed += 1;
+        } else {
+            counts.failed += 1;
+        }
+        ok
+    }));
     steps.push(run_step(
         "rustdoc (warnings denied)",
         cargo(root)

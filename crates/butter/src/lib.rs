@@ -138,6 +138,11 @@ pub struct SignalFdGuide;
 #[doc = include_str!("../../../docs/zerocopy-pipe.md")]
 pub struct ZerocopyPipeGuide;
 
+/// See [`EventFdGuide`].
+#[cfg(all(doctest, feature = "notify"))]
+#[doc = include_str!("../../../docs/fanotify.md")]
+pub struct FanotifyGuide;
+
 /// `eventfd2`: a kernel counter for wake-ups and notifications (the
 /// `event-fd` crate).
 #[cfg(feature = "eventfd")]

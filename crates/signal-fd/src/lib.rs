@@ -51,6 +51,7 @@ compile_error!("signal-fd wraps Linux's signalfd and builds only for Linux targe
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod command;
 mod mask;
 mod pidfd;
 mod probe;
@@ -61,6 +62,7 @@ mod signal;
 mod signalfd;
 mod sys;
 
+pub use command::CommandExt;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use mask::{How, SigMaskGuard, pthread_sigmask, sigpending, sigprocmask, thread_mask};
 pub use pidfd::PidFd;

@@ -255,6 +255,10 @@ pub struct Signals {
 impl Signals {
     /// Blocks `set` in the calling thread and opens a blocking signalfd.
     ///
+    /// Threads spawned afterwards inherit the mask, as they must; so do
+    /// programs spawned with [`std::process::Command`], which usually must
+    /// not: give those [`CommandExt::unblock_signals`](crate::CommandExt).
+    ///
     /// # Errors
     /// [`fd_core::ErrorKind::InvalidInput`] if `set` holds `SIGKILL` or
     /// `SIGSTOP`; as [`signalfd`] otherwise.

@@ -322,6 +322,28 @@ pub(crate) fn rt_range() -> (i32, i32) {
     (libc::SIGRTMIN(), libc::SIGRTMAX())
 }
 
+/// Makes the child that `cmd` forks unblock the signals of `bits` before it
+/// runs the program: the standard library passes the parent's mask on.
+pub(crate) fn unblock_before_exec(cmd: &mut std::process::Command, bits: u64) {
+    use std::os::unix::process::CommandExt;
+    // Built before the fork: the hook below only reads it.
+    let set = to_libc(bits);
+    let hook = move || {
+        // SAFETY: `set` is a valid sigset_t; a null old-set pointer is allowed.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::from_raw_os_error(rc))
+        }
+    };
+    // SAFETY: the hook runs in the forked child between fork and exec. It
+    // allocates nothing and calls only pthread_sigmask, which is
+    // async-signal-safe, on a set computed in the parent; the error it may
+    // return is built from an errno without allocating.
+    unsafe { cmd.pre_exec(hook) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,11 @@ fn main() -> std::process::ExitCode {
             run: thread_check_names_the_culprit,
         },
         Test {
+            name: "spawned_programs_inherit_the_mask_unless_unblocked",
+            needs: Isolation,
+            run: spawned_programs_inherit_the_mask_unless_unblocked,
+        },
+        Test {
             name: "sigchld_exit_and_kill",
             needs: Isolation,
             run: sigchld_exit_and_kill,
@@ -312,6 +317,34 @@ fn pause_forever() -> i32 {
         // SAFETY: pause only waits for a signal.
         unsafe { libc::pause() };
     }
+}
+
+/// The `SigBlk` mask of a program spawned by `cmd`, as it sees it.
+fn spawned_mask(cmd: &mut std::process::Command) -> u64 {
+    let out = cmd.args(["SigBlk", "/proc/self/status"]).output().unwrap();
+    assert!(out.status.success(), "grep failed: {out:?}");
+    let line = String::from_utf8(out.stdout).unwrap();
+    let hex = line.trim().strip_prefix("SigBlk:").unwrap().trim();
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+fn spawned_programs_inherit_the_mask_unless_unblocked() {
+    use signal_fd::CommandExt;
+    use std::process::Command;
+    let signals = Signals::new([Signal::TERM, Signal::USR1]).unwrap();
+    let bit = |s: Signal| 1u64 << (s.raw() - 1);
+    // What the standard library does on its own: the mask goes with it.
+    let inherited = spawned_mask(&mut Command::new("grep"));
+    assert_eq!(inherited & bit(Signal::TERM), bit(Signal::TERM));
+    assert_eq!(inherited & bit(Signal::USR1), bit(Signal::USR1));
+    // Unblocking TERM only: USR1 stays blocked, as asked.
+    let cleared = spawned_mask(Command::new("grep").unblock_signals(Signal::TERM));
+    assert_eq!(cleared & bit(Signal::TERM), 0);
+    assert_eq!(cleared & bit(Signal::USR1), bit(Signal::USR1));
+    let cleared = spawned_mask(Command::new("grep").unblock_signals(signals.set()));
+    assert_eq!(cleared & (bit(Signal::TERM) | bit(Signal::USR1)), 0);
+    // The parent's own mask is untouched.
+    assert!(thread_mask().unwrap().contains(Signal::TERM));
 }
 
 fn sigchld_exit_and_kill() {
