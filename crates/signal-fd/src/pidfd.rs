@@ -75,6 +75,51 @@ impl PidFd {
         PidFd::open(child.id())
     }
 
+    /// Takes an fd that must be a pidfd, such as the one `clone3` with
+    /// `CLONE_PIDFD` returns, and learns its process id from
+    /// `/proc/self/fdinfo` (its `Pid:` line).
+    ///
+    /// # Errors
+    /// - [`fd_core::ErrorKind::InvalidInput`]: the fd is not a pidfd (its
+    ///   fdinfo has no `Pid:` line); the fd is closed.
+    /// - [`fd_core::ErrorKind::NotFound`] (`ESRCH`): the process has
+    ///   already been reaped (`Pid: -1`) or lives in a pid namespace this
+    ///   process cannot see (`Pid: 0`), so it has no pid here.
+    pub fn from_fd(fd: OwnedFd) -> Result<PidFd> {
+        let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+        let info = std::fs::read_to_string(&path).syscall("read(/proc/self/fdinfo)")?;
+        let pid = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .map(str::trim)
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "PidFd::from_fd",
+                    format!(
+                        "fd {} is not a pidfd (no Pid: line in {path})",
+                        fd.as_raw_fd()
+                    ),
+                )
+            })?;
+        match pid.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(PidFd {
+                pid: u32::try_from(n).unwrap_or(0),
+                fd,
+            }),
+            Ok(n) => Err(
+                Error::from_errno("PidFd::from_fd", libc::ESRCH).with_detail(if n == 0 {
+                    "the process is in a pid namespace this process cannot see"
+                } else {
+                    "the process has ended and been reaped"
+                }),
+            ),
+            Err(_) => Err(Error::invalid_input(
+                "PidFd::from_fd",
+                format!("unexpected Pid: line {pid:?} in {path}"),
+            )),
+        }
+    }
+
     /// The process id the fd was opened for.
     pub fn pid(&self) -> u32 {
         self.pid

@@ -515,6 +515,25 @@ fn pidfd_signals_and_errors() {
             core_dumped: false
         }
     );
+    // Adopting an fd: a pidfd is recognised with its pid, a reaped one
+    // and a non-pidfd are refused with the reason.
+    let second = fork_child(pause_forever);
+    let raw = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(second as i32).unwrap(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .unwrap();
+    let adopted = PidFd::from_fd(raw).unwrap();
+    assert_eq!(adopted.pid(), second);
+    adopted.send_signal(Signal::KILL).unwrap();
+    adopted.wait().unwrap();
+    let gone = PidFd::from_fd(adopted.try_clone().unwrap().into()).unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
+    let (pipe, _) = rustix::pipe::pipe().unwrap();
+    let not = PidFd::from_fd(pipe).unwrap_err();
+    assert_eq!(not.kind(), ErrorKind::InvalidInput);
+    assert!(not.to_string().contains("not a pidfd"), "{not}");
+
     // Reaped: waitid has nothing more, and the process is gone for signals.
     let err = pidfd.wait().unwrap_err();
     assert_eq!(
