@@ -356,6 +356,11 @@ pub fn become_nobody() {
     rustix::thread::set_thread_res_gid(gid, gid, gid).expect("setresgid");
     rustix::thread::set_thread_res_uid(uid, uid, uid).expect("setresuid");
     assert!(!rustix::process::geteuid().is_root());
+    // Changing credentials made the process non-dumpable, which leaves its
+    // /proc files (and its children's: uid_map, …) owned by root. A user
+    // who logged in as nobody would be dumpable: so is this process.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::Dumpable)
+        .expect("prctl(PR_SET_DUMPABLE)");
 }
 
 /// The calling thread's kernel thread id.

@@ -1,0 +1,398 @@
+//! Entering a running container: every namespace of its leader process,
+//! its root and working directory, and a user of its own `/etc/passwd`.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fd_core::{Error, ErrorKind, Result, SyscallResult};
+use rustix::fs::{Mode, OFlags};
+use signal_fd::{ChildStatus, PidFd};
+
+use crate::container::{Target, User, lookup_user};
+use crate::namespace::NsFd;
+use crate::raw::{Namespace, Namespaces, c_string};
+use crate::sandbox::{Child, Output, Stdio, stdio_fds};
+use crate::sys;
+use crate::sys::child::{self, EnterPlan, Exec};
+
+/// Runs a command inside a running process's namespaces, as `nsenter -a
+/// -t PID` does, for a container's leader above all.
+///
+/// What it does, in order:
+/// 1. Pins the target with a pidfd, then opens each of its namespaces (by
+///    the pidfd on Linux 6.11+, else `/proc/PID/ns/*`), its root and its
+///    working directory, and checks the pidfd that the process is still
+///    the same (no pid-reuse race). Namespaces the caller already shares
+///    are skipped.
+/// 2. Resolves the user in the target's own `/etc/passwd` and
+///    `/etc/group`.
+/// 3. Forks: joining user and mount namespaces needs a single-threaded
+///    process, and pid and time namespaces apply to children only. The
+///    child joins every namespace in one `setns(pidfd, flags)` where the
+///    kernel allows it, else one by one in two passes (user last, then
+///    user first), as util-linux `nsenter` does; then `fchdir` + `chroot`
+///    into the target's root and `fchdir` into its working directory;
+///    then supplementary groups, gid, uid.
+/// 4. With a pid or time namespace it forks once more; the middle process
+///    passes signals on and exits as the command does (dying of the same
+///    signal). The command's exit status comes back through [`Child`].
+#[derive(Debug)]
+pub struct Enter {
+    pid: u32,
+    only: Option<Namespaces>,
+    user: Option<String>,
+    program: Option<OsString>,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    root: bool,
+    cwd: bool,
+    stdio: [Stdio; 3],
+}
+
+/// The environment's `PATH` inside the target.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Enter {
+    /// Enter process `pid`.
+    pub fn new(pid: u32) -> Enter {
+        Enter {
+            pid,
+            only: None,
+            user: None,
+            program: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            root: true,
+            cwd: true,
+            stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
+        }
+    }
+
+    /// Enter a container found by its tool.
+    ///
+    /// # Errors
+    /// As [`Target::leader_pid`].
+    pub fn target(target: &Target) -> Result<Enter> {
+        Ok(Enter::new(target.leader_pid()?))
+    }
+
+    /// Only these namespaces (default: every one the caller does not
+    /// already share).
+    pub fn namespaces(&mut self, namespaces: Namespaces) -> &mut Enter {
+        self.only = Some(namespaces);
+        self
+    }
+
+    /// Run as this user of the target's `/etc/passwd` (a name or a uid).
+    /// Default: root when entering a user namespace, else the caller's ids.
+    pub fn user(&mut self, name: impl Into<String>) -> &mut Enter {
+        self.user = Some(name.into());
+        self
+    }
+
+    /// The command (default: the user's shell from the target's
+    /// `/etc/passwd`, else `/bin/sh`).
+    pub fn command<I, S>(&mut self, program: impl AsRef<OsStr>, args: I) -> &mut Enter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.program = Some(program.as_ref().to_owned());
+        self.args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Adds an environment variable (the environment starts with `PATH`,
+    /// `TERM`, `HOME`, `USER`, `LOGNAME` and `SHELL`).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Enter {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Whether to take the target's root (`chroot`) and working
+    /// directory (default: both).
+    pub fn root_and_cwd(&mut self, root: bool, cwd: bool) -> &mut Enter {
+        self.root = root;
+        self.cwd = cwd;
+        self
+    }
+
+    /// The command's stdin.
+    pub fn stdin(&mut self, stdio: Stdio) -> &mut Enter {
+        self.stdio[0] = stdio;
+        self
+    }
+
+    /// The command's stdout.
+    pub fn stdout(&mut self, stdio: Stdio) -> &mut Enter {
+        self.stdio[1] = stdio;
+        self
+    }
+
+    /// The command's stderr.
+    pub fn stderr(&mut self, stdio: Stdio) -> &mut Enter {
+        self.stdio[2] = stdio;
+        self
+    }
+
+    /// Runs the command with stdout and stderr captured (stdin
+    /// `/dev/null` unless set) and waits for it.
+    ///
+    /// # Errors
+    /// As [`Enter::spawn`]; reading the pipes or waiting.
+    pub fn output(&mut self) -> Result<Output> {
+        if matches!(self.stdio[0], Stdio::Inherit) {
+            self.stdio[0] = Stdio::Null;
+        }
+        self.stdio[1] = Stdio::Piped;
+        self.stdio[2] = Stdio::Piped;
+        let result = self.spawn();
+        self.stdio[1] = Stdio::Inherit;
+        self.stdio[2] = Stdio::Inherit;
+        result?.wait_with_output()
+    }
+
+    /// Runs the command and waits for it.
+    ///
+    /// # Errors
+    /// As [`Enter::spawn`], and waiting.
+    pub fn status(&self) -> Result<ChildStatus> {
+        self.spawn()?.wait()
+    }
+
+    /// Starts the command inside the target.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::NotFound`] (`ESRCH`): no such process, or it exited
+    ///   while we opened its namespaces.
+    /// - [`ErrorKind::PermissionDenied`]: not allowed to open its
+    ///   namespaces or root (another user's process without
+    ///   `CAP_SYS_PTRACE`).
+    /// - [`ErrorKind::NotFound`]: the user is not in the target's
+    ///   `/etc/passwd`.
+    /// - A failed step in the child: the error's detail names it (`join
+    ///   the mnt namespace`, `chroot into the target's root`, `setgroups`,
+    ///   `execve of …`) with the errno.
+    pub fn spawn(&self) -> Result<Child> {
+        const CALL: &str = "Enter::spawn";
+        let pidfd = PidFd::open(self.pid).map_err(|e| {
+            if e.errno() == libc::ESRCH {
+                e.with_detail(format!("no process {}", self.pid))
+            } else {
+                e
+            }
+        })?;
+        // 1. Open everything while the pidfd pins the process.
+        let mut fds: Vec<(NsFd, Namespace)> = Vec::new();
+        for kind in Namespace::ALL {
+            if let Some(only) = self.only
+                && !only.contains(kind.flag())
+            {
+                continue;
+            }
+            let theirs = match NsFd::from_pidfd(&pidfd, kind) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == ErrorKind::Unsupported => match NsFd::open(self.pid, kind) {
+                    Ok(fd) => fd,
+                    Err(e) if e.errno() == libc::ENOENT && NsFd::open_self(kind).is_err() => {
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(e.with_detail(format!(
+                            "opening the {kind} namespace of pid {}",
+                            self.pid
+                        )));
+                    }
+                },
+                // A kind this kernel lacks, or one the target cannot show.
+                Err(e) if e.errno() == libc::EOPNOTSUPP || e.errno() == libc::ENOENT => continue,
+                Err(e) => {
+                    return Err(
+                        e.with_detail(format!("opening the {kind} namespace of pid {}", self.pid))
+                    );
+                }
+            };
+            let ours = NsFd::open_self(kind)?;
+            if ours.id()? == theirs.id()? {
+                continue;
+            }
+            fds.push((theirs, kind));
+        }
+        let open_dir = |what: &str| -> Result<OwnedFd> {
+            let path = format!("/proc/{}/{what}", self.pid);
+            rustix::fs::open(
+                path.as_str(),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .syscall("open")
+            .map_err(|e| e.with_detail(format!("the target's {what} ({path})")))
+        };
+        let root = if self.root {
+            Some(open_dir("root")?)
+        } else {
+            None
+        };
+        let cwd = if self.cwd {
+            Some(open_dir("cwd")?)
+        } else {
+            None
+        };
+        if pidfd.wait_exit(Some(Duration::ZERO))? {
+            return Err(Error::from_errno(CALL, libc::ESRCH).with_detail(format!(
+                "pid {} exited while its namespaces were opened",
+                self.pid
+            )));
+        }
+
+        // 2. Who to become, from the target's own files.
+        let joins_user = fds.iter().any(|(_, k)| *k == Namespace::User);
+        let target_root = PathBuf::from(format!("/proc/{}/root", self.pid));
+        let name = match (&self.user, joins_user) {
+            (Some(name), _) => Some(name.clone()),
+            (None, true) => Some("0".to_owned()),
+            (None, false) => None,
+        };
+        let user: Option<User> = match &name {
+            Some(n) => match lookup_user(&target_root, n) {
+                Ok(u) => Some(u),
+                // Root needs no passwd entry.
+                Err(_) if n == "0" => Some(User {
+                    name: "root".into(),
+                    uid: 0,
+                    gid: 0,
+                    groups: vec![0],
+                    home: "/".into(),
+                    shell: "/bin/sh".into(),
+                }),
+                Err(e) => return Err(e),
+            },
+            None => lookup_user(
+                &target_root,
+                &rustix::process::geteuid().as_raw().to_string(),
+            )
+            .ok(),
+        };
+        let switch = name.is_some();
+        // setgroups is refused for good in a user namespace whose
+        // setgroups file says deny (an unprivileged container).
+        let groups_allowed = std::fs::read_to_string(format!("/proc/{}/setgroups", self.pid))
+            .map_or(true, |s| s.trim() != "deny");
+
+        // 3. The command and its environment.
+        let shell = user
+            .as_ref()
+            .map(|u| u.shell.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into());
+        let program = self.program.clone().unwrap_or(shell.clone());
+        let mut env: Vec<(OsString, OsString)> = vec![("PATH".into(), PATH.into())];
+        if let Some(term) = std::env::var_os("TERM") {
+            env.push(("TERM".into(), term));
+        }
+        if let Some(u) = &user {
+            env.push(("HOME".into(), u.home.clone()));
+            env.push(("USER".into(), u.name.clone().into()));
+            env.push(("LOGNAME".into(), u.name.clone().into()));
+            env.push(("SHELL".into(), shell));
+        }
+        env.extend(self.env.iter().cloned());
+        let env_c = env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                c_string(CALL, "environment variable", &kv)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let candidates = if program.as_bytes().contains(&b'/') {
+            vec![c_string(CALL, "program", program.as_bytes())?]
+        } else {
+            PATH.split(':')
+                .map(|d| {
+                    c_string(
+                        CALL,
+                        "program",
+                        format!("{d}/{}", program.to_string_lossy()).as_bytes(),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let mut args = vec![c_string(CALL, "program", program.as_bytes())?];
+        for a in &self.args {
+            args.push(c_string(CALL, "argument", a.as_bytes())?);
+        }
+
+        let (report_read, report_write) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).syscall("pipe2")?;
+        let (stdio, parent_ends, child_ends) = stdio_fds(&self.stdio)?;
+        let kinds: Vec<Namespace> = fds.iter().map(|(_, k)| *k).collect();
+        let flags = kinds.iter().fold(Namespaces::empty(), |a, k| a | k.flag());
+        let plan = EnterPlan {
+            report: report_write.as_raw_fd(),
+            pidfd: pidfd.as_raw_fd(),
+            pidfd_flags: flags.bits(),
+            namespaces: fds
+                .iter()
+                .map(|(fd, k)| (fd.as_raw_fd(), k.flag().bits()))
+                .collect(),
+            root: root.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            cwd: cwd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            groups: user
+                .as_ref()
+                .filter(|_| switch && groups_allowed)
+                .map(|u| u.groups.clone()),
+            gid: user.as_ref().filter(|_| switch).map(|u| u.gid),
+            uid: user.as_ref().filter(|_| switch).map(|u| u.uid),
+            fork: kinds.iter().any(|k| k.applies_to_children()),
+            stdio,
+            exec: Exec::new(candidates, args, env_c),
+        };
+        let (pid, child_pidfd) = sys::fork_process(&plan)?;
+        drop(report_write);
+        drop(child_ends);
+        let child_pidfd = PidFd::from_fd(child_pidfd)?;
+        let mut record = [0u8; 8];
+        let mut got = 0;
+        while got < record.len() {
+            match rustix::io::read(&report_read, &mut record[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::from_errno("read", e.raw_os_error())),
+            }
+        }
+        if got == record.len() {
+            let step = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
+            let errno = i32::from_ne_bytes([record[4], record[5], record[6], record[7]]);
+            let _ = child_pidfd.wait();
+            let what = match step {
+                child::STEP_ROOT => "chroot into the target's root".to_owned(),
+                child::STEP_CWD => "chdir into the target's working directory".to_owned(),
+                child::STEP_GROUPS => "setgroups to the user's groups".to_owned(),
+                child::STEP_GID => "setresgid to the user's gid".to_owned(),
+                child::STEP_UID => "setresuid to the user's uid".to_owned(),
+                child::STEP_FORK => "fork into the pid namespace".to_owned(),
+                child::STEP_EXEC => format!("execve of {:?} inside the target", program),
+                n => match kinds.get(n as usize) {
+                    Some(kind) => format!("join the {kind} namespace of pid {}", self.pid),
+                    None => format!("step {n}"),
+                },
+            };
+            return Err(Error::from_errno(CALL, errno).with_detail(what));
+        }
+        let [stdin, stdout, stderr] = parent_ends;
+        Ok(Child {
+            pid: pid.unsigned_abs(),
+            pidfd: child_pidfd,
+            stdin: stdin.map(std::fs::File::from),
+            stdout: stdout.map(std::fs::File::from),
+            stderr: stderr.map(std::fs::File::from),
+        })
+    }
+}

@@ -1,0 +1,1143 @@
+//! Spawning a program into new namespaces: [`Sandbox`] and [`Child`].
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use fd_core::{Error, ErrorKind, Result, SyscallResult};
+use signal_fd::{ChildStatus, PidFd, Signal};
+
+use crate::idmap::{IdMap, write_gid_map, write_uid_map};
+use crate::raw::{HOST_NAME_MAX, Namespaces, c_path, c_string};
+use crate::sys;
+use crate::sys::child::{self, Exec, MAX_FDS, Plan, Step};
+
+/// What a child's stdin, stdout or stderr is.
+#[derive(Debug, Default)]
+pub enum Stdio {
+    /// The caller's own.
+    #[default]
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// A new pipe; the caller's end is in [`Child`].
+    Piped,
+    /// This fd.
+    Fd(OwnedFd),
+}
+
+/// A bind mount into the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// The path outside.
+    pub source: PathBuf,
+    /// Where it appears (absolute, inside the new root when there is one).
+    pub target: PathBuf,
+    /// Read-only, recursively (`MOUNT_ATTR_RDONLY` with `AT_RECURSIVE`).
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for Bind {
+    type Err = Error;
+
+    /// Parses `SRC[:DST][:ro]` (`DST` defaults to `SRC`), as `butter run
+    /// --bind` takes it.
+    fn from_str(s: &str) -> Result<Bind> {
+        let (rest, read_only) = match s.strip_suffix(":ro") {
+            Some(rest) => (rest, true),
+            None => (s.strip_suffix(":rw").unwrap_or(s), false),
+        };
+        let (source, target) = rest.split_once(':').unwrap_or((rest, rest));
+        if source.is_empty() || target.is_empty() {
+            return Err(Error::invalid_input(
+                "Bind::from_str",
+                format!("{s:?} is not SRC[:DST][:ro]"),
+            ));
+        }
+        Ok(Bind {
+            source: source.into(),
+            target: target.into(),
+            read_only,
+        })
+    }
+}
+
+/// A program to run in new namespaces, built like
+/// [`std::process::Command`].
+///
+/// Safe to use from a multithreaded program: everything that allocates is
+/// done before the new process is made (`clone3`); the new process makes
+/// only raw syscalls, closes every fd it was not given, resets the signal
+/// mask and dispositions, and reports a failed step (which one, and the
+/// errno) through a close-on-exec pipe, so [`spawn`](Sandbox::spawn)
+/// returns it as an error naming the step.
+///
+/// What it sets up, in order, in the new process:
+/// 1. The id maps (written by the parent while the child waits): by
+///    default root inside is the caller outside.
+/// 2. The mount namespace's propagation made private, recursively, so
+///    nothing leaks back to the caller's mounts.
+/// 3. With a [`root`](Sandbox::root): the root bind-mounted on itself, the
+///    [`bind`](Sandbox::bind) mounts, a minimal `/dev` (a tmpfs with
+///    `null`, `zero`, `full`, `random`, `urandom`, `tty` bind-mounted from
+///    the host, and the `fd`, `stdin`, `stdout`, `stderr` links), a tmpfs
+///    `/tmp`, a new `/proc` for a new pid namespace, then
+///    `pivot_root(".", ".")` and the old root detached; read-only if asked.
+/// 4. Host and domain name, `no_new_privs`, the seccomp filter, the
+///    working directory, the fds, and `execve`.
+///
+/// A new pid namespace makes the first process pid 1: orphans in the
+/// namespace are reparented to it, signals without a handler are ignored
+/// by it, and when it exits the kernel kills every process left in the
+/// namespace. By default ([`init`](Sandbox::init)) pid 1 is a minimal init
+/// of ours that reaps orphans, passes every signal it gets on to the
+/// program, and exits with the program's status (128 + n for a death by
+/// signal n).
+#[derive(Debug)]
+pub struct Sandbox {
+    program: OsString,
+    args: Vec<OsString>,
+    env_clear: bool,
+    env: BTreeMap<OsString, Option<OsString>>,
+    cwd: Option<PathBuf>,
+    stdio: [Stdio; 3],
+    fds: Vec<(OwnedFd, RawFd)>,
+    namespaces: Namespaces,
+    uid_map: Option<Vec<IdMap>>,
+    gid_map: Option<Vec<IdMap>>,
+    hostname: Option<OsString>,
+    domainname: Option<OsString>,
+    root: Option<PathBuf>,
+    read_only_root: bool,
+    binds: Vec<Bind>,
+    proc: Option<bool>,
+    dev: Option<bool>,
+    tmp: Option<bool>,
+    no_new_privs: bool,
+    death_signal: Option<Signal>,
+    seccomp: Option<Vec<u64>>,
+    init: Option<bool>,
+    ids: Option<(u32, u32)>,
+}
+
+/// The devices a minimal `/dev` gets from the host.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// The `PATH` searched when the environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Sandbox {
+    /// A sandbox for `program` (searched in `PATH`, inside the new root,
+    /// when it has no `/`), with no namespace yet.
+    pub fn new(program: impl AsRef<OsStr>) -> Sandbox {
+        Sandbox {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
+            fds: Vec::new(),
+            namespaces: Namespaces::empty(),
+            uid_map: None,
+            gid_map: None,
+            hostname: None,
+            domainname: None,
+            root: None,
+            read_only_root: false,
+            binds: Vec::new(),
+            proc: None,
+            dev: None,
+            tmp: None,
+            no_new_privs: false,
+            death_signal: None,
+            seccomp: None,
+            init: None,
+            ids: None,
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Sandbox {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.env
+            .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Starts from an empty environment instead of the caller's.
+    pub fn env_clear(&mut self) -> &mut Sandbox {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The working directory (inside the new root).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Sandbox {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The child's stdin.
+    pub fn stdin(&mut self, stdio: Stdio) -> &mut Sandbox {
+        self.stdio[0] = stdio;
+        self
+    }
+
+    /// The child's stdout.
+    pub fn stdout(&mut self, stdio: Stdio) -> &mut Sandbox {
+        self.stdio[1] = stdio;
+        self
+    }
+
+    /// The child's stderr.
+    pub fn stderr(&mut self, stdio: Stdio) -> &mut Sandbox {
+        self.stdio[2] = stdio;
+        self
+    }
+
+    /// Passes `fd` to the child as fd number `target` (3 or more). Every
+    /// other fd is closed in the child.
+    pub fn pass_fd(&mut self, fd: OwnedFd, target: RawFd) -> &mut Sandbox {
+        self.fds.push((fd, target));
+        self
+    }
+
+    /// Namespaces to create (added to those already asked for).
+    pub fn unshare(&mut self, namespaces: Namespaces) -> &mut Sandbox {
+        self.namespaces |= namespaces;
+        self
+    }
+
+    /// The uid map of a new user namespace (several ranges need
+    /// `CAP_SETUID`). Default: root inside is the caller's uid outside.
+    pub fn uid_map(&mut self, maps: Vec<IdMap>) -> &mut Sandbox {
+        self.uid_map = Some(maps);
+        self
+    }
+
+    /// The gid map of a new user namespace. Default: group 0 inside is the
+    /// caller's gid outside (with `setgroups` denied, as the kernel
+    /// requires of an unprivileged caller).
+    pub fn gid_map(&mut self, maps: Vec<IdMap>) -> &mut Sandbox {
+        self.gid_map = Some(maps);
+        self
+    }
+
+    /// The uid and gid the program runs as inside a new user namespace
+    /// (default 0 and 0: root of the namespace). They must be mapped.
+    pub fn ids(&mut self, uid: u32, gid: u32) -> &mut Sandbox {
+        self.ids = Some((uid, gid));
+        self
+    }
+
+    /// The host name in a new UTS namespace (implies one).
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.hostname = Some(name.as_ref().to_owned());
+        self.namespaces |= Namespaces::UTS;
+        self
+    }
+
+    /// The NIS domain name in a new UTS namespace (implies one).
+    pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.domainname = Some(name.as_ref().to_owned());
+        self.namespaces |= Namespaces::UTS;
+        self
+    }
+
+    /// A new root directory (implies a mount namespace): by default it
+    /// gets a minimal `/dev`, a tmpfs `/tmp` and, with a pid namespace, its
+    /// own `/proc`.
+    pub fn root(&mut self, dir: impl AsRef<Path>) -> &mut Sandbox {
+        self.root = Some(dir.as_ref().to_owned());
+        self.namespaces |= Namespaces::MNT;
+        self
+    }
+
+    /// Makes the new root read-only (its own mount only: `/dev`, `/tmp`,
+    /// `/proc` and writable binds stay writable).
+    pub fn read_only_root(&mut self, read_only: bool) -> &mut Sandbox {
+        self.read_only_root = read_only;
+        self
+    }
+
+    /// A bind mount (implies a mount namespace).
+    pub fn bind(&mut self, bind: Bind) -> &mut Sandbox {
+        self.binds.push(bind);
+        self.namespaces |= Namespaces::MNT;
+        self
+    }
+
+    /// Mount a new `/proc` (default: with a new pid and mount namespace).
+    pub fn mount_proc(&mut self, on: bool) -> &mut Sandbox {
+        self.proc = Some(on);
+        self
+    }
+
+    /// A minimal `/dev` in the new root (default: on with a root).
+    pub fn minimal_dev(&mut self, on: bool) -> &mut Sandbox {
+        self.dev = Some(on);
+        self
+    }
+
+    /// A tmpfs `/tmp` (default: on with a root).
+    pub fn tmpfs_tmp(&mut self, on: bool) -> &mut Sandbox {
+        self.tmp = Some(on);
+        self
+    }
+
+    /// `PR_SET_NO_NEW_PRIVS`: execve never grants privileges (setuid bits,
+    /// file capabilities).
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Sandbox {
+        self.no_new_privs = on;
+        self
+    }
+
+    /// `PR_SET_PDEATHSIG`: the child gets `signal` when the thread that
+    /// spawned it exits (a thread, not the process: spawn from a thread
+    /// that lives as long as the child should).
+    pub fn death_signal(&mut self, signal: Signal) -> &mut Sandbox {
+        self.death_signal = Some(signal);
+        self
+    }
+
+    /// A seccomp filter loaded last before `execve`: classic BPF, as the
+    /// raw bytes `seccomp_export_bpf` writes (8 bytes per instruction, in
+    /// native byte order). It needs `no_new_privs` or `CAP_SYS_ADMIN`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`]: empty, not a multiple of 8 bytes, or
+    /// over 4096 instructions.
+    pub fn seccomp_filter(&mut self, program: &[u8]) -> Result<&mut Sandbox> {
+        if program.is_empty() || !program.len().is_multiple_of(8) || program.len() / 8 > 4096 {
+            return Err(Error::invalid_input(
+                "Sandbox::seccomp_filter",
+                format!(
+                    "a filter is 1 to 4096 instructions of 8 bytes; got {} bytes",
+                    program.len()
+                ),
+            ));
+        }
+        let words = program
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        self.seccomp = Some(words);
+        Ok(self)
+    }
+
+    /// Whether pid 1 of a new pid namespace is our reaping init (default)
+    /// or the program itself.
+    pub fn init(&mut self, on: bool) -> &mut Sandbox {
+        self.init = Some(on);
+        self
+    }
+
+    fn environment(&self) -> Vec<(OsString, OsString)> {
+        let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => vars.insert(k.clone(), v.clone()),
+                None => vars.remove(k),
+            };
+        }
+        vars.into_iter().collect()
+    }
+
+    /// Starts the program.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::InvalidInput`] before anything starts: a root that is
+    ///   missing or not a directory, a bind source that is missing or a
+    ///   target that is not absolute, a host name over 64 bytes, maps
+    ///   without a user namespace or that break the kernel's rules, fd
+    ///   numbers that clash, a NUL byte in a string.
+    /// - A failed step in the child: the error's call is
+    ///   `Sandbox::spawn`, its errno the step's, and its detail names the
+    ///   step (`bind-mount /usr on /srv/root/usr: …`, `execve of "sh" (PATH
+    ///   searched: …)`).
+    /// - [`ErrorKind::PermissionDenied`] (`EPERM`) from `clone3`: namespaces
+    ///   other than user need `CAP_SYS_ADMIN` (add a user namespace), or
+    ///   user namespaces are refused by policy.
+    pub fn spawn(&self) -> Result<Child> {
+        let prepared = self.prepare()?;
+        let Prepared {
+            plan,
+            descriptions,
+            parent_ends,
+            child_ends: _child_ends,
+            go_write,
+            report_read,
+            flags,
+            uid_map,
+            gid_map,
+        } = prepared;
+        let (pid, pidfd) = sys::clone3_process(u64::from(flags.bits()), &plan).map_err(|e| {
+            if e.errno() == libc::EPERM {
+                e.with_detail(
+                    "new namespaces other than user need CAP_SYS_ADMIN: add a user namespace, \
+                     or user namespaces are refused by policy (butter doctor says which)",
+                )
+            } else {
+                e
+            }
+        })?;
+        // Ours from here: the child's ends of the pipes close in this process.
+        drop(_child_ends);
+        let pid = pid.unsigned_abs();
+        let pidfd = PidFd::from_fd(pidfd)?;
+        let abandon = |e: Error| {
+            let _ = pidfd.send_signal(Signal::KILL);
+            let _ = pidfd.wait();
+            e
+        };
+        if let Some(maps) = &uid_map {
+            write_uid_map(pid, maps).map_err(abandon)?;
+        }
+        if let Some(maps) = &gid_map {
+            write_gid_map(pid, maps).map_err(abandon)?;
+        }
+        rustix::io::write(&go_write, b"g")
+            .syscall("write")
+            .map_err(abandon)?;
+        drop(go_write);
+        let mut record = [0u8; 8];
+        let mut got = 0;
+        while got < record.len() {
+            match rustix::io::read(&report_read, &mut record[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(abandon(Error::from_errno("read", e.raw_os_error()))),
+            }
+        }
+        if got == record.len() {
+            let step = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
+            let errno = i32::from_ne_bytes([record[4], record[5], record[6], record[7]]);
+            let _ = pidfd.wait();
+            let what = describe_step(step, &descriptions, self);
+            let base = Error::from_errno("Sandbox::spawn", errno);
+            return Err(base.with_detail(what));
+        }
+        let [stdin, stdout, stderr] = parent_ends;
+        Ok(Child {
+            pid,
+            pidfd,
+            stdin: stdin.map(File::from),
+            stdout: stdout.map(File::from),
+            stderr: stderr.map(File::from),
+        })
+    }
+
+    /// Runs the program with stdout and stderr captured (stdin `/dev/null`
+    /// unless set) and waits for it.
+    ///
+    /// # Errors
+    /// As [`spawn`](Sandbox::spawn); reading the pipes or waiting.
+    pub fn output(&mut self) -> Result<Output> {
+        if matches!(self.stdio[0], Stdio::Inherit) {
+            self.stdio[0] = Stdio::Null;
+        }
+        self.stdio[1] = Stdio::Piped;
+        self.stdio[2] = Stdio::Piped;
+        let result = self.spawn();
+        self.stdio[1] = Stdio::Inherit;
+        self.stdio[2] = Stdio::Inherit;
+        result?.wait_with_output()
+    }
+
+    fn prepare(&self) -> Result<Prepared> {
+        const CALL: &str = "Sandbox::spawn";
+        let refuse = |why: String| Err(Error::invalid_input(CALL, why));
+        let mut flags = self.namespaces;
+        let mnt = flags.contains(Namespaces::MNT);
+        let pid_ns = flags.contains(Namespaces::PID);
+        if self.program.is_empty() {
+            return refuse("no program to run".into());
+        }
+        if (self.uid_map.is_some() || self.gid_map.is_some()) && !flags.contains(Namespaces::USER) {
+            return refuse("id maps need a new user namespace (Namespaces::USER)".into());
+        }
+        for (what, name) in [
+            ("host name", &self.hostname),
+            ("domain name", &self.domainname),
+        ] {
+            if let Some(name) = name
+                && name.len() > HOST_NAME_MAX
+            {
+                return refuse(format!(
+                    "the {what} is {} bytes; the kernel takes at most {HOST_NAME_MAX}",
+                    name.len()
+                ));
+            }
+        }
+        let want_proc = self.proc.unwrap_or(pid_ns && mnt);
+        if want_proc && !mnt {
+            return refuse("a new /proc needs a mount namespace".into());
+        }
+        if let Some(root) = &self.root {
+            match std::fs::metadata(root) {
+                Err(e) => {
+                    return Err(Error::from_io(CALL, e)
+                        .with_detail(format!("the new root {} cannot be used", root.display())));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(Error::from_errno(CALL, libc::ENOTDIR)
+                        .with_kind(ErrorKind::InvalidInput)
+                        .with_detail(format!(
+                            "the new root {} is not a directory",
+                            root.display()
+                        )));
+                }
+                Ok(_) => {}
+            }
+        }
+        for bind in &self.binds {
+            if !bind.target.is_absolute() {
+                return refuse(format!(
+                    "the bind target {} is not an absolute path",
+                    bind.target.display()
+                ));
+            }
+            if let Err(e) = std::fs::metadata(&bind.source) {
+                return Err(Error::from_io(CALL, e)
+                    .with_kind(ErrorKind::InvalidInput)
+                    .with_detail(format!(
+                        "the bind source {} cannot be used",
+                        bind.source.display()
+                    )));
+            }
+        }
+        if self.fds.len() + 3 > MAX_FDS {
+            return refuse(format!("at most {} fds can be passed", MAX_FDS - 3));
+        }
+        let mut targets: Vec<RawFd> = Vec::new();
+        for &(_, target) in &self.fds {
+            if target < 3 {
+                return refuse(format!(
+                    "fd {target} is stdio: set it with stdin/stdout/stderr"
+                ));
+            }
+            if targets.contains(&target) {
+                return refuse(format!("fd {target} is passed twice"));
+            }
+            targets.push(target);
+        }
+
+        // Pipes: go (parent to child), report (child to parent).
+        let (go_read, go_write) = cloexec_pipe()?;
+        let (report_read, report_write) = cloexec_pipe()?;
+        let (stdio_fds, parent_ends, mut child_ends) = stdio_fds(&self.stdio)?;
+        let mut fds: Vec<(RawFd, RawFd)> = Vec::new();
+        let mut keep: Vec<RawFd> = Vec::new();
+        for (target, fd) in (0..).zip(stdio_fds) {
+            if fd < 0 {
+                keep.push(target);
+            } else {
+                fds.push((fd, target));
+            }
+        }
+        for (fd, target) in &self.fds {
+            fds.push((fd.as_raw_fd(), *target));
+        }
+
+        let (uid_map, gid_map) = if flags.contains(Namespaces::USER) {
+            let euid = rustix::process::geteuid().as_raw();
+            let egid = rustix::process::getegid().as_raw();
+            (
+                Some(
+                    self.uid_map
+                        .clone()
+                        .unwrap_or_else(|| vec![IdMap::one(0, euid)]),
+                ),
+                Some(
+                    self.gid_map
+                        .clone()
+                        .unwrap_or_else(|| vec![IdMap::one(0, egid)]),
+                ),
+            )
+        } else {
+            (None, None)
+        };
+        // Check the maps now, before a process exists.
+        let privileged_uid = fd_core::probe::has_capability(7).unwrap_or(false);
+        let privileged_gid = fd_core::probe::has_capability(6).unwrap_or(false);
+        if let Some(m) = &uid_map {
+            crate::idmap::check_maps(
+                crate::idmap::IdKind::User,
+                m,
+                privileged_uid,
+                rustix::process::geteuid().as_raw(),
+            )?;
+        }
+        if let Some(m) = &gid_map {
+            crate::idmap::check_maps(
+                crate::idmap::IdKind::Group,
+                m,
+                privileged_gid,
+                rustix::process::getegid().as_raw(),
+            )?;
+        }
+        let id_maps = (uid_map.clone(), gid_map.clone(), privileged_gid);
+        let mut steps: Vec<Step> = Vec::new();
+        let mut descriptions: Vec<String> = Vec::new();
+        let mut push = |step: Step, what: String| {
+            steps.push(step);
+            descriptions.push(what);
+        };
+        let cpath = |p: &Path| c_path(CALL, p);
+        if let (Some(uids), Some(gids)) = (&id_maps.0, &id_maps.1) {
+            let (uid, gid) = self.ids.unwrap_or((0, 0));
+            let mapped = |maps: &[IdMap], id: u32| {
+                maps.iter().any(|m| {
+                    u64::from(id) >= u64::from(m.inside)
+                        && u64::from(id) < u64::from(m.inside) + u64::from(m.count)
+                })
+            };
+            if !mapped(uids, uid) || !mapped(gids, gid) {
+                return refuse(format!(
+                    "uid {uid} and gid {gid} must be mapped in the new user namespace to run as them"
+                ));
+            }
+            push(
+                Step::SetIds {
+                    uid,
+                    gid,
+                    // setgroups is denied to an unprivileged writer's namespace.
+                    groups: id_maps.2.then(Vec::new),
+                },
+                format!("become uid {uid}, gid {gid} in the new user namespace"),
+            );
+        } else if self.ids.is_some() {
+            return refuse("ids inside need a new user namespace (Namespaces::USER)".into());
+        }
+        if mnt {
+            push(
+                Step::Mount {
+                    source: None,
+                    target: c"/".to_owned(),
+                    fstype: None,
+                    flags: libc::MS_REC | libc::MS_PRIVATE,
+                    data: None,
+                },
+                "make / private, recursively (so no mount propagates back)".into(),
+            );
+        }
+        // Where things go before pivot_root: under the new root, or at the
+        // top of the caller's tree.
+        let base = self.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let under = |p: &Path| -> PathBuf {
+            let rel = p.strip_prefix("/").unwrap_or(p);
+            base.join(rel)
+        };
+        if let Some(root) = &self.root {
+            let r = cpath(root)?;
+            push(
+                Step::Mount {
+                    source: Some(r.clone()),
+                    target: r,
+                    fstype: None,
+                    flags: libc::MS_BIND | libc::MS_REC,
+                    data: None,
+                },
+                format!("bind-mount the new root {} on itself", root.display()),
+            );
+        }
+        for bind in &self.binds {
+            let target = under(&bind.target);
+            let is_dir = std::fs::metadata(&bind.source).is_ok_and(|m| m.is_dir());
+            // Create the mount point (and its parents) when missing.
+            if self.root.is_some() {
+                for ancestor in target.ancestors().collect::<Vec<_>>().into_iter().rev() {
+                    if ancestor.starts_with(&base) && ancestor != base && ancestor != target {
+                        push(
+                            Step::Mkdir(cpath(ancestor)?),
+                            format!("create {}", ancestor.display()),
+                        );
+                    }
+                }
+                push(
+                    if is_dir {
+                        Step::Mkdir(cpath(&target)?)
+                    } else {
+                        Step::Touch(cpath(&target)?)
+                    },
+                    format!("create the mount point {}", target.display()),
+                );
+            }
+            push(
+                Step::Mount {
+                    source: Some(cpath(&bind.source)?),
+                    target: cpath(&target)?,
+                    fstype: None,
+                    flags: libc::MS_BIND | libc::MS_REC,
+                    data: None,
+                },
+                format!(
+                    "bind-mount {} on {}",
+                    bind.source.display(),
+                    target.display()
+                ),
+            );
+            if bind.read_only {
+                push(
+                    Step::ReadOnly {
+                        path: cpath(&target)?,
+                        recursive: true,
+                    },
+                    format!("make {} read-only", target.display()),
+                );
+            }
+        }
+        if self.root.is_some() && self.dev.unwrap_or(true) {
+            let dev = under(Path::new("/dev"));
+            push(
+                Step::Mkdir(cpath(&dev)?),
+                format!("create {}", dev.display()),
+            );
+            push(
+                Step::Mount {
+                    source: Some(c"tmpfs".to_owned()),
+                    target: cpath(&dev)?,
+                    fstype: Some(c"tmpfs".to_owned()),
+                    flags: libc::MS_NOSUID | libc::MS_NOEXEC,
+                    data: Some(c"mode=755,size=64k".to_owned()),
+                },
+                format!("mount a tmpfs on {}", dev.display()),
+            );
+            for name in DEVICES {
+                let host = Path::new("/dev").join(name);
+                if std::fs::metadata(&host).is_err() {
+                    continue;
+                }
+                let node = dev.join(name);
+                push(
+                    Step::Touch(cpath(&node)?),
+                    format!("create {}", node.display()),
+                );
+                push(
+                    Step::Mount {
+                        source: Some(cpath(&host)?),
+                        target: cpath(&node)?,
+                        fstype: None,
+                        flags: libc::MS_BIND,
+                        data: None,
+                    },
+                    format!("bind-mount {} on {}", host.display(), node.display()),
+                );
+            }
+            for (link, to) in [
+                ("fd", "/proc/self/fd"),
+                ("stdin", "/proc/self/fd/0"),
+                ("stdout", "/proc/self/fd/1"),
+                ("stderr", "/proc/self/fd/2"),
+            ] {
+                let link = dev.join(link);
+                push(
+                    Step::Symlink {
+                        target: cpath(Path::new(to))?,
+                        link: cpath(&link)?,
+                    },
+                    format!("link {} to {to}", link.display()),
+                );
+            }
+        }
+        if self.tmp.unwrap_or(self.root.is_some()) {
+            if !mnt {
+                return refuse("a tmpfs /tmp needs a mount namespace".into());
+            }
+            let tmp = under(Path::new("/tmp"));
+            push(
+                Step::Mkdir(cpath(&tmp)?),
+                format!("create {}", tmp.display()),
+            );
+            push(
+                Step::Mount {
+                    source: Some(c"tmpfs".to_owned()),
+                    target: cpath(&tmp)?,
+                    fstype: Some(c"tmpfs".to_owned()),
+                    flags: libc::MS_NOSUID | libc::MS_NODEV,
+                    data: Some(c"mode=1777".to_owned()),
+                },
+                format!("mount a tmpfs on {}", tmp.display()),
+            );
+        }
+        if want_proc {
+            let proc = under(Path::new("/proc"));
+            push(
+                Step::Mkdir(cpath(&proc)?),
+                format!("create {}", proc.display()),
+            );
+            push(
+                Step::Mount {
+                    source: Some(c"proc".to_owned()),
+                    target: cpath(&proc)?,
+                    fstype: Some(c"proc".to_owned()),
+                    flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    data: None,
+                },
+                format!(
+                    "mount a new proc on {} (in a user namespace the kernel wants an \
+                     unobstructed /proc already visible)",
+                    proc.display()
+                ),
+            );
+        }
+        if let Some(root) = &self.root {
+            push(
+                Step::Chdir(cpath(root)?),
+                format!("chdir to {}", root.display()),
+            );
+            push(
+                Step::PivotRoot,
+                format!("pivot_root into {} and detach the old root", root.display()),
+            );
+            if self.read_only_root {
+                push(
+                    Step::ReadOnly {
+                        path: c"/".to_owned(),
+                        recursive: false,
+                    },
+                    "make the new root read-only".into(),
+                );
+            }
+        }
+        if let Some(name) = &self.hostname {
+            push(
+                Step::Hostname(name.as_bytes().to_vec()),
+                format!("set the host name to {name:?}"),
+            );
+        }
+        if let Some(name) = &self.domainname {
+            push(
+                Step::Domainname(name.as_bytes().to_vec()),
+                format!("set the domain name to {name:?}"),
+            );
+        }
+        if let Some(cwd) = &self.cwd {
+            push(
+                Step::Chdir(cpath(cwd)?),
+                format!("chdir to {}", cwd.display()),
+            );
+        }
+        if self.no_new_privs {
+            push(Step::NoNewPrivs, "set no_new_privs".into());
+        }
+        if let Some(program) = &self.seccomp {
+            push(
+                Step::Seccomp(program.clone()),
+                format!(
+                    "load the seccomp filter ({} instructions; without no_new_privs it needs CAP_SYS_ADMIN)",
+                    program.len()
+                ),
+            );
+        }
+
+        let env = self.environment();
+        let env_c = env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                c_string(CALL, "environment variable", &kv)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let path_var = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map_or_else(|| OsString::from(DEFAULT_PATH), |(_, v)| v.clone());
+        let candidates = candidates(&self.program, &path_var)?;
+        let mut args_c = vec![c_string(CALL, "program", self.program.as_bytes())?];
+        for a in &self.args {
+            args_c.push(c_string(CALL, "argument", a.as_bytes())?);
+        }
+
+        if self.root.is_some() {
+            flags |= Namespaces::MNT;
+        }
+        let init = pid_ns && self.init.unwrap_or(true);
+        let plan = Plan {
+            go: go_read.as_raw_fd(),
+            report: report_write.as_raw_fd(),
+            death_signal: self.death_signal.map_or(0, Signal::raw),
+            steps,
+            fds,
+            keep,
+            init,
+            exec: Exec::new(candidates, args_c, env_c),
+        };
+        child_ends.push(go_read);
+        child_ends.push(report_write);
+        Ok(Prepared {
+            plan,
+            descriptions,
+            parent_ends,
+            child_ends,
+            go_write,
+            report_read,
+            flags,
+            uid_map,
+            gid_map,
+        })
+    }
+}
+
+/// Everything made before the clone.
+struct Prepared {
+    plan: Plan,
+    descriptions: Vec<String>,
+    parent_ends: [Option<OwnedFd>; 3],
+    child_ends: Vec<OwnedFd>,
+    go_write: OwnedFd,
+    report_read: OwnedFd,
+    flags: Namespaces,
+    uid_map: Option<Vec<IdMap>>,
+    gid_map: Option<Vec<IdMap>>,
+}
+
+/// The fds for stdin, stdout, stderr (-1: inherit), our ends of the pipes,
+/// and the fds the child's side holds open until the clone.
+pub(crate) type StdioFds = ([RawFd; 3], [Option<OwnedFd>; 3], Vec<OwnedFd>);
+
+/// Opens what `stdio` asks for.
+pub(crate) fn stdio_fds(stdio: &[Stdio; 3]) -> Result<StdioFds> {
+    let mut fds = [-1; 3];
+    let mut parent_ends: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut child_ends = Vec::new();
+    for (target, s) in stdio.iter().enumerate() {
+        match s {
+            Stdio::Inherit => {}
+            Stdio::Null => {
+                let null = rustix::fs::open(
+                    "/dev/null",
+                    rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .syscall("open(/dev/null)")?;
+                fds[target] = null.as_raw_fd();
+                child_ends.push(null);
+            }
+            Stdio::Piped => {
+                let (r, w) = cloexec_pipe()?;
+                let (ours, theirs) = if target == 0 { (w, r) } else { (r, w) };
+                fds[target] = theirs.as_raw_fd();
+                child_ends.push(theirs);
+                parent_ends[target] = Some(ours);
+            }
+            Stdio::Fd(fd) => fds[target] = fd.as_raw_fd(),
+        }
+    }
+    Ok((fds, parent_ends, child_ends))
+}
+
+fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).syscall("pipe2")
+}
+
+/// The paths `execve` tries for `program`: itself when it has a `/`, else
+/// each directory of `path` in turn (an empty entry is the current
+/// directory), as `execvp` does.
+fn candidates(program: &OsStr, path: &OsStr) -> Result<Vec<CString>> {
+    const CALL: &str = "Sandbox::spawn";
+    if program.as_bytes().contains(&b'/') {
+        return Ok(vec![c_string(CALL, "program", program.as_bytes())?]);
+    }
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { &b"."[..] } else { dir };
+            let mut full = dir.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(program.as_bytes());
+            c_string(CALL, "program path", &full)
+        })
+        .collect()
+}
+
+fn describe_step(step: u32, descriptions: &[String], sandbox: &Sandbox) -> String {
+    match step {
+        child::STEP_FDS => {
+            "install the child's fds (stdio and passed fds) and close the rest".into()
+        }
+        child::STEP_INIT => "fork the program from the pid-1 init".into(),
+        child::STEP_EXEC => {
+            let name = sandbox.program.to_string_lossy();
+            if sandbox.program.as_bytes().contains(&b'/') {
+                format!("execve of {name:?}")
+            } else {
+                format!("execve of {name:?} (searched in PATH inside the sandbox)")
+            }
+        }
+        n => descriptions
+            .get(n as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("setup step {n}")),
+    }
+}
+
+/// A program started by [`Sandbox::spawn`].
+pub struct Child {
+    pub(crate) pid: u32,
+    pub(crate) pidfd: PidFd,
+    /// The write end of its stdin, with [`Stdio::Piped`].
+    pub stdin: Option<File>,
+    /// The read end of its stdout, with [`Stdio::Piped`].
+    pub stdout: Option<File>,
+    /// The read end of its stderr, with [`Stdio::Piped`].
+    pub stderr: Option<File>,
+}
+
+/// What a program printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ChildStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Child {
+    /// Its pid, in the caller's pid namespace.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Its pidfd: poll it, wait on it, signal it (no pid-reuse race).
+    pub fn pidfd(&self) -> &PidFd {
+        &self.pidfd
+    }
+
+    /// Its pidfd, for an async wait (`signal_fd::AsyncPidFd`) or a
+    /// `poll`/`epoll` loop.
+    pub fn into_pidfd(self) -> PidFd {
+        self.pidfd
+    }
+
+    /// Sends `signal` through the pidfd.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] once it has been reaped.
+    pub fn kill(&self, signal: Signal) -> Result<()> {
+        self.pidfd.send_signal(signal)
+    }
+
+    /// Waits for it to end, reaps it and returns how it ended. Closes our
+    /// end of its stdin first, as `std` does, so a program reading it sees
+    /// the end.
+    ///
+    /// # Errors
+    /// As [`PidFd::wait`].
+    pub fn wait(&mut self) -> Result<ChildStatus> {
+        drop(self.stdin.take());
+        self.pidfd.wait()
+    }
+
+    /// Reaps it if it has ended.
+    ///
+    /// # Errors
+    /// As [`PidFd::try_wait`].
+    pub fn try_wait(&self) -> Result<Option<ChildStatus>> {
+        self.pidfd.try_wait()
+    }
+
+    /// Reads its stdout and stderr to the end (those piped), then waits.
+    ///
+    /// # Errors
+    /// Reading the pipes; as [`Child::wait`].
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let err_pipe = self.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut f) = err_pipe {
+                f.read_to_end(&mut buf).map(|_| buf)
+            } else {
+                Ok(buf)
+            }
+        });
+        let mut stdout = Vec::new();
+        if let Some(f) = self.stdout.as_mut() {
+            f.read_to_end(&mut stdout).syscall("read")?;
+        }
+        let stderr = reader
+            .join()
+            .map_err(|_| Error::from_errno("read", libc::EIO))?
+            .syscall("read")?;
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.pid)
+            .field("pidfd", &self.pidfd.as_fd().as_raw_fd())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse() {
+        let b: Bind = "/usr:/mnt/usr:ro".parse().unwrap();
+        assert_eq!(
+            (b.source.to_str(), b.target.to_str(), b.read_only),
+            (Some("/usr"), Some("/mnt/usr"), true)
+        );
+        let b: Bind = "/srv".parse().unwrap();
+        assert_eq!(
+            (b.source, b.target, b.read_only),
+            ("/srv".into(), "/srv".into(), false)
+        );
+        let b: Bind = "/srv:ro".parse().unwrap();
+        assert_eq!((b.target.to_str(), b.read_only), (Some("/srv"), true));
+        assert!(":x".parse::<Bind>().is_err());
+    }
+
+    #[test]
+    fn path_search_candidates() {
+        let c = candidates(OsStr::new("sh"), OsStr::new("/bin::/usr/bin")).unwrap();
+        let c: Vec<&[u8]> = c.iter().map(|c| c.as_bytes()).collect();
+        assert_eq!(c, [&b"/bin/sh"[..], b"./sh", b"/usr/bin/sh"]);
+        let c = candidates(OsStr::new("./x"), OsStr::new("/bin")).unwrap();
+        assert_eq!(c.len(), 1);
+    }
+}

@@ -1,0 +1,537 @@
+//! The kernel interface that neither rustix nor the C library wraps as we
+//! need it: raw syscalls with raw integer and `CStr` arguments, the kernel's
+//! structs (`struct clone_args`, `struct mount_attr`), and the namespace
+//! ioctls. The only module (with its `child` submodule) that uses `unsafe`.
+//!
+//! # Safety
+//!
+//! Every call passes the kernel integers, fds borrowed for the call, and
+//! pointers to NUL-terminated strings or `#[repr(C)]` structs that outlive
+//! the call. `child` holds the code that runs between `clone3` and
+//! `execve`: it is documented there.
+#![allow(unsafe_code)]
+// Syscalls return pids, which the kernel defines as `int`, in a `c_long`:
+// narrowing them is exact.
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+
+pub(crate) mod child;
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use fd_core::{Error, Result};
+
+/// The errno of the last failed call in this thread (async-signal-safe).
+pub(crate) fn errno() -> i32 {
+    // SAFETY: this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// A raw syscall's return value, or the errno as an [`Error`] of `call`.
+fn check(call: &'static str, ret: libc::c_long) -> Result<libc::c_long> {
+    if ret < 0 {
+        Err(Error::from_errno(call, errno()))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A returned fd, owned.
+fn owned(call: &'static str, ret: libc::c_long) -> Result<OwnedFd> {
+    let fd = check(call, ret)?;
+    let fd = RawFd::try_from(fd).map_err(|_| Error::from_errno(call, libc::EBADF))?;
+    // SAFETY: the kernel just returned this new fd to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn ptr_of(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(ptr::null(), CStr::as_ptr)
+}
+
+fn dirfd(fd: Option<BorrowedFd<'_>>) -> libc::c_long {
+    libc::c_long::from(fd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd()))
+}
+
+/// `unshare(flags)`.
+pub(crate) fn unshare(flags: u32) -> Result<()> {
+    // SAFETY: integer argument only.
+    check("unshare", unsafe {
+        libc::syscall(libc::SYS_unshare, libc::c_long::from(flags))
+    })
+    .map(drop)
+}
+
+/// `setns(fd, nstype)`.
+pub(crate) fn setns(fd: BorrowedFd<'_>, nstype: u32) -> Result<()> {
+    // SAFETY: a borrowed fd and an integer.
+    check("setns", unsafe {
+        libc::syscall(
+            libc::SYS_setns,
+            libc::c_long::from(fd.as_raw_fd()),
+            libc::c_long::from(nstype),
+        )
+    })
+    .map(drop)
+}
+
+/// `_IO(type, nr)`.
+const fn io(ty: u32, nr: u32) -> libc::c_ulong {
+    ((ty << 8) | nr) as libc::c_ulong
+}
+
+/// `NSIO`, the namespace ioctls' type.
+const NSIO: u32 = 0xb7;
+pub(crate) const NS_GET_USERNS: libc::c_ulong = io(NSIO, 0x1);
+pub(crate) const NS_GET_PARENT: libc::c_ulong = io(NSIO, 0x2);
+pub(crate) const NS_GET_NSTYPE: libc::c_ulong = io(NSIO, 0x3);
+pub(crate) const NS_GET_OWNER_UID: libc::c_ulong = io(NSIO, 0x4);
+
+/// `PIDFS_IOCTL_MAGIC`: the pidfd ioctls' type (Linux 6.11).
+const PIDFS: u32 = 0xFF;
+/// `PIDFD_GET_<kind>_NAMESPACE`, by `CLONE_NEW*` flag.
+pub(crate) fn pidfd_ns_request(flag: u32) -> libc::c_ulong {
+    let nr = match flag as libc::c_int {
+        libc::CLONE_NEWCGROUP => 1,
+        libc::CLONE_NEWIPC => 2,
+        libc::CLONE_NEWNS => 3,
+        libc::CLONE_NEWNET => 4,
+        libc::CLONE_NEWPID => 5,
+        libc::CLONE_NEWTIME => 7,
+        libc::CLONE_NEWUSER => 9,
+        _ => 10, // CLONE_NEWUTS
+    };
+    io(PIDFS, nr)
+}
+
+/// An ioctl without argument that returns an fd (`NS_GET_USERNS`,
+/// `NS_GET_PARENT`, `PIDFD_GET_*_NAMESPACE`).
+pub(crate) fn ioctl_fd(
+    call: &'static str,
+    fd: BorrowedFd<'_>,
+    request: libc::c_ulong,
+) -> Result<OwnedFd> {
+    // SAFETY: these requests take no argument and return a new fd.
+    owned(call, unsafe {
+        libc::c_long::from(libc::ioctl(fd.as_raw_fd(), request as _))
+    })
+}
+
+/// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` flag of a namespace fd.
+pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32> {
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns an integer.
+    let ret = check("ioctl(NS_GET_NSTYPE)", unsafe {
+        libc::c_long::from(libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _))
+    })?;
+    Ok(u32::try_from(ret).unwrap_or(0))
+}
+
+/// `ioctl(fd, NS_GET_OWNER_UID, &uid)`.
+pub(crate) fn ns_get_owner_uid(fd: BorrowedFd<'_>) -> Result<u32> {
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: the kernel writes one uid_t through the pointer, a local that
+    // outlives the call.
+    check("ioctl(NS_GET_OWNER_UID)", unsafe {
+        libc::c_long::from(libc::ioctl(
+            fd.as_raw_fd(),
+            NS_GET_OWNER_UID as _,
+            &raw mut uid,
+        ))
+    })?;
+    Ok(uid)
+}
+
+/// `mount(source, target, fstype, flags, data)`.
+pub(crate) fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> Result<()> {
+    // SAFETY: NUL-terminated strings or null, alive for the call.
+    check("mount", unsafe {
+        libc::syscall(
+            libc::SYS_mount,
+            ptr_of(source),
+            target.as_ptr(),
+            ptr_of(fstype),
+            flags,
+            ptr_of(data),
+        )
+    })
+    .map(drop)
+}
+
+/// `umount2(target, flags)`.
+pub(crate) fn umount2(target: &CStr, flags: u32) -> Result<()> {
+    // SAFETY: a NUL-terminated string alive for the call, and an integer.
+    check("umount2", unsafe {
+        libc::syscall(
+            libc::SYS_umount2,
+            target.as_ptr(),
+            libc::c_long::from(flags),
+        )
+    })
+    .map(drop)
+}
+
+/// `pivot_root(new_root, put_old)`.
+pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
+    // SAFETY: NUL-terminated strings alive for the call.
+    check("pivot_root", unsafe {
+        libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr())
+    })
+    .map(drop)
+}
+
+/// `fsopen(fsname, flags)`.
+pub(crate) fn fsopen(fsname: &CStr, flags: u32) -> Result<OwnedFd> {
+    // SAFETY: a NUL-terminated string alive for the call.
+    owned("fsopen", unsafe {
+        libc::syscall(libc::SYS_fsopen, fsname.as_ptr(), libc::c_long::from(flags))
+    })
+}
+
+/// `fsconfig(fd, cmd, key, value, aux)`; `value` is a string, a binary
+/// blob (with `aux` its length) or a path, as `cmd` says.
+pub(crate) fn fsconfig(
+    fd: BorrowedFd<'_>,
+    cmd: u32,
+    key: Option<&CStr>,
+    value: Option<&[u8]>,
+    aux: i32,
+) -> Result<()> {
+    let value = value.map_or(ptr::null(), <[u8]>::as_ptr);
+    // SAFETY: key is NUL-terminated or null; value is null, a NUL-terminated
+    // string, or `aux` bytes (the callers in `raw` guarantee which).
+    check("fsconfig", unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            libc::c_long::from(fd.as_raw_fd()),
+            libc::c_long::from(cmd),
+            ptr_of(key),
+            value,
+            libc::c_long::from(aux),
+        )
+    })
+    .map(drop)
+}
+
+/// `fsmount(fd, flags, attr_flags)`.
+pub(crate) fn fsmount(fd: BorrowedFd<'_>, flags: u32, attr_flags: u32) -> Result<OwnedFd> {
+    // SAFETY: integers and a borrowed fd.
+    owned("fsmount", unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            libc::c_long::from(fd.as_raw_fd()),
+            libc::c_long::from(flags),
+            libc::c_long::from(attr_flags),
+        )
+    })
+}
+
+/// `fspick(dirfd, path, flags)`.
+pub(crate) fn fspick(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: u32) -> Result<OwnedFd> {
+    // SAFETY: a NUL-terminated string alive for the call.
+    owned("fspick", unsafe {
+        libc::syscall(
+            libc::SYS_fspick,
+            dirfd(dir),
+            path.as_ptr(),
+            libc::c_long::from(flags),
+        )
+    })
+}
+
+/// `open_tree(dirfd, path, flags)`.
+pub(crate) fn open_tree(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: u32) -> Result<OwnedFd> {
+    // SAFETY: a NUL-terminated string alive for the call.
+    owned("open_tree", unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dirfd(dir),
+            path.as_ptr(),
+            libc::c_long::from(flags),
+        )
+    })
+}
+
+/// `move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)`.
+pub(crate) fn move_mount(
+    from: Option<BorrowedFd<'_>>,
+    from_path: &CStr,
+    to: Option<BorrowedFd<'_>>,
+    to_path: &CStr,
+    flags: u32,
+) -> Result<()> {
+    // SAFETY: NUL-terminated strings alive for the call.
+    check("move_mount", unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            dirfd(from),
+            from_path.as_ptr(),
+            dirfd(to),
+            to_path.as_ptr(),
+            libc::c_long::from(flags),
+        )
+    })
+    .map(drop)
+}
+
+/// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`, 32 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MountAttrRaw {
+    pub(crate) attr_set: u64,
+    pub(crate) attr_clr: u64,
+    pub(crate) propagation: u64,
+    pub(crate) userns_fd: u64,
+}
+
+/// `mount_setattr(dirfd, path, flags, &attr, sizeof attr)`.
+pub(crate) fn mount_setattr(
+    dir: Option<BorrowedFd<'_>>,
+    path: &CStr,
+    flags: u32,
+    attr: &MountAttrRaw,
+) -> Result<()> {
+    // SAFETY: the kernel reads `size_of::<MountAttrRaw>()` bytes of `attr`,
+    // which outlives the call; the path is NUL-terminated.
+    check("mount_setattr", unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd(dir),
+            path.as_ptr(),
+            libc::c_long::from(flags),
+            ptr::from_ref(attr),
+            size_of::<MountAttrRaw>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `sethostname(name, len)`.
+pub(crate) fn sethostname(name: &[u8]) -> Result<()> {
+    // SAFETY: the kernel reads `len` bytes from the slice.
+    check("sethostname", unsafe {
+        libc::syscall(libc::SYS_sethostname, name.as_ptr(), name.len())
+    })
+    .map(drop)
+}
+
+/// `setdomainname(name, len)`.
+pub(crate) fn setdomainname(name: &[u8]) -> Result<()> {
+    // SAFETY: the kernel reads `len` bytes from the slice.
+    check("setdomainname", unsafe {
+        libc::syscall(libc::SYS_setdomainname, name.as_ptr(), name.len())
+    })
+    .map(drop)
+}
+
+/// `getpid()`, `getppid()`, `gettid()` as syscalls: never a cached value.
+pub(crate) fn getpid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_getpid) as i32 }
+}
+
+/// See [`getpid`].
+pub(crate) fn getppid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_getppid) as i32 }
+}
+
+/// See [`getpid`].
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// `struct clone_args` (`CLONE_ARGS_SIZE_VER2`, 88 bytes).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) pidfd: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) exit_signal: u64,
+    pub(crate) stack: u64,
+    pub(crate) stack_size: u64,
+    pub(crate) tls: u64,
+    pub(crate) set_tid: u64,
+    pub(crate) set_tid_size: u64,
+    pub(crate) cgroup: u64,
+}
+
+/// `CLONE_CLEAR_SIGHAND` (5.5): bit 32, past the C library's `int`.
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+
+/// The kernel's full signal set: every bit of its 64-bit `sigset_t`.
+const ALL_SIGNALS: u64 = !0;
+
+/// `rt_sigprocmask(SIG_SETMASK, set, &old, 8)` on the kernel's 64-bit set,
+/// which (unlike `pthread_sigmask`) also blocks the C library's internal
+/// signals. Returns the old mask.
+pub(crate) fn set_kernel_mask(set: u64) -> u64 {
+    let mut old: u64 = 0;
+    // SAFETY: the kernel reads and writes one 8-byte set through pointers to
+    // locals that outlive the call. It cannot fail with these arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::c_long::from(libc::SIG_SETMASK),
+            &raw const set,
+            &raw mut old,
+            8usize,
+        )
+    };
+    old
+}
+
+/// `clone3` as a new process (no shared memory, no stack of its own, like
+/// `fork`) with `flags | CLONE_PIDFD`, exit signal `SIGCHLD`, every signal
+/// blocked around the call. In the child, runs `plan` and never returns.
+///
+/// `CLONE_CLEAR_SIGHAND` (5.5) is added when the kernel takes it, so that
+/// no handler of the parent can run in the child; signals stay blocked in
+/// the child until just before `execve` in any case.
+///
+/// `ENOSYS` (before 5.3) falls back to `clone` with `CLONE_PIDFD` (5.2);
+/// `EINVAL` for `CLONE_CLEAR_SIGHAND` retries without it.
+pub(crate) fn clone3_process(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
+    let old = set_kernel_mask(ALL_SIGNALS);
+    let mut result = clone_once(flags | CLONE_CLEAR_SIGHAND, plan);
+    if let Err(e) = &result
+        && e.errno() == libc::EINVAL
+    {
+        result = clone_once(flags, plan);
+    }
+    set_kernel_mask(old);
+    result
+}
+
+fn clone_once(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
+    let mut pidfd: RawFd = -1;
+    let args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: (&raw mut pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size given, and the pidfd
+    // pointer in it points to a local that outlives the call. Without
+    // CLONE_VM the child gets a copy of this address space and, without a
+    // stack of its own, continues on its copy of this stack, as after fork.
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &raw const args, size_of::<CloneArgs>()) };
+    if ret == 0 {
+        // The child: it never returns from here.
+        child::run(plan);
+    }
+    if ret < 0 {
+        return Err(Error::from_errno("clone3", errno()));
+    }
+    // SAFETY: CLONE_PIDFD made the kernel store a new fd there for us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok((ret as i32, pidfd))
+}
+
+/// A plain new process with a pidfd for `enter`, every signal blocked
+/// around it; the child runs `plan` and never returns.
+pub(crate) fn fork_process(plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
+    let old = set_kernel_mask(ALL_SIGNALS);
+    let mut result = fork_once(CLONE_CLEAR_SIGHAND, plan);
+    if let Err(e) = &result
+        && e.errno() == libc::EINVAL
+    {
+        result = fork_once(0, plan);
+    }
+    set_kernel_mask(old);
+    result
+}
+
+fn fork_once(flags: u64, plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
+    let mut pidfd: RawFd = -1;
+    let args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: (&raw mut pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: as in `clone_once`.
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &raw const args, size_of::<CloneArgs>()) };
+    if ret == 0 {
+        child::enter(plan);
+    }
+    if ret < 0 {
+        return Err(Error::from_errno("clone3", errno()));
+    }
+    // SAFETY: CLONE_PIDFD made the kernel store a new fd there for us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok((ret as i32, pidfd))
+}
+
+/// Child body: `unshare(CLONE_NEWUSER)`.
+fn child_unshare_user() -> i32 {
+    // SAFETY: raw syscall with an integer argument.
+    if unsafe { libc::syscall(libc::SYS_unshare, libc::c_long::from(libc::CLONE_NEWUSER)) } < 0 {
+        return errno();
+    }
+    0
+}
+
+/// Whether a new-mount-API syscall exists: called with every flag bit set,
+/// which it refuses (EINVAL, or EPERM first) before reading any pointer;
+/// `false` only on `ENOSYS`.
+pub(crate) fn syscall_known(nr: libc::c_long) -> bool {
+    let all = !0 as libc::c_ulong;
+    // SAFETY: each call checks its flags or capability before reading
+    // through the null pointers, so nothing is dereferenced.
+    let ret = unsafe {
+        match nr {
+            libc::SYS_fsopen => libc::syscall(nr, 0usize, all),
+            libc::SYS_open_tree => libc::syscall(nr, -1 as libc::c_long, 0usize, all),
+            _ => libc::syscall(nr, -1 as libc::c_long, 0usize, all, 0usize, 0usize),
+        }
+    };
+    ret == 0 || errno() != libc::ENOSYS
+}
+
+/// Tries `unshare(CLONE_NEWUSER)` in a forked child (as uid 65534 with
+/// `as_nobody`): `Ok(Err(errno))` when the kernel refused.
+pub(crate) fn try_user_namespace(as_nobody: bool) -> Result<std::result::Result<(), i32>> {
+    // SAFETY: the child body makes one raw syscall and reads errno, as
+    // `in_child` requires.
+    unsafe { fd_core::probe::in_child(as_nobody, child_unshare_user) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    #[test]
+    fn layouts_match_the_kernel() {
+        // include/uapi/linux/sched.h: CLONE_ARGS_SIZE_VER2 is 88.
+        assert_eq!(size_of::<CloneArgs>(), 88);
+        assert_eq!(offset_of!(CloneArgs, exit_signal), 32);
+        assert_eq!(offset_of!(CloneArgs, cgroup), 80);
+        assert_eq!(size_of::<CloneArgs>(), size_of::<libc::clone_args>());
+        // include/uapi/linux/mount.h: MOUNT_ATTR_SIZE_VER0 is 32.
+        assert_eq!(size_of::<MountAttrRaw>(), 32);
+        assert_eq!(offset_of!(MountAttrRaw, userns_fd), 24);
+        // The child reads f_flags as word 10 of struct statfs (64-bit).
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(size_of::<libc::statfs>(), 120);
+    }
+
+    #[test]
+    fn ioctl_numbers_match_the_kernel() {
+        assert_eq!(NS_GET_USERNS, libc::NS_GET_USERNS as libc::c_ulong);
+        assert_eq!(NS_GET_PARENT, libc::NS_GET_PARENT as libc::c_ulong);
+        assert_eq!(NS_GET_NSTYPE, libc::NS_GET_NSTYPE as libc::c_ulong);
+        assert_eq!(NS_GET_OWNER_UID, libc::NS_GET_OWNER_UID as libc::c_ulong);
+        // include/uapi/linux/pidfd.h: PIDFD_GET_UTS_NAMESPACE = _IO(0xFF, 10).
+        assert_eq!(pidfd_ns_request(libc::CLONE_NEWUTS as u32), 0xFF0A);
+    }
+}

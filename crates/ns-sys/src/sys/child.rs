@@ -1,0 +1,838 @@
+//! The code that runs in a new process between `clone3` and `execve`.
+//!
+//! # Safety
+//!
+//! The process that cloned us may have had other threads, which may have
+//! held the allocator's lock or any other lock at the moment of the clone;
+//! in this copy those locks stay held forever. So everything here:
+//!
+//! - allocates nothing: every string, argument vector and list was built by
+//!   the parent before the clone and is only read here (the fd table
+//!   scratch space is a stack array);
+//! - makes raw syscalls only (through `libc::syscall`, or the C library's
+//!   plain syscall wrappers that POSIX lists as async-signal-safe), and
+//!   reads errno;
+//! - cannot panic: no indexing, no `unwrap`, no arithmetic that can
+//!   overflow; a failure is written to the report pipe as (step, errno) and
+//!   the process exits with status 127.
+//!
+//! Every signal is blocked from before the clone until just before
+//! `execve`, and `CLONE_CLEAR_SIGHAND` (or, failing that, `execve` itself)
+//! resets the parent's handlers, so no handler of the parent runs here.
+
+// Syscalls return fds, pids and signal numbers, which the kernel defines as
+// `int`, in a `c_long`: narrowing them is exact. Converting with checks
+// would add error paths that cannot be taken.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+use std::ffi::{CString, c_char};
+use std::os::fd::RawFd;
+use std::ptr;
+
+use super::errno;
+
+/// The most fds a sandboxed program can be given (stdio included).
+pub(crate) const MAX_FDS: usize = 256;
+
+/// One setup step, run in order in the child.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// `mount(source, target, fstype, flags, data)`.
+    Mount {
+        source: Option<CString>,
+        target: CString,
+        fstype: Option<CString>,
+        flags: libc::c_ulong,
+        data: Option<CString>,
+    },
+    /// Make a mount read-only: `mount_setattr(MOUNT_ATTR_RDONLY)`, falling
+    /// back to a bind remount that keeps the mount's other flags.
+    ReadOnly { path: CString, recursive: bool },
+    /// `mkdir(path, 0755)`; an existing entry is fine.
+    Mkdir(CString),
+    /// Create an empty file to bind a file on; an existing one is fine.
+    Touch(CString),
+    /// `symlink(target, link)`; an existing entry is fine.
+    Symlink { target: CString, link: CString },
+    /// `chdir(path)`.
+    Chdir(CString),
+    /// `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the old root
+    /// is stacked under the new one and detached.
+    PivotRoot,
+    /// `sethostname`.
+    Hostname(Vec<u8>),
+    /// `setdomainname`.
+    Domainname(Vec<u8>),
+    /// `setgroups` (when allowed), `setresgid`, `setresuid`: the ids the
+    /// program runs as in its user namespace.
+    SetIds {
+        uid: u32,
+        gid: u32,
+        groups: Option<Vec<libc::gid_t>>,
+    },
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)` with these instructions.
+    Seccomp(Vec<u64>),
+}
+
+/// The program to run: candidate paths tried in order (a `PATH` search
+/// done by `execve` on each), and the argument and environment vectors.
+#[derive(Debug)]
+pub(crate) struct Exec {
+    pub(crate) candidates: Vec<CString>,
+    pub(crate) argv: Vec<*const c_char>,
+    pub(crate) envp: Vec<*const c_char>,
+    /// Owns what `argv` and `envp` point to.
+    pub(crate) _strings: Vec<CString>,
+}
+
+impl Exec {
+    /// Builds the vectors; `args` starts with argv\[0\].
+    pub(crate) fn new(candidates: Vec<CString>, args: Vec<CString>, env: Vec<CString>) -> Exec {
+        let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        argv.push(ptr::null());
+        let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        envp.push(ptr::null());
+        let mut strings = args;
+        strings.extend(env);
+        Exec {
+            candidates,
+            argv,
+            envp,
+            _strings: strings,
+        }
+    }
+}
+
+/// What the sandbox child does, prepared by the parent.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Read end of the pipe on which the parent says "go" (after writing
+    /// the id maps); end of file means the parent gave up or died.
+    pub(crate) go: RawFd,
+    /// Write end (close-on-exec) of the pipe that reports a failed step.
+    pub(crate) report: RawFd,
+    /// `PR_SET_PDEATHSIG` signal, 0 for none.
+    pub(crate) death_signal: i32,
+    pub(crate) steps: Vec<Step>,
+    /// (source, target) fds to install; at most [`MAX_FDS`].
+    pub(crate) fds: Vec<(RawFd, RawFd)>,
+    /// Low fds kept as they are (inherited stdio).
+    pub(crate) keep: Vec<RawFd>,
+    /// Run a reaping init as pid 1 and the program as its child.
+    pub(crate) init: bool,
+    pub(crate) exec: Exec,
+}
+
+/// The step numbers after the plan's own steps, in reports.
+pub(crate) const STEP_FDS: u32 = 1_000_000;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_INIT: u32 = 1_000_001;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_EXEC: u32 = 1_000_002;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_ROOT: u32 = 1_000_003;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_CWD: u32 = 1_000_004;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_GROUPS: u32 = 1_000_005;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_GID: u32 = 1_000_006;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_UID: u32 = 1_000_007;
+/// See [`STEP_FDS`].
+pub(crate) const STEP_FORK: u32 = 1_000_008;
+
+/// Writes (step, errno) to the report pipe and exits 127.
+fn fail(report: RawFd, step: u32, err: i32) -> ! {
+    let mut record = [0u8; 8];
+    let (a, b) = record.split_at_mut(4);
+    a.copy_from_slice(&step.to_ne_bytes());
+    b.copy_from_slice(&err.to_ne_bytes());
+    // SAFETY: writes 8 bytes from a local; a failed write changes nothing
+    // (the parent then sees exit status 127 without a record).
+    unsafe { libc::write(report, record.as_ptr().cast(), record.len()) };
+    exit(127)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: ends the process; no destructor or atexit handler runs.
+    unsafe { libc::syscall(libc::SYS_exit_group, libc::c_long::from(code)) };
+    // Only a seccomp filter can make exit_group fail. A fault then ends
+    // the process: the kernel forces a synchronous signal through any mask.
+    std::process::abort()
+}
+
+/// A raw syscall's result: `Err(errno)` when negative.
+fn sys(ret: libc::c_long) -> Result<libc::c_long, i32> {
+    if ret < 0 { Err(errno()) } else { Ok(ret) }
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: closing an fd number; EBADF is harmless here.
+    unsafe { libc::syscall(libc::SYS_close, libc::c_long::from(fd)) };
+}
+
+/// `close_range(first, last, 0)`, or a loop of `close` where the kernel
+/// lacks it (before 5.9) up to the fd limit.
+fn close_from(first: RawFd, last: u32) {
+    if u32::try_from(first).is_ok_and(|f| f > last) {
+        return;
+    }
+    // SAFETY: integer arguments.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::c_long::from(first),
+            libc::c_long::from(last),
+            0 as libc::c_long,
+        )
+    };
+    if ret == 0 {
+        return;
+    }
+    let mut limit = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: the kernel writes one rlimit64 into a local.
+    unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0 as libc::c_long,
+            libc::c_long::from(libc::RLIMIT_NOFILE),
+            ptr::null::<libc::rlimit64>(),
+            &raw mut limit,
+        )
+    };
+    let end = u32::try_from(limit.rlim_cur).unwrap_or(u32::MAX).min(last);
+    let mut fd = u32::try_from(first).unwrap_or(0);
+    while fd <= end && fd < u32::MAX {
+        close(fd as RawFd);
+        fd += 1;
+    }
+}
+
+fn run_step(step: &Step) -> Result<(), i32> {
+    // SAFETY: every call below passes NUL-terminated strings and buffers
+    // owned by the plan, alive for the calls, and integer flags.
+    unsafe {
+        match step {
+            Step::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => {
+                let p = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
+                sys(libc::syscall(
+                    libc::SYS_mount,
+                    p(source),
+                    target.as_ptr(),
+                    p(fstype),
+                    *flags,
+                    p(data),
+                ))
+                .map(drop)
+            }
+            Step::ReadOnly { path, recursive } => read_only(path, *recursive),
+            Step::Mkdir(path) => {
+                match sys(libc::syscall(
+                    libc::SYS_mkdirat,
+                    libc::c_long::from(libc::AT_FDCWD),
+                    path.as_ptr(),
+                    0o755 as libc::c_long,
+                )) {
+                    Err(libc::EEXIST) => Ok(()),
+                    other => other.map(drop),
+                }
+            }
+            Step::Touch(path) => {
+                let fd = sys(libc::syscall(
+                    libc::SYS_openat,
+                    libc::c_long::from(libc::AT_FDCWD),
+                    path.as_ptr(),
+                    libc::c_long::from(libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC),
+                    0o644 as libc::c_long,
+                ))?;
+                close(fd as RawFd);
+                Ok(())
+            }
+            Step::Symlink { target, link } => {
+                match sys(libc::syscall(
+                    libc::SYS_symlinkat,
+                    target.as_ptr(),
+                    libc::c_long::from(libc::AT_FDCWD),
+                    link.as_ptr(),
+                )) {
+                    Err(libc::EEXIST) => Ok(()),
+                    other => other.map(drop),
+                }
+            }
+            Step::Chdir(path) => sys(libc::syscall(libc::SYS_chdir, path.as_ptr())).map(drop),
+            Step::PivotRoot => {
+                let dot = c".".as_ptr();
+                sys(libc::syscall(libc::SYS_pivot_root, dot, dot))?;
+                sys(libc::syscall(
+                    libc::SYS_umount2,
+                    dot,
+                    libc::c_long::from(libc::MNT_DETACH),
+                ))?;
+                sys(libc::syscall(libc::SYS_chdir, c"/".as_ptr())).map(drop)
+            }
+            Step::Hostname(name) => sys(libc::syscall(
+                libc::SYS_sethostname,
+                name.as_ptr(),
+                name.len(),
+            ))
+            .map(drop),
+            Step::Domainname(name) => sys(libc::syscall(
+                libc::SYS_setdomainname,
+                name.as_ptr(),
+                name.len(),
+            ))
+            .map(drop),
+            Step::SetIds { uid, gid, groups } => {
+                if let Some(groups) = groups {
+                    sys(libc::syscall(
+                        libc::SYS_setgroups,
+                        groups.len(),
+                        groups.as_ptr(),
+                    ))?;
+                }
+                let g = libc::c_long::from(*gid);
+                sys(libc::syscall(libc::SYS_setresgid, g, g, g))?;
+                let u = libc::c_long::from(*uid);
+                sys(libc::syscall(libc::SYS_setresuid, u, u, u)).map(drop)
+            }
+            Step::NoNewPrivs => sys(libc::syscall(
+                libc::SYS_prctl,
+                libc::c_long::from(libc::PR_SET_NO_NEW_PRIVS),
+                1 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            ))
+            .map(drop),
+            Step::Seccomp(program) => {
+                let prog = libc::sock_fprog {
+                    len: u16::try_from(program.len()).unwrap_or(u16::MAX),
+                    filter: program.as_ptr().cast_mut().cast(),
+                };
+                sys(libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::c_long::from(libc::SECCOMP_SET_MODE_FILTER),
+                    0 as libc::c_long,
+                    &raw const prog,
+                ))
+                .map(drop)
+            }
+        }
+    }
+}
+
+/// `MOUNT_ATTR_RDONLY`.
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `AT_RECURSIVE`.
+const AT_RECURSIVE: libc::c_long = 0x8000;
+
+fn read_only(path: &CString, recursive: bool) -> Result<(), i32> {
+    let attr = super::MountAttrRaw {
+        attr_set: MOUNT_ATTR_RDONLY,
+        ..super::MountAttrRaw::default()
+    };
+    // SAFETY: a NUL-terminated path and a mount_attr local, alive for the call.
+    let ret = sys(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            if recursive { AT_RECURSIVE } else { 0 },
+            &raw const attr,
+            size_of::<super::MountAttrRaw>(),
+        )
+    });
+    if ret != Err(libc::ENOSYS) {
+        return ret.map(drop);
+    }
+    // Before 5.12: a bind remount, keeping the flags the kernel locks in a
+    // user namespace (nosuid, nodev, noexec, the atime ones) as they are.
+    // The kernel's struct statfs as words: f_flags follows seven longs, the
+    // 8-byte fsid, f_namelen and f_frsize (the C library hides the field).
+    let mut st = [0 as libc::c_long; 16];
+    const FLAGS: usize = if cfg!(target_pointer_width = "64") {
+        10
+    } else {
+        11
+    };
+    // SAFETY: the kernel writes one struct statfs (at most 120 bytes) into
+    // a 128-byte local; the path is NUL-terminated.
+    sys(unsafe { libc::syscall(libc::SYS_statfs, path.as_ptr(), st.as_mut_ptr()) })?;
+    let f_flags = st.get(FLAGS).copied().unwrap_or(0) as libc::c_ulong;
+    let keep = [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    let mut flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+    for (st_flag, ms_flag) in keep {
+        if f_flags & st_flag != 0 {
+            flags |= ms_flag;
+        }
+    }
+    // SAFETY: a NUL-terminated path and null pointers the call allows.
+    sys(unsafe {
+        libc::syscall(
+            libc::SYS_mount,
+            ptr::null::<c_char>(),
+            path.as_ptr(),
+            ptr::null::<c_char>(),
+            flags,
+            ptr::null::<c_char>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Installs `fds` at their targets, keeps `keep`, and closes every other
+/// fd except `report`, which is moved above them all and returned.
+fn install_fds(fds: &[(RawFd, RawFd)], keep: &[RawFd], report: RawFd) -> Result<RawFd, i32> {
+    let high = fds
+        .iter()
+        .map(|&(_, target)| target)
+        .chain(keep.iter().copied())
+        .max()
+        .map_or(3, |m| m.saturating_add(1).max(3));
+    let dup_high = |fd: RawFd| {
+        // SAFETY: integer arguments.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_fcntl,
+                libc::c_long::from(fd),
+                libc::c_long::from(libc::F_DUPFD_CLOEXEC),
+                libc::c_long::from(high),
+            )
+        })
+        .map(|fd| fd as RawFd)
+    };
+    let report = dup_high(report)?;
+    let mut moved = [-1 as RawFd; MAX_FDS];
+    for (slot, &(source, _)) in moved.iter_mut().zip(fds) {
+        *slot = dup_high(source)?;
+    }
+    for (&from, &(_, target)) in moved.iter().zip(fds) {
+        // SAFETY: integer arguments; dup3 without O_CLOEXEC leaves the
+        // target open across execve.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_dup3,
+                libc::c_long::from(from),
+                libc::c_long::from(target),
+                0 as libc::c_long,
+            )
+        })?;
+    }
+    for fd in 0..high {
+        let wanted = keep.contains(&fd) || fds.iter().any(|&(_, t)| t == fd);
+        if !wanted {
+            close(fd);
+        }
+    }
+    // Everything at or above `high` except the report pipe: the moved
+    // copies and whatever the parent had open.
+    close_from(high, u32::try_from(report).unwrap_or(0).saturating_sub(1));
+    close_from(report.saturating_add(1), u32::MAX);
+    Ok(report)
+}
+
+/// Signal dispositions back to their defaults (handlers are gone already;
+/// this undoes `SIG_IGN`, which `execve` would keep).
+fn default_dispositions() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: a zeroed sigaction is SIG_DFL with no flags and an empty
+        // mask; rt_sigaction reads it (8 is the kernel's sigset size).
+        unsafe {
+            let act: libc::sigaction = std::mem::zeroed();
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                libc::c_long::from(sig),
+                &raw const act,
+                ptr::null_mut::<libc::sigaction>(),
+                8usize,
+            );
+        }
+    }
+}
+
+/// A fork-like raw `clone` (no pidfd, `SIGCHLD` on exit).
+fn fork() -> Result<i32, i32> {
+    // SAFETY: plain fork semantics: the child continues on a copy of this
+    // stack and address space.
+    sys(unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::c_long::from(libc::SIGCHLD),
+            0 as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    })
+    .map(|pid| pid as i32)
+}
+
+/// Waits for `main` while reaping every other child, passing on every
+/// signal it receives to `main`, then exits as `main` did. Signals must be
+/// blocked. As pid 1 of a namespace a process cannot be killed by its own
+/// signals, so `reraise` is false there and a death by signal `n` exits
+/// with `128 + n`, as shells report it.
+fn supervise(main: i32, reraise: bool) -> ! {
+    let all: u64 = !0;
+    loop {
+        // SAFETY: the kernel writes one siginfo into a zeroed local and
+        // reads the 8-byte set.
+        let sig = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                &raw const all,
+                &raw mut info,
+                ptr::null::<libc::timespec>(),
+                8usize,
+            )
+        };
+        if sig < 0 {
+            continue; // EINTR
+        }
+        let sig = sig as i32;
+        if sig != libc::SIGCHLD {
+            // SAFETY: integer arguments.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_kill,
+                    libc::c_long::from(main),
+                    libc::c_long::from(sig),
+                )
+            };
+            continue;
+        }
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: the kernel writes the status into a local.
+            let pid = unsafe {
+                libc::syscall(
+                    libc::SYS_wait4,
+                    -1 as libc::c_long,
+                    &raw mut status,
+                    libc::c_long::from(libc::WNOHANG),
+                    ptr::null_mut::<libc::rusage>(),
+                )
+            };
+            if pid <= 0 {
+                break;
+            }
+            if pid as i32 != main {
+                continue; // an orphan, reaped
+            }
+            if libc::WIFEXITED(status) {
+                exit(libc::WEXITSTATUS(status));
+            }
+            let signal = libc::WTERMSIG(status);
+            if reraise {
+                default_dispositions();
+                // SAFETY: unblock everything, then send ourselves the signal
+                // that killed the child, to die of it the same way.
+                unsafe {
+                    let none: u64 = 0;
+                    libc::syscall(
+                        libc::SYS_rt_sigprocmask,
+                        libc::c_long::from(libc::SIG_SETMASK),
+                        &raw const none,
+                        ptr::null_mut::<u64>(),
+                        8usize,
+                    );
+                    libc::syscall(
+                        libc::SYS_kill,
+                        libc::c_long::from(super::getpid()),
+                        libc::c_long::from(signal),
+                    );
+                }
+            }
+            exit(128i32.saturating_add(signal));
+        }
+    }
+}
+
+/// Unblocks every signal and runs the program; returns only the errno.
+fn exec(program: &Exec) -> i32 {
+    let none: u64 = 0;
+    // SAFETY: the kernel reads one 8-byte set from a local.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::c_long::from(libc::SIG_SETMASK),
+            &raw const none,
+            ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    let mut result = libc::ENOENT;
+    for path in &program.candidates {
+        // SAFETY: NUL-terminated path; null-terminated vectors of pointers
+        // to strings the plan owns.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execve,
+                path.as_ptr(),
+                program.argv.as_ptr(),
+                program.envp.as_ptr(),
+            )
+        };
+        match errno() {
+            // Not here: try the next directory of PATH.
+            libc::ENOENT | libc::ENOTDIR => {}
+            // Found but not executable: keep looking, and say so if no
+            // other candidate runs (as execvp does).
+            libc::EACCES => result = libc::EACCES,
+            other => return other,
+        }
+    }
+    result
+}
+
+/// The sandbox child: everything in [`Plan`], then `execve`.
+pub(crate) fn run(plan: &Plan) -> ! {
+    // First, while every signal is blocked: an ignored SIGCHLD would make
+    // the kernel reap our children for us, and execve keeps SIG_IGN.
+    default_dispositions();
+    if plan.death_signal != 0 {
+        // SAFETY: integer arguments.
+        unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::c_long::from(libc::PR_SET_PDEATHSIG),
+                libc::c_long::from(plan.death_signal),
+            )
+        };
+    }
+    // Wait for the parent: it writes the id maps first. End of file means
+    // it is gone or gave up; then there is nobody to report to.
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: reads one byte into a local.
+        let n = unsafe { libc::read(plan.go, (&raw mut byte).cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        exit(1);
+    }
+    close(plan.go);
+    let mut index: u32 = 0;
+    for step in &plan.steps {
+        if let Err(err) = run_step(step) {
+            fail(plan.report, index, err);
+        }
+        index = index.saturating_add(1);
+    }
+    if plan.death_signal != 0 {
+        // A change of credentials (the SetIds step) clears it: set it again.
+        // SAFETY: integer arguments.
+        unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::c_long::from(libc::PR_SET_PDEATHSIG),
+                libc::c_long::from(plan.death_signal),
+            )
+        };
+    }
+    let report = match install_fds(&plan.fds, &plan.keep, plan.report) {
+        Ok(fd) => fd,
+        Err(err) => fail(plan.report, STEP_FDS, err),
+    };
+    if plan.init {
+        match fork() {
+            Err(err) => fail(report, STEP_INIT, err),
+            Ok(0) => {}
+            Ok(main) => {
+                // The init keeps no fd: the program's pipes close when it
+                // does, and the report pipe reaches end of file at its exec.
+                close_from(0, u32::MAX);
+                supervise(main, false);
+            }
+        }
+    }
+    let err = exec(&plan.exec);
+    fail(report, STEP_EXEC, err)
+}
+
+/// What the `enter` child does, prepared by the parent.
+#[derive(Debug)]
+pub(crate) struct EnterPlan {
+    /// Write end (close-on-exec) of the report pipe.
+    pub(crate) report: RawFd,
+    /// The target's pidfd, and the `CLONE_NEW*` set to join through it in
+    /// one `setns` (0: go fd by fd).
+    pub(crate) pidfd: RawFd,
+    pub(crate) pidfd_flags: u32,
+    /// Namespace fds with their `CLONE_NEW*` type, user namespace first.
+    pub(crate) namespaces: Vec<(RawFd, u32)>,
+    /// `/proc/PID/root` and `/proc/PID/cwd`, or -1.
+    pub(crate) root: RawFd,
+    pub(crate) cwd: RawFd,
+    /// Credentials to take: supplementary groups, gid, uid.
+    pub(crate) groups: Option<Vec<libc::gid_t>>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) uid: Option<u32>,
+    /// Fork once more after joining (pid and time namespaces apply to
+    /// children only).
+    pub(crate) fork: bool,
+    /// Fds to install as stdin, stdout, stderr (-1: keep ours).
+    pub(crate) stdio: [RawFd; 3],
+    pub(crate) exec: Exec,
+}
+
+/// Joins the namespaces: all at once through the pidfd when that works,
+/// else fd by fd in two passes (the user namespace last in the first pass,
+/// first in the second), as util-linux `nsenter` does. Returns the index of
+/// the namespace that failed, with its errno.
+fn join(plan: &EnterPlan) -> Result<(), (u32, i32)> {
+    if plan.pidfd_flags != 0 {
+        // SAFETY: integer arguments.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_setns,
+                libc::c_long::from(plan.pidfd),
+                libc::c_long::from(plan.pidfd_flags),
+            )
+        };
+        if ret == 0 {
+            return Ok(());
+        }
+    }
+    let mut joined = [false; 8];
+    for pass in 0..2 {
+        for (i, (done, &(fd, kind))) in joined.iter_mut().zip(&plan.namespaces).enumerate() {
+            let is_user = kind == libc::CLONE_NEWUSER as u32;
+            if *done || (pass == 0 && is_user) {
+                continue;
+            }
+            // SAFETY: integer arguments.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_setns,
+                    libc::c_long::from(fd),
+                    libc::c_long::from(kind),
+                )
+            };
+            if ret == 0 {
+                *done = true;
+            } else if pass == 1 {
+                return Err((i as u32, errno()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `enter` child: join, change root and credentials, fork if needed,
+/// `execve`.
+pub(crate) fn enter(plan: &EnterPlan) -> ! {
+    default_dispositions();
+    if let Err((index, err)) = join(plan) {
+        fail(plan.report, index, err);
+    }
+    if plan.root >= 0 {
+        // SAFETY: integer and a static NUL-terminated string.
+        let ok = unsafe {
+            libc::syscall(libc::SYS_fchdir, libc::c_long::from(plan.root)) == 0
+                && libc::syscall(libc::SYS_chroot, c".".as_ptr()) == 0
+        };
+        if !ok {
+            fail(plan.report, STEP_ROOT, errno());
+        }
+    }
+    if plan.cwd >= 0 {
+        // SAFETY: integer argument.
+        if unsafe { libc::syscall(libc::SYS_fchdir, libc::c_long::from(plan.cwd)) } != 0 {
+            fail(plan.report, STEP_CWD, errno());
+        }
+    }
+    // Raw syscalls change this thread's credentials only, which is all of
+    // this single-threaded process.
+    if let Some(groups) = &plan.groups {
+        // SAFETY: the kernel reads `len` gids from the plan's vector.
+        let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+        if ret != 0 {
+            fail(plan.report, STEP_GROUPS, errno());
+        }
+    }
+    if let Some(gid) = plan.gid {
+        let g = libc::c_long::from(gid);
+        // SAFETY: integer arguments.
+        if unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) } != 0 {
+            fail(plan.report, STEP_GID, errno());
+        }
+    }
+    if let Some(uid) = plan.uid {
+        let u = libc::c_long::from(uid);
+        // SAFETY: integer arguments.
+        if unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) } != 0 {
+            fail(plan.report, STEP_UID, errno());
+        }
+    }
+    for (target, &source) in (0..).zip(&plan.stdio) {
+        if source < 0 {
+            continue;
+        }
+        // SAFETY: integer arguments; dup3 without O_CLOEXEC leaves the
+        // target open across execve.
+        if unsafe {
+            libc::syscall(
+                libc::SYS_dup3,
+                libc::c_long::from(source),
+                libc::c_long::from(target),
+                0 as libc::c_long,
+            )
+        } < 0
+        {
+            fail(plan.report, STEP_FDS, errno());
+        }
+    }
+    // Our fds other than stdio never reach the program: close-on-exec.
+    // SAFETY: integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_long,
+            libc::c_long::from(u32::MAX),
+            libc::c_long::from(libc::CLOSE_RANGE_CLOEXEC),
+        )
+    };
+    if plan.fork {
+        match fork() {
+            Err(err) => fail(plan.report, STEP_FORK, err),
+            Ok(0) => {}
+            Ok(main) => {
+                close(plan.report);
+                supervise(main, true);
+            }
+        }
+    }
+    let err = exec(&plan.exec);
+    fail(plan.report, STEP_EXEC, err)
+}

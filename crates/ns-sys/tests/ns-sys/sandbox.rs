@@ -1,0 +1,701 @@
+//! The sandbox spawner.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use butter_tests::{TempDir, become_nobody, exit_code, fork_child, skip};
+use ns_sys::{
+    Bind, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Sandbox, Signal, Stdio,
+};
+
+use crate::{container_root, need_userns};
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// `key=value` lines of a script's output.
+fn fields(out: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+const CONTAINER_SCRIPT: &str = r#"
+echo pid=$$
+echo uid=$(id -u)
+echo gid=$(id -g)
+echo host=$(hostname)
+echo map=$(cat /proc/self/uid_map)
+echo top=$(ls / | tr '\n' ' ')
+echo marker=$(cat /inside-marker)
+if [ -e "$HOST_PATH" ]; then echo host_path=visible; else echo host_path=hidden; fi
+if touch /usr/butter-probe 2>/dev/null; then echo usr=rw; else echo usr=ro; fi
+if mount -o remount,rw /usr 2>/dev/null; then echo remount=yes; else echo remount=no; fi
+echo procs=$(ls /proc | grep -c '^[0-9]')
+if touch /tmp/t; then echo tmp=ok; fi
+echo dev=$(ls /dev | tr '\n' ' ')
+echo nets=$(grep -c : /proc/net/dev)
+"#;
+
+/// A container: a scratch root with the host's programs, fresh
+/// namespaces, the script's fields.
+fn run_container(owner_uid: Option<u32>) -> BTreeMap<String, String> {
+    let root = TempDir::new("container");
+    let host_path = root.path().parent().unwrap().to_path_buf();
+    if let Some(uid) = owner_uid {
+        rustix::fs::chown(root.path(), Some(rustix::process::Uid::from_raw(uid)), None).unwrap();
+        become_nobody();
+        need_userns();
+    }
+    let mut s = Sandbox::new("sh");
+    container_root(&mut s, root.path());
+    s.unshare(
+        Namespaces::USER | Namespaces::PID | Namespaces::UTS | Namespaces::IPC | Namespaces::NET,
+    )
+    .hostname("box")
+    .env("HOST_PATH", &host_path)
+    .args(["-c", CONTAINER_SCRIPT]);
+    let out = s.output().unwrap();
+    assert_eq!(
+        out.status,
+        ChildStatus::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fields(&out.stdout)
+}
+
+fn check_container(f: &BTreeMap<String, String>, outside_uid: u32) {
+    let get = |k: &str| f.get(k).map_or("", String::as_str);
+    assert_eq!(get("pid"), "2", "pid 1 is the init, the shell pid 2: {f:?}");
+    assert_eq!(get("uid"), "0");
+    assert_eq!(get("gid"), "0");
+    assert_eq!(get("host"), "box");
+    let map: Vec<&str> = get("map").split_whitespace().collect();
+    assert_eq!(map, ["0", &outside_uid.to_string(), "1"]);
+    assert_eq!(get("marker"), "in the container");
+    assert_eq!(get("host_path"), "hidden", "{f:?}");
+    for entry in ["dev", "etc", "proc", "tmp", "usr", "inside-marker"] {
+        assert!(
+            get("top").split(' ').any(|e| e == entry),
+            "{entry} in {f:?}"
+        );
+    }
+    assert_eq!(get("usr"), "ro");
+    assert_eq!(
+        get("remount"),
+        "no",
+        "a read-only bind stays read-only in a user namespace"
+    );
+    let procs: u32 = get("procs").parse().unwrap();
+    assert!(procs <= 6, "its own /proc shows only its processes: {f:?}");
+    assert_eq!(get("tmp"), "ok");
+    for dev in ["null", "zero", "full", "random", "urandom", "fd", "stdin"] {
+        assert!(get("dev").split(' ').any(|e| e == dev), "/dev/{dev}: {f:?}");
+    }
+    assert_eq!(
+        get("nets"),
+        "1",
+        "a new network namespace has only lo: {f:?}"
+    );
+}
+
+pub(crate) fn container_as_root() {
+    if !is_root() {
+        skip("the root variant runs as root; sandbox_container_unprivileged covers the rest");
+    }
+    let f = run_container(None);
+    check_container(&f, 0);
+}
+
+pub(crate) fn container_unprivileged() {
+    let f = run_container(Some(65534));
+    check_container(&f, 65534);
+}
+
+/// A scratch root for the tests that need `/tmp` and `/proc` of their own.
+fn small_container(s: &mut Sandbox, root: &TempDir) {
+    container_root(s, root.path());
+    s.unshare(Namespaces::USER | Namespaces::PID)
+        .death_signal(Signal::KILL);
+}
+
+pub(crate) fn pid1_without_init() {
+    let root = TempDir::new("pid1");
+    let mut s = Sandbox::new("sh");
+    small_container(&mut s, &root);
+    s.init(false).args(["-c", "echo pid=$$"]);
+    let out = s.output().unwrap();
+    assert_eq!(fields(&out.stdout)["pid"], "1");
+}
+
+/// An orphan: a background shell whose parent exits at once; it writes its
+/// pid, and exits once told to. With our init as pid 1 the script (pid 2,
+/// not its parent) watches its `/proc` entry go.
+const ORPHAN_SCRIPT: &str = r#"
+( sh -c 'echo $$ > /tmp/orphan; until [ -e /tmp/go ]; do :; done' & )
+until [ -s /tmp/orphan ]; do :; done
+read pid < /tmp/orphan
+: > /tmp/go
+i=0
+while [ $i -lt 1000000 ]; do
+  if [ ! -e /proc/$pid ]; then echo orphan=reaped; exit 0; fi
+  i=$((i+1))
+done
+echo orphan=left
+"#;
+
+/// The same orphan, then pid 1 becomes `cat`, which never waits.
+const ORPHAN_THEN_CAT: &str = r#"
+( sh -c 'echo $$ > /tmp/orphan; until [ -e /tmp/go ]; do :; done' & )
+until [ -s /tmp/orphan ]; do :; done
+read pid < /tmp/orphan
+echo pid=$pid
+exec cat
+"#;
+
+pub(crate) fn init_reaps_and_forwards() {
+    let root = TempDir::new("orphans");
+    let mut s = Sandbox::new("sh");
+    small_container(&mut s, &root);
+    s.args(["-c", ORPHAN_SCRIPT]);
+    let out = s.output().unwrap();
+    assert_eq!(fields(&out.stdout)["orphan"], "reaped");
+
+    // Without the init, orphans are the program's to reap: a pid 1 that
+    // never waits leaves them zombies (seen from outside through the
+    // sandbox's own /proc).
+    let root = TempDir::new("zombies");
+    let mut s = Sandbox::new("sh");
+    small_container(&mut s, &root);
+    s.init(false)
+        .args(["-c", ORPHAN_THEN_CAT])
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped);
+    let mut child = s.spawn().unwrap();
+    let mut line = String::new();
+    let mut out = child.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    while !line.ends_with('\n') {
+        out.read_exact(&mut byte).unwrap();
+        line.push(byte[0] as char);
+    }
+    let inner: u32 = line.trim().strip_prefix("pid=").unwrap().parse().unwrap();
+    let inside = format!("/proc/{}/root", child.pid());
+    std::fs::write(format!("{inside}/tmp/go"), b"").unwrap();
+    let status = format!("{inside}/proc/{inner}/status");
+    let state = || {
+        std::fs::read_to_string(&status)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("State:")
+                    .map(|s| s.trim().chars().next().unwrap())
+            })
+            .unwrap()
+    };
+    let start = std::time::Instant::now();
+    while state() != 'Z' {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the orphan never exited"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(state(), 'Z', "nobody reaps it");
+    drop(child.stdin.take());
+    assert_eq!(child.wait().unwrap(), ChildStatus::Exited(0));
+
+    // The init passes SIGTERM on; the program dies of it; the init exits
+    // with 128 + 15, as a shell reports it.
+    let root = TempDir::new("forward");
+    let mut s = Sandbox::new("sleep");
+    small_container(&mut s, &root);
+    s.arg("1000");
+    let mut child = s.spawn().unwrap();
+    child.kill(Signal::TERM).unwrap();
+    assert_eq!(child.wait().unwrap(), ChildStatus::Exited(143));
+    // Without the init, the program is pid 1 and the kernel drops a
+    // SIGTERM it has no handler for: it is still running after the send.
+    let mut s = Sandbox::new("sleep");
+    small_container(&mut s, &root);
+    s.arg("1000").init(false);
+    let mut child = s.spawn().unwrap();
+    child.kill(Signal::TERM).unwrap();
+    assert_eq!(child.try_wait().unwrap(), None);
+    assert!(
+        !child
+            .pidfd()
+            .wait_exit(Some(std::time::Duration::ZERO))
+            .unwrap()
+    );
+    child.kill(Signal::KILL).unwrap();
+    assert_eq!(
+        child.wait().unwrap(),
+        ChildStatus::Killed {
+            signal: Signal::KILL,
+            core_dumped: false
+        }
+    );
+}
+
+/// Processes in a pid namespace whose pid 1 has exited: none, the kernel
+/// killed them; with our init or with the program as pid 1.
+pub(crate) fn pid1_exit_kills_the_rest() {
+    for init in [false, true] {
+        let root = TempDir::new("pid1-exit");
+        let mut s = Sandbox::new("sh");
+        small_container(&mut s, &root);
+        s.init(init)
+            .args(["-c", "sleep 1000 & echo started; read x; exit 0"])
+            .stdin(Stdio::Piped)
+            .stdout(Stdio::Piped);
+        let mut child = s.spawn().unwrap();
+        let mut line = [0u8; 8];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut line)
+            .unwrap();
+        assert_eq!(&line, b"started\n");
+        let ns = NsFd::open(child.pid(), Namespace::Pid)
+            .unwrap()
+            .id()
+            .unwrap();
+        let members = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .filter(|e| {
+                    let pid: u32 = e.file_name().to_string_lossy().parse().unwrap();
+                    NsFd::open(pid, Namespace::Pid)
+                        .and_then(|f| f.id())
+                        .is_ok_and(|id| id == ns)
+                })
+                .count()
+        };
+        assert!(members() >= 2, "the shell and its sleep (init {init})");
+        drop(child.stdin.take());
+        assert_eq!(child.wait().unwrap(), ChildStatus::Exited(0));
+        assert_eq!(
+            members(),
+            0,
+            "init {init}: every process of the namespace is gone"
+        );
+    }
+}
+
+pub(crate) fn busy_threads() {
+    // One thread holds a lock for the whole test; two allocate without end.
+    let lock = Arc::new(Mutex::new(()));
+    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let lock = Arc::clone(&lock);
+        std::thread::spawn(move || {
+            let _guard = lock.lock().unwrap();
+            held_tx.send(()).unwrap();
+            let _ = hold_rx.recv();
+        })
+    };
+    held_rx.recv().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let churners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let v: Vec<String> = (0..64).map(|i| format!("{i}")).collect();
+                    n = n.wrapping_add(v.len());
+                }
+                n
+            })
+        })
+        .collect();
+    let ns = if is_root() {
+        Namespaces::UTS | Namespaces::IPC | Namespaces::PID | Namespaces::MNT
+    } else {
+        Namespaces::USER | Namespaces::UTS | Namespaces::PID | Namespaces::MNT
+    };
+    for _ in 0..40 {
+        let status = Sandbox::new("true")
+            .unshare(ns)
+            .spawn()
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert_eq!(status, ChildStatus::Exited(0));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in churners {
+        c.join().unwrap();
+    }
+    hold_tx.send(()).unwrap();
+    holder.join().unwrap();
+}
+
+const LIST_FDS: &str = "for f in /proc/$$/fd/*; do printf '%s ' ${f##*/}; done";
+
+pub(crate) fn closes_unasked_fds() {
+    // An fd without close-on-exec, as a careless library leaves them (at
+    // 50, apart from what the shell opens itself).
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let leaky = rustix::io::fcntl_dupfd_cloexec(&file, 50).unwrap();
+    fd_core::set_cloexec(&leaky, false).unwrap();
+    let leaked = std::os::fd::AsRawFd::as_raw_fd(&leaky).to_string();
+    // std passes it on.
+    let out = Command::new("sh").args(["-c", LIST_FDS]).output().unwrap();
+    let theirs = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        theirs.split(' ').any(|f| f == leaked),
+        "std leaks {leaked}: {theirs}"
+    );
+    // We do not; a passed fd arrives where asked.
+    let passed: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let mut s = Sandbox::new("sh");
+    s.args(["-c", LIST_FDS]).pass_fd(passed, 7);
+    let out = s.output().unwrap();
+    let ours = String::from_utf8(out.stdout).unwrap();
+    let ours: Vec<&str> = ours.split_whitespace().collect();
+    // 3 is the directory the shell's glob is reading.
+    assert_eq!(
+        ours,
+        ["0", "1", "2", "3", "7"],
+        "only stdio and the passed fd"
+    );
+    assert!(!ours.contains(&leaked.as_str()));
+}
+
+pub(crate) fn bad_input() {
+    let scratch = TempDir::new("bad-input");
+    let file = scratch.join("file");
+    std::fs::write(&file, b"").unwrap();
+    let kind_and_text = |s: &Sandbox| {
+        let e = s.spawn().unwrap_err();
+        (e.kind(), e.to_string())
+    };
+    let (k, t) = kind_and_text(Sandbox::new("true").root(scratch.join("missing")));
+    assert_eq!(k, ErrorKind::NotFound);
+    assert!(t.contains("new root") && t.contains("missing"), "{t}");
+    let (k, t) = kind_and_text(Sandbox::new("true").root(&file));
+    assert_eq!(k, ErrorKind::InvalidInput);
+    assert!(t.contains("is not a directory"), "{t}");
+    let (k, t) = kind_and_text(Sandbox::new("true").bind(Bind {
+        source: scratch.join("nope"),
+        target: "/x".into(),
+        read_only: false,
+    }));
+    assert_eq!(k, ErrorKind::InvalidInput);
+    assert!(t.contains("bind source") && t.contains("nope"), "{t}");
+    let (k, t) = kind_and_text(Sandbox::new("true").bind(Bind {
+        source: file.clone(),
+        target: "relative".into(),
+        read_only: false,
+    }));
+    assert_eq!(k, ErrorKind::InvalidInput);
+    assert!(t.contains("not an absolute path"), "{t}");
+    let (k, t) = kind_and_text(Sandbox::new("true").hostname("h".repeat(65)));
+    assert_eq!(k, ErrorKind::InvalidInput);
+    assert!(t.contains("at most 64"), "{t}");
+    let (_, t) = kind_and_text(Sandbox::new("true").uid_map(vec![IdMap::one(0, 0)]));
+    assert!(t.contains("need a new user namespace"), "{t}");
+    let null = || -> OwnedFd { std::fs::File::open("/dev/null").unwrap().into() };
+    let (_, t) = kind_and_text(Sandbox::new("true").pass_fd(null(), 1));
+    assert!(t.contains("stdio"), "{t}");
+    let (_, t) = kind_and_text(Sandbox::new("true").pass_fd(null(), 9).pass_fd(null(), 9));
+    assert!(t.contains("passed twice"), "{t}");
+    let (_, t) = kind_and_text(Sandbox::new("true").arg("a\0b"));
+    assert!(t.contains("NUL"), "{t}");
+    let (_, t) = kind_and_text(&Sandbox::new(""));
+    assert!(t.contains("no program"), "{t}");
+    let e = Sandbox::new("true").seccomp_filter(&[0; 12]).unwrap_err();
+    assert!(e.to_string().contains("instructions of 8 bytes"), "{e}");
+    // Maps that break the kernel's rules, as an unprivileged caller.
+    let pid = fork_child(|| {
+        become_nobody();
+        let e = Sandbox::new("true")
+            .unshare(Namespaces::USER)
+            .uid_map(vec![IdMap {
+                inside: 0,
+                outside: 65534,
+                count: 10,
+            }])
+            .spawn()
+            .unwrap_err();
+        i32::from(!(e.kind() == ErrorKind::InvalidInput && e.to_string().contains("CAP_SETUID")))
+    });
+    assert_eq!(exit_code(pid), 0);
+}
+
+/// No child is left behind after a failed spawn.
+fn no_children_left() {
+    let r = rustix::process::waitid(
+        rustix::process::WaitId::All,
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
+    );
+    assert_eq!(r.unwrap_err(), rustix::io::Errno::CHILD);
+}
+
+pub(crate) fn failing_steps() {
+    let ns = if is_root() {
+        Namespaces::UTS
+    } else {
+        Namespaces::UTS | Namespaces::USER
+    };
+    let e = Sandbox::new("no-such-program-xyz")
+        .unshare(ns)
+        .spawn()
+        .unwrap_err();
+    assert_eq!((e.kind(), e.errno()), (ErrorKind::NotFound, libc::ENOENT));
+    assert!(
+        e.to_string().contains("execve of \"no-such-program-xyz\""),
+        "{e}"
+    );
+    assert_eq!(e.call(), "Sandbox::spawn");
+    no_children_left();
+    let scratch = TempDir::new("steps");
+    let script = scratch.join("not-executable");
+    std::fs::write(&script, b"#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = Sandbox::new(&script).unshare(ns).spawn().unwrap_err();
+    assert_eq!(e.errno(), libc::EACCES, "{e}");
+    no_children_left();
+    // A mount point under a regular file: mkdir fails with ENOTDIR, and
+    // the error names the step.
+    let root = TempDir::new("steps-root");
+    std::fs::write(root.join("file"), b"").unwrap();
+    let mut s = Sandbox::new("true");
+    s.unshare(ns | Namespaces::USER)
+        .root(root.path())
+        .bind(Bind {
+            source: "/usr".into(),
+            target: "/file/usr".into(),
+            read_only: false,
+        });
+    let e = s.spawn().unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTDIR, "{e}");
+    assert!(e.to_string().contains("file/usr"), "{e}");
+    no_children_left();
+    // chdir into a directory that does not exist in the sandbox.
+    let e = Sandbox::new("true")
+        .unshare(ns)
+        .current_dir("/no/such/dir")
+        .spawn()
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ENOENT);
+    assert!(e.to_string().contains("chdir to /no/such/dir"), "{e}");
+    no_children_left();
+}
+
+pub(crate) fn stdio_env_cwd() {
+    let mut s = Sandbox::new("cat");
+    s.stdin(Stdio::Piped).stdout(Stdio::Piped);
+    let mut child = s.spawn().unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"through the sandbox")
+        .unwrap();
+    drop(child.stdin.take());
+    let mut got = String::new();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    assert_eq!(got, "through the sandbox");
+    assert_eq!(child.wait().unwrap(), ChildStatus::Exited(0));
+
+    // Exactly the environment asked for (`env` found by the default PATH).
+    let out = Sandbox::new("env")
+        .env_clear()
+        .env("A", "1")
+        .env("B", "2")
+        .env_remove("B")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "A=1\n");
+    let out = Sandbox::new("pwd").current_dir("/usr").output().unwrap();
+    assert_eq!(out.stdout, b"/usr\n");
+
+    // stdin /dev/null by default for output(); an fd as stdout.
+    let scratch = TempDir::new("stdio");
+    let file = std::fs::File::create(scratch.join("out")).unwrap();
+    let status = Sandbox::new("sh")
+        .args(["-c", "cat; echo written"])
+        .stdin(Stdio::Null)
+        .stdout(Stdio::Fd(file.into()))
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(status, ChildStatus::Exited(0));
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("out")).unwrap(),
+        "written\n"
+    );
+    let out = Sandbox::new("sh")
+        .args(["-c", "echo err >&2; exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status, out.stderr.as_slice()),
+        (ChildStatus::Exited(3), &b"err\n"[..])
+    );
+}
+
+/// One classic BPF instruction in the bytes `seccomp_export_bpf` writes.
+fn insn(code: u16, jt: u8, jf: u8, k: u32) -> Vec<u8> {
+    let mut v = code.to_ne_bytes().to_vec();
+    v.push(jt);
+    v.push(jf);
+    v.extend_from_slice(&k.to_ne_bytes());
+    v
+}
+
+/// `ret k` for every call.
+fn filter(ret: u32) -> Vec<u8> {
+    insn(0x06, 0, 0, ret) // BPF_RET | BPF_K
+}
+
+/// `execve` fails with EPERM, everything else is allowed.
+fn deny_execve() -> Vec<u8> {
+    let mut v = insn(0x20, 0, 0, 0); // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+    v.extend(insn(0x15, 0, 1, u32::try_from(libc::SYS_execve).unwrap())); // BPF_JMP | BPF_JEQ | BPF_K
+    v.extend(insn(0x06, 0, 0, 0x0005_0000 | libc::EPERM as u32)); // SECCOMP_RET_ERRNO
+    v.extend(insn(0x06, 0, 0, 0x7fff_0000)); // SECCOMP_RET_ALLOW
+    v
+}
+
+pub(crate) fn nnp_and_seccomp() {
+    let status_of = |s: &mut Sandbox| {
+        let out = s
+            .args(["NoNewPrivs|Seccomp:", "/proc/self/status"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = status_of(Sandbox::new("grep").arg("-E").no_new_privs(true));
+    assert!(
+        out.contains("NoNewPrivs:\t1") && out.contains("Seccomp:\t0"),
+        "{out}"
+    );
+    let out = status_of(
+        Sandbox::new("grep")
+            .arg("-E")
+            .no_new_privs(true)
+            .seccomp_filter(&filter(0x7fff_0000))
+            .unwrap(),
+    );
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    // A filter that fails execve with EPERM: it is in force at exec.
+    let e = Sandbox::new("true")
+        .no_new_privs(true)
+        .seccomp_filter(&deny_execve())
+        .unwrap()
+        .spawn()
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::EPERM, "{e}");
+    assert!(e.to_string().contains("execve"), "{e}");
+    // Unprivileged without no_new_privs: the kernel refuses the filter.
+    let pid = fork_child(|| {
+        become_nobody();
+        let e = Sandbox::new("true")
+            .seccomp_filter(&filter(0x7fff_0000))
+            .unwrap()
+            .spawn()
+            .unwrap_err();
+        i32::from(!(e.errno() == libc::EACCES && e.to_string().contains("seccomp")))
+    });
+    assert_eq!(exit_code(pid), 0);
+}
+
+pub(crate) fn death_signal() {
+    let child = std::thread::spawn(|| {
+        Sandbox::new("sleep")
+            .arg("1000")
+            .death_signal(Signal::KILL)
+            .spawn()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    // The thread that spawned it has exited: the kernel sent SIGKILL.
+    let mut child = child;
+    assert_eq!(
+        child.wait().unwrap(),
+        ChildStatus::Killed {
+            signal: Signal::KILL,
+            core_dumped: false
+        }
+    );
+}
+
+const COMPARE_SCRIPT: &str = r#"
+echo pid=$$
+echo uid=$(id -u)
+echo gid=$(id -g)
+echo uid_map=$(cat /proc/self/uid_map)
+echo gid_map=$(cat /proc/self/gid_map)
+echo setgroups=$(cat /proc/self/setgroups)
+echo procs=$(ls /proc | grep -c '^[0-9]')
+echo host=$(hostname)
+"#;
+
+/// The same workload through util-linux `unshare` and through us.
+pub(crate) fn beside_unshare() {
+    if Command::new("unshare").arg("--version").output().is_err() {
+        skip("util-linux unshare is not installed");
+    }
+    become_nobody();
+    need_userns();
+    let theirs = Command::new("unshare")
+        .args([
+            "-Urpf",
+            "--mount-proc",
+            "--uts",
+            "--ipc",
+            "sh",
+            "-c",
+            COMPARE_SCRIPT,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        theirs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    let ours = Sandbox::new("sh")
+        .unshare(
+            Namespaces::USER
+                | Namespaces::PID
+                | Namespaces::MNT
+                | Namespaces::UTS
+                | Namespaces::IPC,
+        )
+        .init(false)
+        .args(["-c", COMPARE_SCRIPT])
+        .output()
+        .unwrap();
+    assert_eq!(ours.status, ChildStatus::Exited(0));
+    assert_eq!(fields(&ours.stdout), fields(&theirs.stdout));
+}
