@@ -7,6 +7,8 @@
 //! - [`watch`]: file events as they happen.
 //! - [`copy`]: the fastest kernel copy between two fds, with progress.
 //! - [`fanotify`]: who touches which file, and answering permission events.
+//! - [`ns`]: `run` (a command in new namespaces), `enter` (inside a
+//!   running container), `ns` (a process's namespaces).
 //! - [`json`]: `serde_json` for every `--json` flag, with byte-exact paths.
 //! - [`output`]: output lines, exit statuses, and the parsers the commands share.
 //! - [`time`]: RFC 3339 timestamps for output lines.
@@ -17,6 +19,7 @@ pub mod copy;
 pub mod doctor;
 pub mod fanotify;
 pub mod json;
+pub mod ns;
 pub mod output;
 pub mod signals;
 pub mod time;

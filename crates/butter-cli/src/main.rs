@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use butter_cli::output::{Outcome, UsageError};
-use butter_cli::{copy, doctor, fanotify, signals, watch};
+use butter_cli::{copy, doctor, fanotify, ns, signals, watch};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// The synopsis of every command, under the top-level help.
@@ -20,6 +20,11 @@ Synopsis:
   butter copy [--method M] [--limit BYTES] [--progress] SRC DST
   butter fanotify [--mount P | --fs P | PATH...] [-e EVENTS]... [--json] [--deny GLOB]
                   [--count N] [--timeout SECS]
+  butter run [-U] [-r] [-p] [-m] [-u] [-i] [-n] [-C] [-T] [--root DIR [--ro]]
+             [--bind SRC[:DST][:ro]]... [--hostname NAME] [--no-init] [--] [CMD ARGS...]
+  butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
+               [--user NAME] [--] [CMD ARGS...]
+  butter ns [--json] [PID]
   butter completions SHELL
 
 Across the commands: --count 0 and --timeout 0 mean no limit; a usage
@@ -49,6 +54,9 @@ enum Command {
     Watch(watch::Args),
     Copy(copy::Args),
     Fanotify(fanotify::Args),
+    Run(ns::RunArgs),
+    Enter(ns::EnterArgs),
+    Ns(ns::NsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(help_template = butter_cli::output::HELP_TEMPLATE)]
     Completions {
@@ -65,6 +73,9 @@ fn main() -> ExitCode {
         Command::Watch(_) => "watch",
         Command::Copy(_) => "copy",
         Command::Fanotify(_) => "fanotify",
+        Command::Run(_) => "run",
+        Command::Enter(_) => "enter",
+        Command::Ns(_) => "ns",
         Command::Completions { .. } => "completions",
     };
     let outcome: Outcome = match &cli.command {
@@ -73,6 +84,9 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Copy(args) => copy::run_command(args),
         Command::Fanotify(args) => fanotify::run(args),
+        Command::Run(args) => ns::run(args),
+        Command::Enter(args) => ns::enter(args),
+        Command::Ns(args) => ns::ns(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "butter", &mut script);

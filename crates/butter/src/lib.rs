@@ -10,6 +10,7 @@
 //! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
 //! | [`notify`] | `notify-fd` | `notify` | inotify and fanotify: `notify::inotify`, `notify::fanotify`, `notify::watch` |
 //! | [`pipe`] | `zerocopy-pipe` | `pipe` | `splice`, `tee`, `vmsplice`, `sendfile`, `copy_file_range`, one fast `copy` |
+//! | [`ns`] | `ns-sys` | `ns` | namespaces, mounts and the new mount API, id maps, `Sandbox`, `Enter` |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
 //! [`Error`] and [`ErrorKind`] (one error model for every crate),
@@ -67,6 +68,8 @@ pub mod probe {
         rows.extend(notify_fd::probe());
         #[cfg(feature = "pipe")]
         rows.extend(zerocopy_pipe::probe());
+        #[cfg(feature = "ns")]
+        rows.extend(ns_sys::probe());
         rows.extend(crate::planned::probe());
         rows
     }
@@ -170,6 +173,13 @@ pub mod notify {
 #[cfg(feature = "pipe")]
 pub mod pipe {
     pub use zerocopy_pipe::*;
+}
+
+/// Namespaces, mounts, id maps, a sandbox spawner and entering a running
+/// container (the `ns-sys` crate).
+#[cfg(feature = "ns")]
+pub mod ns {
+    pub use ns_sys::*;
 }
 
 /// `signalfd`: signals as records read from an fd, signal masks, pidfds

@@ -4,6 +4,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
 mod copy_safety;
+mod ns_vs_tools;
 mod watch_vs_tools;
 
 fn butter(args: &[&str]) -> Output {

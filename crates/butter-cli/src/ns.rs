@@ -1,0 +1,333 @@
+//! `butter run`, `butter enter`, `butter ns`: a command in new namespaces,
+//! a command inside a running container, and a process's namespaces.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use butter::ns::{
+    Bind, ChildStatus, Enter, IdMap, Namespace, Namespaces, Sandbox, Target, namespaces_of,
+};
+
+use crate::json;
+use crate::output::{Outcome, UsageError, fail, print};
+
+/// The exit status a shell would give for how a program ended.
+fn exit_status(status: ChildStatus) -> ExitCode {
+    let code = match status {
+        ChildStatus::Exited(c) => c,
+        ChildStatus::Killed { signal, .. } => 128 + signal.raw(),
+        _ => 1,
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `butter run`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "Run a command in new namespaces, optionally in a new root",
+    long_about = "Runs CMD in new namespaces, like `unshare --fork --pid --mount-proc -r`, \
+plus a new root. Without namespace flags: new user, mount, pid, uts and ipc namespaces with \
+root inside mapped to you outside, and a /proc of its own; that needs no privilege where user \
+namespaces are allowed (butter doctor says). With --root DIR the command sees DIR as / (with a \
+minimal /dev, a tmpfs /tmp, its own /proc), and --bind puts host paths into it. pid 1 is a \
+small init that reaps orphans and passes signals on, unless --no-init. The command's exit \
+status is passed through (128+N for a death by signal N)."
+)]
+pub struct RunArgs {
+    /// A new user namespace.
+    #[arg(short = 'U', long)]
+    pub user: bool,
+    /// A new pid namespace (with its own /proc when a mount namespace is new too).
+    #[arg(short = 'p', long)]
+    pub pid: bool,
+    /// A new network namespace (only a down loopback device).
+    #[arg(short = 'n', long)]
+    pub net: bool,
+    /// A new mount namespace.
+    #[arg(short = 'm', long)]
+    pub mount: bool,
+    /// A new UTS namespace (host and domain name).
+    #[arg(short = 'u', long)]
+    pub uts: bool,
+    /// A new IPC namespace.
+    #[arg(short = 'i', long)]
+    pub ipc: bool,
+    /// A new cgroup namespace.
+    #[arg(short = 'C', long)]
+    pub cgroup: bool,
+    /// A new time namespace.
+    #[arg(short = 'T', long)]
+    pub time: bool,
+    /// Map root inside to you outside (implies --user).
+    #[arg(short = 'r', long)]
+    pub map_root: bool,
+    /// Use DIR as the root directory (implies --mount).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// With --root: make the root read-only.
+    #[arg(long, requires = "root")]
+    pub ro: bool,
+    /// Bind-mount SRC at DST (DST defaults to SRC; `:ro` read-only); repeatable.
+    #[arg(long, value_name = "SRC[:DST][:ro]")]
+    pub bind: Vec<String>,
+    /// The host name inside (implies --uts).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Run the command as pid 1 itself, without the reaping init.
+    #[arg(long)]
+    pub no_init: bool,
+    /// The command and its arguments (default: $SHELL, else /bin/sh).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+impl RunArgs {
+    /// The namespaces asked for, or the default set.
+    pub fn namespaces(&self) -> Namespaces {
+        let mut ns = Namespaces::empty();
+        for (on, flag) in [
+            (self.user || self.map_root, Namespaces::USER),
+            (self.pid, Namespaces::PID),
+            (self.net, Namespaces::NET),
+            (self.mount || self.root.is_some(), Namespaces::MNT),
+            (self.uts || self.hostname.is_some(), Namespaces::UTS),
+            (self.ipc, Namespaces::IPC),
+            (self.cgroup, Namespaces::CGROUP),
+            (self.time, Namespaces::TIME),
+        ] {
+            if on {
+                ns |= flag;
+            }
+        }
+        let explicit = self.user
+            || self.pid
+            || self.net
+            || self.mount
+            || self.uts
+            || self.ipc
+            || self.cgroup
+            || self.time;
+        if !explicit {
+            ns |= Namespaces::USER
+                | Namespaces::MNT
+                | Namespaces::PID
+                | Namespaces::UTS
+                | Namespaces::IPC;
+        }
+        ns
+    }
+
+    /// The sandbox these arguments describe.
+    ///
+    /// # Errors
+    /// A `--bind` that does not parse.
+    pub fn sandbox(&self) -> Result<Sandbox, UsageError> {
+        let (program, args) = match self.command.split_first() {
+            Some((p, rest)) => (p.clone(), rest.to_vec()),
+            None => (
+                std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into()),
+                Vec::new(),
+            ),
+        };
+        let mut s = Sandbox::new(program);
+        let ns = self.namespaces();
+        s.args(args).unshare(ns).init(!self.no_init);
+        // -U alone keeps your ids inside; -r and the default map root.
+        let explicit_user = self.user && !self.map_root;
+        if ns.contains(Namespaces::USER) && explicit_user {
+            let uid = rustix::process::geteuid().as_raw();
+            let gid = rustix::process::getegid().as_raw();
+            s.uid_map(vec![IdMap::one(uid, uid)])
+                .gid_map(vec![IdMap::one(gid, gid)])
+                .ids(uid, gid);
+        }
+        if let Some(root) = &self.root {
+            s.root(root).read_only_root(self.ro);
+        }
+        for b in &self.bind {
+            let bind: Bind = b
+                .parse()
+                .map_err(|e: butter::Error| UsageError(format!("--bind {b}: {e}")))?;
+            s.bind(bind);
+        }
+        if let Some(h) = &self.hostname {
+            s.hostname(h);
+        }
+        Ok(s)
+    }
+}
+
+/// Runs `butter run`.
+pub fn run(args: &RunArgs) -> Outcome {
+    let sandbox = args.sandbox()?;
+    Ok(match sandbox.spawn().and_then(|mut c| c.wait()) {
+        Ok(status) => exit_status(status),
+        Err(e) => fail(&e),
+    })
+}
+
+/// `butter enter`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "Run a command inside a running container's namespaces",
+    long_about = "Runs CMD in every namespace of a running process, in its root and working \
+directory, like `nsenter -a -r -w -t PID`: the target by pid, or a container by name through \
+docker, podman, lxc-info (LXC), lxc (LXD/Incus) or machinectl. Namespaces you already share are \
+skipped. --user NAME takes a user of the container's own /etc/passwd and /etc/group (default: \
+root when a user namespace is joined, else your own ids). The default command is that user's \
+shell. The exit status is passed through."
+)]
+#[command(group(clap::ArgGroup::new("container").args(["docker", "podman", "lxc", "lxd", "machine"])))]
+pub struct EnterArgs {
+    /// A docker container.
+    #[arg(long, value_name = "NAME")]
+    pub docker: Option<String>,
+    /// A podman container.
+    #[arg(long, value_name = "NAME")]
+    pub podman: Option<String>,
+    /// An LXC container (lxc-info).
+    #[arg(long, value_name = "NAME")]
+    pub lxc: Option<String>,
+    /// An LXD or Incus container (lxc info).
+    #[arg(long, value_name = "NAME")]
+    pub lxd: Option<String>,
+    /// A systemd-nspawn machine (machinectl).
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Only these namespaces (user,mnt,pid,uts,ipc,net,cgroup,time).
+    #[arg(short = 'n', long = "ns", value_name = "NS,...", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Run as this user of the container (a name or a uid).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// PID (without a container flag), then the command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PID|CMD"
+    )]
+    pub args: Vec<OsString>,
+}
+
+impl EnterArgs {
+    /// The target and the command.
+    ///
+    /// # Errors
+    /// No target, or a PID that is not a number.
+    pub fn target(&self) -> Result<(Target, Vec<OsString>), UsageError> {
+        let named = [
+            self.docker.clone().map(Target::Docker),
+            self.podman.clone().map(Target::Podman),
+            self.lxc.clone().map(Target::Lxc),
+            self.lxd.clone().map(Target::Lxd),
+            self.machine.clone().map(Target::Machine),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        if let Some(t) = named {
+            return Ok((t, self.args.clone()));
+        }
+        let Some((pid, rest)) = self.args.split_first() else {
+            return Err(UsageError(
+                "a target is needed: a PID, or --docker/--podman/--lxc/--lxd/--machine NAME".into(),
+            ));
+        };
+        let pid = pid
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| UsageError(format!("{} is not a process id", pid.to_string_lossy())))?;
+        // `butter enter PID -- CMD`: the `--` after the PID reaches us.
+        let rest = match rest.split_first() {
+            Some((dashes, cmd)) if dashes == "--" => cmd,
+            _ => rest,
+        };
+        Ok((Target::Pid(pid), rest.to_vec()))
+    }
+}
+
+/// Runs `butter enter`.
+pub fn enter(args: &EnterArgs) -> Outcome {
+    let (target, command) = args.target()?;
+    let mut only = Namespaces::empty();
+    for n in &args.namespaces {
+        let kind: Namespace = n
+            .parse()
+            .map_err(|e: butter::Error| UsageError(format!("--ns: {e}")))?;
+        only |= kind.flag();
+    }
+    let mut e = match Enter::target(&target) {
+        Ok(e) => e,
+        Err(err) => return Ok(fail(&err)),
+    };
+    if !only.is_empty() {
+        e.namespaces(only);
+    }
+    if let Some(u) = &args.user {
+        e.user(u.clone());
+    }
+    if let Some((program, rest)) = command.split_first() {
+        e.command(program, rest);
+    }
+    Ok(match e.status() {
+        Ok(status) => exit_status(status),
+        Err(err) => fail(&err),
+    })
+}
+
+/// `butter ns`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    help_template = crate::output::HELP_TEMPLATE,
+    about = "List a process's namespaces and which it shares with you",
+    long_about = "Lists the namespaces of PID (default: this process) as `lsns -p PID` does for \
+one process: the kind, the namespace's inode (its identity: two processes share a namespace \
+exactly when these are equal), and whether you are in it too."
+)]
+pub struct NsArgs {
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// The process (default: this one).
+    #[arg(value_name = "PID")]
+    pub pid: Option<u32>,
+}
+
+/// Runs `butter ns`.
+pub fn ns(args: &NsArgs) -> Outcome {
+    let entries = match namespaces_of(args.pid) {
+        Ok(e) => e,
+        Err(err) => return Ok(fail(&err)),
+    };
+    let pid = args.pid.unwrap_or_else(std::process::id);
+    if args.json {
+        let list: Vec<json::Value> = entries
+            .iter()
+            .map(|e| {
+                json::json!({"type": e.kind.name(), "id": e.id.ino, "dev": e.id.dev, "shared": e.shared})
+            })
+            .collect();
+        let mut o = json::Map::new();
+        o.insert("pid".into(), pid.into());
+        o.insert("namespaces".into(), list.into());
+        return Ok(print(&json::line(o)));
+    }
+    let mut out = format!("{:<8} {:<12} {}\n", "NS", "ID", "SHARED");
+    for e in &entries {
+        out.push_str(&format!(
+            "{:<8} {:<12} {}\n",
+            e.kind.name(),
+            e.id.ino,
+            if e.shared { "yes" } else { "no" }
+        ));
+    }
+    Ok(print(&out))
+}

@@ -1,0 +1,287 @@
+//! `butter run`, `butter enter` and `butter ns` beside util-linux
+//! `unshare`, `nsenter` and `lsns`: the same workload through both, the
+//! same answers. Everything runs in namespaces these tests make; the
+//! "container" is a sleeping sandbox that dies with the test's thread.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use butter::ns::{Namespace, Namespaces, NsFd, Sandbox, Signal};
+
+use crate::{butter, text};
+
+fn have(tool: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped: {tool} is not installed, so the side-by-side comparison cannot run");
+    }
+    found
+}
+
+fn fields(out: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Whether this machine lets us make a user namespace.
+fn userns_allowed() -> bool {
+    let ok = Command::new("unshare")
+        .args(["-U", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: user namespaces are refused here (butter doctor says why)");
+    }
+    ok
+}
+
+const RUN_SCRIPT: &str = r#"
+echo pid=$$
+echo uid=$(id -u)
+echo gid=$(id -g)
+echo uid_map=$(cat /proc/self/uid_map)
+echo gid_map=$(cat /proc/self/gid_map)
+echo procs=$(ls /proc | grep -c '^[0-9]')
+echo userns_new=$([ "$(readlink /proc/self/ns/user)" != "$OUTER_USER" ] && echo yes)
+echo pidns_new=$([ "$(readlink /proc/self/ns/pid)" != "$OUTER_PID" ] && echo yes)
+echo utsns_new=$([ "$(readlink /proc/self/ns/uts)" != "$OUTER_UTS" ] && echo yes)
+"#;
+
+fn outer(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn run_beside_unshare() {
+    if !have("unshare") || !userns_allowed() {
+        return;
+    }
+    let with_env = |cmd: &mut Command| {
+        cmd.env("OUTER_USER", outer("user"))
+            .env("OUTER_PID", outer("pid"))
+            .env("OUTER_UTS", outer("uts"));
+    };
+    let mut theirs = Command::new("unshare");
+    theirs.args([
+        "-Urpfm",
+        "--mount-proc",
+        "--uts",
+        "--ipc",
+        "sh",
+        "-c",
+        RUN_SCRIPT,
+    ]);
+    with_env(&mut theirs);
+    let theirs = theirs.output().unwrap();
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    // The default set, with the command as pid 1 as unshare -f makes it.
+    let mut ours = Command::new(env!("CARGO_BIN_EXE_butter"));
+    ours.args(["run", "--no-init", "--", "sh", "-c", RUN_SCRIPT]);
+    with_env(&mut ours);
+    let ours = ours.output().unwrap();
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let (theirs, ours) = (fields(&theirs.stdout), fields(&ours.stdout));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours["pid"], "1");
+    assert_eq!(ours["uid"], "0");
+    for k in ["userns_new", "pidns_new", "utsns_new"] {
+        assert_eq!(ours[k], "yes", "{k}");
+    }
+}
+
+#[test]
+fn run_passes_the_status_through_and_names_errors() {
+    if !userns_allowed() {
+        return;
+    }
+    assert_eq!(
+        butter(&["run", "--", "sh", "-c", "exit 5"]).status.code(),
+        Some(5)
+    );
+    assert_eq!(
+        butter(&["run", "--", "sh", "-c", "kill -9 $$"])
+            .status
+            .code(),
+        Some(137)
+    );
+    let out = butter(&["run", "--hostname", "box", "--", "hostname"]);
+    assert_eq!(text(&out.stdout), "box\n");
+    let out = butter(&["run", "--root", "/no/such/root", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the new root /no/such/root"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = butter(&["run", "--", "no-such-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("execve of \"no-such-program\""),
+        "{}",
+        text(&out.stderr)
+    );
+    // Usage mistakes: status 2 with the command's usage.
+    let out = butter(&["run", "--bind", ":x", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--bind :x"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        butter(&["run", "--ro", "--", "true"]).status.code(),
+        Some(2)
+    );
+}
+
+/// A sleeping "container" with its own namespaces and host name; killed
+/// when the test's thread ends.
+fn container() -> butter::ns::Child {
+    let mut s = Sandbox::new("sleep");
+    s.arg("1000")
+        .unshare(
+            Namespaces::USER
+                | Namespaces::PID
+                | Namespaces::MNT
+                | Namespaces::UTS
+                | Namespaces::IPC,
+        )
+        .hostname("box")
+        .death_signal(Signal::KILL);
+    s.spawn().unwrap()
+}
+
+const ENTER_SCRIPT: &str = r#"
+for n in user mnt pid uts ipc net cgroup; do echo "$n=$(readlink /proc/self/ns/$n)"; done
+echo host=$(hostname)
+echo uid=$(id -u)
+echo cwd=$(pwd)
+"#;
+
+#[test]
+fn enter_beside_nsenter() {
+    if !have("nsenter") || !userns_allowed() {
+        return;
+    }
+    let mut target = container();
+    let pid = target.pid().to_string();
+    let theirs = Command::new("nsenter")
+        .args(["-a", "-r", "-w", "-t", &pid, "sh", "-c", ENTER_SCRIPT])
+        .output()
+        .unwrap();
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    let ours = butter(&["enter", &pid, "--", "sh", "-c", ENTER_SCRIPT]);
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let (theirs, ours) = (fields(&theirs.stdout), fields(&ours.stdout));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours["host"], "box");
+    let uts = NsFd::open(target.pid(), Namespace::Uts)
+        .unwrap()
+        .id()
+        .unwrap();
+    assert_eq!(ours["uts"], format!("uts:[{}]", uts.ino));
+    // Exit statuses come back.
+    assert_eq!(
+        butter(&["enter", &pid, "--", "sh", "-c", "exit 9"])
+            .status
+            .code(),
+        Some(9)
+    );
+    // `butter ns PID` agrees with the kernel about what is shared.
+    let out = butter(&["ns", "--json", &pid]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shared = |kind: &str| {
+        v["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == kind)
+            .map(|n| n["shared"].as_bool().unwrap())
+    };
+    assert_eq!(shared("uts"), Some(false));
+    assert_eq!(shared("net"), Some(true));
+    let table = text(&butter(&["ns", &pid]).stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("uts") && l.ends_with("no")),
+        "{table}"
+    );
+    target.kill(Signal::KILL).unwrap();
+    target.wait().unwrap();
+}
+
+#[test]
+fn enter_by_container_name_and_errors() {
+    if !userns_allowed() {
+        return;
+    }
+    let mut target = container();
+    let bin = std::env::temp_dir().join(format!("butter-cli-stub-docker-{}", std::process::id()));
+    std::fs::create_dir_all(&bin).unwrap();
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!(
+            "#!/bin/sh\n[ \"$4\" = box ] && {{ echo {}; exit 0; }}\necho \"Error: No such object: $4\" >&2\nexit 1\n",
+            target.pid()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_butter"))
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["enter", "--docker", "box", "--", "hostname"]);
+    assert_eq!(text(&out.stdout), "box\n", "{}", text(&out.stderr));
+    let out = run(&["enter", "--docker", "nope", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("No such object: nope"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["enter", "--podman", "box"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("podman is not installed"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&bin).unwrap();
+    // Usage mistakes exit 2; a process that does not exist, 1.
+    assert_eq!(butter(&["enter"]).status.code(), Some(2));
+    assert_eq!(butter(&["enter", "abc"]).status.code(), Some(2));
+    let out = butter(&["enter", "-n", "bogus", &target.pid().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown namespace \"bogus\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = butter(&["enter", "4194000", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no process 4194000"),
+        "{}",
+        text(&out.stderr)
+    );
+    target.kill(Signal::KILL).unwrap();
+    target.wait().unwrap();
+}
