@@ -219,3 +219,50 @@ uint64_t butter_c_fanotify_read(int fd, uint64_t want) {
     }
     return records + 1 ? seen : UINT64_MAX;
 }
+
+/* ---- ns-sys ---- */
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+/* n raw getpid syscalls (never the C library's cache); their sum. */
+uint64_t butter_c_getpid_loop(uint64_t n) {
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < n; i++) sum += (uint64_t)syscall(SYS_getpid);
+    return sum;
+}
+
+/* n times: posix_spawn of path (no arguments), waitpid. 0, or -1. */
+int butter_c_posix_spawn_wait(const char *path, uint64_t n) {
+    char *argv[] = {(char *)path, NULL};
+    for (uint64_t i = 0; i < n; i++) {
+        pid_t pid;
+        int status;
+        if (posix_spawn(&pid, path, NULL, NULL, argv, environ) != 0) return -1;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    }
+    return 0;
+}
+
+/* n times: a fork-like raw clone into new user, mount, pid, uts and ipc
+ * namespaces whose child execs path at once, then waitpid. This is the
+ * kernel's floor for the sandbox row: no id maps, no /proc, no init. */
+int butter_c_clone_ns_wait(const char *path, uint64_t n) {
+    char *argv[] = {(char *)path, NULL};
+    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    for (uint64_t i = 0; i < n; i++) {
+        long pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
+        if (pid < 0) return -1;
+        if (pid == 0) {
+            execve(path, argv, environ);
+            _exit(127);
+        }
+        int status;
+        if (waitpid((pid_t)pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    }
+    return 0;
+}

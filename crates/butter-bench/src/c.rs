@@ -138,3 +138,29 @@ pub(crate) fn fanotify_read(fd: BorrowedFd<'_>, want: u64) -> Option<u64> {
     let n = unsafe { butter_c_fanotify_read(fd.as_raw_fd(), want) };
     (n != u64::MAX).then_some(n)
 }
+
+unsafe extern "C" {
+    fn butter_c_getpid_loop(n: u64) -> u64;
+    fn butter_c_posix_spawn_wait(path: *const std::ffi::c_char, n: u64) -> i32;
+    fn butter_c_clone_ns_wait(path: *const std::ffi::c_char, n: u64) -> i32;
+}
+
+/// `n` raw `getpid` syscalls; their sum.
+pub(crate) fn getpid_loop(n: u64) -> u64 {
+    // SAFETY: integer argument.
+    unsafe { butter_c_getpid_loop(n) }
+}
+
+/// `n` times `posix_spawn` of `path` and `waitpid`; `false` on error.
+pub(crate) fn posix_spawn_wait(path: &std::ffi::CStr, n: u64) -> bool {
+    // SAFETY: a NUL-terminated path alive for the call.
+    unsafe { butter_c_posix_spawn_wait(path.as_ptr(), n) == 0 }
+}
+
+/// `n` times a raw clone into new user, mount, pid, uts and ipc namespaces
+/// that execs `path`, and `waitpid`; `false` on error.
+pub(crate) fn clone_ns_wait(path: &std::ffi::CStr, n: u64) -> bool {
+    // SAFETY: a NUL-terminated path alive for the call; the child only
+    // calls execve and _exit.
+    unsafe { butter_c_clone_ns_wait(path.as_ptr(), n) == 0 }
+}

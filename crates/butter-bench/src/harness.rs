@@ -21,6 +21,8 @@ pub(crate) struct Plan {
     pub(crate) live_pairs: u64,
     pub(crate) copy_size: u64,
     pub(crate) copy_rounds: usize,
+    pub(crate) spawns: u64,
+    pub(crate) getpid_calls: u64,
 }
 
 pub(crate) const FULL: Plan = Plan {
@@ -38,6 +40,8 @@ pub(crate) const FULL: Plan = Plan {
     live_pairs: 20_000,
     copy_size: 128 << 20,
     copy_rounds: 5,
+    spawns: 200,
+    getpid_calls: 2_000_000,
 };
 
 pub(crate) const QUICK: Plan = Plan {
@@ -55,6 +59,8 @@ pub(crate) const QUICK: Plan = Plan {
     live_pairs: 500,
     copy_size: 4 << 20,
     copy_rounds: 1,
+    spawns: 5,
+    getpid_calls: 10_000,
 };
 
 /// One line of the table.

@@ -8,7 +8,7 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns] [--json PATH]`
 
 #![deny(unsafe_code)]
 
@@ -19,6 +19,7 @@ mod eventfd;
 mod fanotify;
 mod harness;
 mod notify;
+mod ns;
 mod signals;
 mod timerfd;
 
@@ -51,6 +52,9 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     if want("fanotify") {
         rows.extend(fanotify::rows(plan));
     }
+    if want("ns") {
+        rows.extend(ns::rows(plan));
+    }
     rows
 }
 
@@ -67,7 +71,7 @@ fn main() -> ExitCode {
             "--only" => match args.next() {
                 Some(group)
                     if [
-                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify",
+                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns",
                     ]
                     .contains(&group.as_str()) =>
                 {
@@ -75,7 +79,7 @@ fn main() -> ExitCode {
                 }
                 _ => {
                     eprintln!(
-                        "butter-bench: --only takes eventfd, timerfd, signals, inotify or copy"
+                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify or ns"
                     );
                     return ExitCode::from(2);
                 }
