@@ -209,6 +209,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         "zerocopy-pipe/zcat",
         "notify-fd/settled",
         "notify-fd/who_wrote",
+        "ns-sys/sandbox",
         "butter/upload_watch_tokio",
         "butter/upload_watch_smol",
     ]

@@ -62,6 +62,11 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("ns-sys wraps Linux namespaces and builds only for Linux targets");
 
+/// This crate's README examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod container;
 mod enter;
 mod idmap;
