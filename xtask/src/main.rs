@@ -52,6 +52,61 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo verifies each tarball against the others through a local registry
+/// in `target/package`, and unpacks that registry's crates under
+/// `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION` once: a later run with
+/// the same version would build against the stale copy of a member whose
+/// API has changed since. So those unpacked copies of our own members (and
+/// only those: crates.io's are left alone) go first.
+fn forget_packaged_members(root: &Path) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return;
+    };
+    let mut names = Vec::new();
+    for dir in ["crates", "."] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let manifest = entry.path().join("Cargo.toml");
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
+            if let Some(name) = text.lines().find_map(|l| {
+                l.strip_prefix("name = \"")
+                    .and_then(|r| r.strip_suffix('"'))
+            }) {
+                names.push(format!("{name}-"));
+            }
+        }
+    }
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        // Local registries are named `-<hash>`; crates.io's is not.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(unpacked) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for krate in unpacked.flatten() {
+            let file = krate.file_name().to_string_lossy().into_owned();
+            let ours = names.iter().any(|n| {
+                file.strip_prefix(n.as_str())
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                let _ = std::fs::remove_dir_all(krate.path());
+            }
+        }
+    }
+}
+
 fn cargo(root: &Path) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root);
@@ -188,6 +243,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     ));
     // Every member packs and builds from its own tarball (what a publish
     // would upload), offline: the tests above fetched every dependency.
+    forget_packaged_members(root);
     steps.push(run_step(
         "package (each member builds from its own tarball)",
         cargo(root).args([

@@ -286,11 +286,34 @@ fn start_watch(
     start("watch", args)
 }
 
-fn scratch(tag: &str) -> std::path::PathBuf {
+/// A scratch directory in the temp dir, removed when dropped: also when
+/// the test fails, so that no run leaves anything behind on the machine.
+struct Scratch(std::path::PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::PathBuf;
+    fn deref(&self) -> &std::path::PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(tag: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("butter-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the conventions people know, on racy workloads with the reader stopped.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -515,7 +515,7 @@ fn fanotify_unprivileged_resolves_paths_and_says_what_it_cannot_know() {
         eprintln!("skipped: needs root to start butter as another user (uid 65534)");
         return;
     }
-    let dir: PathBuf = scratch("vs-fan-unpriv");
+    let dir = scratch("vs-fan-unpriv");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_butter"))
         .args(["fanotify", "-e", "create", "--count", "1", s(&dir)])

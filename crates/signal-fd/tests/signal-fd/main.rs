@@ -519,7 +519,7 @@ fn pidfd_signals_and_errors() {
     // and a non-pidfd are refused with the reason.
     let second = fork_child(pause_forever);
     let raw = rustix::process::pidfd_open(
-        rustix::process::Pid::from_raw(second as i32).unwrap(),
+        rustix::process::Pid::from_raw(i32::try_from(second).unwrap()).unwrap(),
         rustix::process::PidfdFlags::empty(),
     )
     .unwrap();
