@@ -146,6 +146,11 @@ pub struct ZerocopyPipeGuide;
 #[doc = include_str!("../../../docs/fanotify.md")]
 pub struct FanotifyGuide;
 
+/// See [`EventFdGuide`].
+#[cfg(all(doctest, feature = "ns"))]
+#[doc = include_str!("../../../docs/namespaces.md")]
+pub struct NamespacesGuide;
+
 /// `eventfd2`: a kernel counter for wake-ups and notifications (the
 /// `event-fd` crate).
 #[cfg(feature = "eventfd")]

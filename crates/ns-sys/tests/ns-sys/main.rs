@@ -135,6 +135,11 @@ fn main() -> std::process::ExitCode {
             run: sandbox::death_signal,
         },
         Test {
+            name: "sandbox_async_wait",
+            needs: Isolation,
+            run: sandbox::async_wait,
+        },
+        Test {
             name: "sandbox_beside_unshare",
             needs: Isolation,
             run: sandbox::beside_unshare,

@@ -699,3 +699,21 @@ pub(crate) fn beside_unshare() {
     assert_eq!(ours.status, ChildStatus::Exited(0));
     assert_eq!(fields(&ours.stdout), fields(&theirs.stdout));
 }
+
+/// A sandboxed child awaited on async-io's reactor through its pidfd,
+/// while another task runs.
+pub(crate) fn async_wait() {
+    let ns = if is_root() {
+        Namespaces::PID | Namespaces::MNT
+    } else {
+        Namespaces::USER | Namespaces::PID | Namespaces::MNT
+    };
+    let child = Sandbox::new("sh")
+        .unshare(ns)
+        .args(["-c", "exit 4"])
+        .spawn()
+        .unwrap();
+    let pidfd = signal_fd::AsyncPidFd::new(child.into_pidfd()).unwrap();
+    let status = futures_lite::future::block_on(pidfd.exit()).unwrap();
+    assert_eq!(status, ChildStatus::Exited(4));
+}
