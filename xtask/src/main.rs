@@ -266,6 +266,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         "notify-fd/settled",
         "notify-fd/who_wrote",
         "ns-sys/sandbox",
+        "kernel-aio/readall",
         "butter/upload_watch_tokio",
         "butter/upload_watch_smol",
     ]

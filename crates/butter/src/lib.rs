@@ -10,6 +10,7 @@
 //! | [`signalfd`] | `signal-fd` | `signalfd` | `signalfd4`, masks with restoring guards, pidfds |
 //! | [`notify`] | `notify-fd` | `notify` | inotify and fanotify: `notify::inotify`, `notify::fanotify`, `notify::watch` |
 //! | [`pipe`] | `zerocopy-pipe` | `pipe` | `splice`, `tee`, `vmsplice`, `sendfile`, `copy_file_range`, one fast `copy` |
+//! | [`aio`] | `kernel-aio` | `aio` | native AIO: completion-based IO with buffers owned until reaped, ring reaping, eventfd, async |
 //! | [`ns`] | `ns-sys` | `ns` | namespaces, mounts and the new mount API, id maps, `Sandbox`, `Enter` |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
@@ -70,6 +71,8 @@ pub mod probe {
         rows.extend(zerocopy_pipe::probe());
         #[cfg(feature = "ns")]
         rows.extend(ns_sys::probe());
+        #[cfg(feature = "aio")]
+        rows.extend(kernel_aio::probe());
         rows.extend(crate::planned::probe());
         rows
     }
@@ -178,6 +181,13 @@ pub mod notify {
 #[cfg(feature = "pipe")]
 pub mod pipe {
     pub use zerocopy_pipe::*;
+}
+
+/// Linux native AIO with buffers owned until the kernel's completion is
+/// reaped (the `kernel-aio` crate).
+#[cfg(feature = "aio")]
+pub mod aio {
+    pub use kernel_aio::*;
 }
 
 /// Namespaces, mounts, id maps, a sandbox spawner and entering a running

@@ -1,4 +1,4 @@
-//! Probes for the crates not built yet (`kernel-aio`, `seccomp-lite`), kept here so that `butter doctor` shows what this kernel
+//! Probes for the crate not built yet (`seccomp-lite`), kept here so that `butter doctor` shows what this kernel
 //! offers them, and so that `fd-core` holds no crate's syscalls. Each
 //! crate's rows move into it when it is built, as the others' did.
 //!
@@ -9,8 +9,8 @@
 //! outlive the call.
 #![allow(unsafe_code)]
 
+use fd_core::Error;
 use fd_core::probe::{Probe, Status};
-use fd_core::{Error, ErrorKind, Result};
 
 /// The seccomp filter actions, with their names, in precedence order.
 const SECCOMP_ACTIONS: &[(&str, u32)] = &[
@@ -26,39 +26,7 @@ const SECCOMP_ACTIONS: &[(&str, u32)] = &[
 
 /// Every planned crate's rows.
 pub(crate) fn probe() -> Vec<Probe> {
-    let mut rows = aio_probes();
-    rows.extend(seccomp_probes());
-    rows
-}
-
-/// `io_setup(1)` then `io_destroy`: whether native AIO contexts can be made.
-fn aio_context_roundtrip() -> Result<()> {
-    let mut ctx: libc::c_ulong = 0;
-    // SAFETY: `ctx` is a zeroed aio_context_t the kernel writes; it outlives the call.
-    if unsafe { libc::syscall(libc::SYS_io_setup, 1 as libc::c_long, &raw mut ctx) } < 0 {
-        return Err(Error::last_os_error("io_setup"));
-    }
-    // SAFETY: the context io_setup just made, destroyed once.
-    if unsafe { libc::syscall(libc::SYS_io_destroy, ctx) } < 0 {
-        return Err(Error::last_os_error("io_destroy"));
-    }
-    Ok(())
-}
-
-fn aio_probes() -> Vec<Probe> {
-    let made = aio_context_roundtrip().map_err(|e| {
-        if e.errno() == libc::EAGAIN {
-            e.with_kind(ErrorKind::ResourceLimit)
-                .with_detail("aio-nr has reached aio-max-nr")
-        } else {
-            e
-        }
-    });
-    vec![
-        Probe::new("kernel-aio", "io_setup", "2.6.0").tried(made, "nothing"),
-        Probe::new("kernel-aio", "aio-max-nr", "2.6.0").limit("/proc/sys/fs/aio-max-nr"),
-        Probe::new("kernel-aio", "aio-nr (in use)", "2.6.0").limit("/proc/sys/fs/aio-nr"),
-    ]
+    seccomp_probes()
 }
 
 fn seccomp_probes() -> Vec<Probe> {

@@ -1,0 +1,592 @@
+//! The owned context: submission, reaping, cancelling, and the rule that a
+//! buffer stays owned until the kernel's completion for it is reaped.
+//!
+//! # Safety
+//!
+//! This is where the safe API is built on the unsafe calls, so it is the
+//! second module allowed `unsafe`. Every iocb submitted, with the operation
+//! that owns its buffers and the iovec array it points to, is kept in
+//! `in_flight` until the kernel's completion for it has been taken from the
+//! ring or `io_getevents`; `Drop` calls `io_destroy`, which returns only
+//! when no operation is in flight any more. The ring is read only through
+//! `&mut self` (one reaper), of a live context whose header was checked.
+#![allow(unsafe_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use event_fd::{EventFd, EventFdFlags};
+use fd_core::{Error, ErrorKind, Result};
+
+use crate::op::{Kind, Op};
+use crate::raw::{ContextId, IoEvent, Iocb, IocbFlags, Opcode, io_setup};
+use crate::sys;
+
+/// An operation the kernel has: its iocb (boxed, so its address holds),
+/// the operation with its buffers, and the iovec array of a vectored one.
+struct InFlight {
+    iocb: Box<Iocb>,
+    op: Op,
+    _iovecs: Vec<sys::RawIovec>,
+}
+
+/// A finished operation: its token, the kernel's `res` and `res2` as they
+/// came, and the operation with its buffers, given back.
+#[derive(Debug)]
+pub struct Completion {
+    /// The caller's token ([`Op::token`]).
+    pub token: u64,
+    /// The kernel's result: bytes moved, ready events for `Poll`, or a
+    /// negated errno.
+    pub res: i64,
+    /// The second result, whose meaning depends on the file.
+    pub res2: i64,
+    op: Op,
+}
+
+impl Completion {
+    /// `res` as bytes (or events), or its errno as an [`Error`] of the
+    /// operation (`ECANCELED` for a cancelled one).
+    ///
+    /// # Errors
+    /// The operation's errno.
+    pub fn result(&self) -> Result<u64> {
+        if self.res < 0 {
+            let errno = i32::try_from(-self.res).unwrap_or(libc::EIO);
+            return Err(Error::from_errno(opcode_name(self.op.opcode()), errno));
+        }
+        Ok(self.res.unsigned_abs())
+    }
+
+    /// The opcode.
+    pub fn opcode(&self) -> Opcode {
+        self.op.opcode()
+    }
+
+    /// The operation's buffers (read data is in them).
+    pub fn buffers(&self) -> &[crate::Buf] {
+        match &self.op.kind {
+            Kind::Read(b) | Kind::Write(b) => std::slice::from_ref(b),
+            Kind::Readv(v) | Kind::Writev(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// The buffers, given back.
+    pub fn into_buffers(self) -> Vec<crate::Buf> {
+        self.op.into_buffers()
+    }
+
+    /// The one buffer of a read or write.
+    pub fn into_buf(self) -> Option<crate::Buf> {
+        self.op.into_buffers().into_iter().next()
+    }
+}
+
+fn opcode_name(op: Opcode) -> &'static str {
+    match op {
+        Opcode::Pread => "aio pread",
+        Opcode::Pwrite => "aio pwrite",
+        Opcode::Preadv => "aio preadv",
+        Opcode::Pwritev => "aio pwritev",
+        Opcode::Fsync => "aio fsync",
+        Opcode::Fdsync => "aio fdsync",
+        Opcode::Poll => "aio poll",
+        Opcode::Noop => "aio noop",
+    }
+}
+
+/// A submission the kernel refused as a whole: the error and every
+/// operation, given back with its buffers.
+#[derive(Debug)]
+pub struct SubmitError {
+    /// Why.
+    pub error: Error,
+    /// The operations, none of them submitted.
+    pub ops: Vec<Op>,
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} operations given back)",
+            self.error,
+            self.ops.len()
+        )
+    }
+}
+
+impl std::error::Error for SubmitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<SubmitError> for Error {
+    fn from(e: SubmitError) -> Error {
+        e.error
+    }
+}
+
+/// A native AIO context (`io_setup`), owning every buffer in flight.
+///
+/// # Why a buffer cannot be freed while the kernel writes it
+///
+/// An [`Op`] owns its buffers; [`submit`](Context::submit) moves it into
+/// the context, and only [`reap`](Context::reap) (or [`wait`](Context::wait))
+/// moves it out again, inside the [`Completion`] the kernel delivered for
+/// it. Nothing else gives it back:
+/// - dropping the context calls `io_destroy`, which returns only when every
+///   operation in flight has completed (it cancels those it can); only then
+///   are the buffers freed;
+/// - `mem::forget` of the context leaks the buffers with it: leaked memory
+///   is never reused;
+/// - the async future of `AsyncContext` (feature `async`) holds a
+///   token, not the buffer: dropping it leaves the buffer in the context.
+///
+/// A context belongs to the process that made it: used in a forked child
+/// it returns an error (and its drop there skips `io_destroy`).
+pub struct Context {
+    id: ContextId,
+    max_events: u32,
+    owner: u32,
+    in_flight: HashMap<u64, InFlight>,
+    next_key: u64,
+    ready: VecDeque<Completion>,
+    events: Vec<IoEvent>,
+    ring: bool,
+    eventfd: Option<EventFd>,
+    dio_align: HashMap<i32, (u32, u32)>,
+}
+
+impl Context {
+    /// A context for up to `max_events` operations in flight.
+    ///
+    /// # Errors
+    /// As [`io_setup`](crate::io_setup): a resource-limit error naming
+    /// `aio-max-nr` and `aio-nr`.
+    pub fn new(max_events: u32) -> Result<Context> {
+        let id = io_setup(max_events)?;
+        // SAFETY: a live context of this process.
+        let ring = unsafe { sys::ring_known(id) };
+        Ok(Context {
+            id,
+            max_events,
+            owner: sys::getpid(),
+            in_flight: HashMap::new(),
+            next_key: 1,
+            ready: VecDeque::new(),
+            events: Vec::with_capacity(max_events as usize),
+            ring,
+            eventfd: None,
+            dio_align: HashMap::new(),
+        })
+    }
+
+    /// As [`Context::new`], with an eventfd the kernel adds 1 to for every
+    /// completion (`IOCB_FLAG_RESFD`): put [`eventfd`](Context::eventfd) in
+    /// any `poll`/`epoll` loop.
+    ///
+    /// # Errors
+    /// As [`Context::new`]; creating the eventfd.
+    pub fn with_eventfd(max_events: u32) -> Result<Context> {
+        let mut ctx = Context::new(max_events)?;
+        ctx.eventfd = Some(EventFd::with_flags(0, EventFdFlags::NONBLOCK)?);
+        Ok(ctx)
+    }
+
+    /// The completion eventfd, with [`Context::with_eventfd`].
+    pub fn eventfd(&self) -> Option<&EventFd> {
+        self.eventfd.as_ref()
+    }
+
+    /// The raw context id.
+    pub fn id(&self) -> ContextId {
+        self.id
+    }
+
+    /// How many operations the kernel holds.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether completions are reaped from the ring in user space (the
+    /// ring's header is the one this crate knows), else by syscall.
+    pub fn reaps_in_user_space(&self) -> bool {
+        self.ring
+    }
+
+    fn check_owner(&self, call: &'static str) -> Result<()> {
+        let me = sys::getpid();
+        if me != self.owner {
+            return Err(Error::invalid_input(
+                call,
+                format!(
+                    "an AIO context belongs to the process that made it (pid {}); \
+                     this is a forked child (pid {me})",
+                    self.owner
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `O_DIRECT` alignment of `fd` (memory, offset), or `None` when it
+    /// is not open with `O_DIRECT`.
+    fn direct_alignment(&mut self, fd: i32) -> Option<(u32, u32)> {
+        if !sys::is_direct(fd) {
+            return None;
+        }
+        Some(
+            *self
+                .dio_align
+                .entry(fd)
+                .or_insert_with(|| sys::dio_alignment(fd)),
+        )
+    }
+
+    fn check_direct(&mut self, op: &Op) -> Result<()> {
+        let Some((mem, off)) = self.direct_alignment(op.fd) else {
+            return Ok(());
+        };
+        let bufs: &[crate::Buf] = match &op.kind {
+            Kind::Read(b) | Kind::Write(b) => std::slice::from_ref(b),
+            Kind::Readv(v) | Kind::Writev(v) => v,
+            _ => return Ok(()),
+        };
+        let call = opcode_name(op.opcode());
+        if !op.offset.is_multiple_of(u64::from(off)) {
+            return Err(Error::invalid_input(
+                call,
+                format!(
+                    "O_DIRECT: the offset {} is not a multiple of {off}",
+                    op.offset
+                ),
+            ));
+        }
+        for (i, b) in bufs.iter().enumerate() {
+            let addr = b.as_slice().as_ptr() as usize;
+            if !addr.is_multiple_of(mem as usize) {
+                return Err(Error::invalid_input(
+                    call,
+                    format!(
+                        "O_DIRECT: buffer {i}'s address {addr:#x} is not a multiple of {mem} \
+                         (use AlignedBuf)"
+                    ),
+                ));
+            }
+            if !b.len().is_multiple_of(off as usize) {
+                return Err(Error::invalid_input(
+                    call,
+                    format!(
+                        "O_DIRECT: buffer {i}'s length {} is not a multiple of {off}",
+                        b.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::result_large_err)] // the operation is given back whole, by value
+    fn prepare(&mut self, mut op: Op, key: u64) -> std::result::Result<InFlight, (Error, Op)> {
+        if let Err(e) = self.check_direct(&op) {
+            return Err((e, op));
+        }
+        let mut iocb = Box::new(Iocb {
+            aio_data: key,
+            aio_lio_opcode: op.opcode() as u16,
+            aio_fildes: op.fd.unsigned_abs(),
+            aio_offset: i64::try_from(op.offset).unwrap_or(i64::MAX),
+            aio_rw_flags: op.flags.bits().cast_signed(),
+            ..Iocb::default()
+        });
+        if let Some(p) = op.priority {
+            match p.raw() {
+                Ok(raw) => {
+                    iocb.aio_reqprio = raw;
+                    iocb.aio_flags |= IocbFlags::IOPRIO.bits();
+                }
+                Err(e) => return Err((e, op)),
+            }
+        }
+        if let Some(efd) = &self.eventfd {
+            iocb.aio_flags |= IocbFlags::RESFD.bits();
+            iocb.aio_resfd = efd.as_fd().as_raw_fd().unsigned_abs();
+        }
+        let mut iovecs = Vec::new();
+        match &mut op.kind {
+            Kind::Read(b) | Kind::Write(b) => {
+                iocb.aio_buf = b.as_mut_ptr() as u64;
+                iocb.aio_nbytes = b.len() as u64;
+            }
+            Kind::Readv(v) | Kind::Writev(v) => {
+                iovecs = v
+                    .iter_mut()
+                    .map(|b| sys::RawIovec {
+                        base: b.as_mut_ptr() as usize,
+                        len: b.len(),
+                    })
+                    .collect();
+                iocb.aio_buf = iovecs.as_ptr() as u64;
+                iocb.aio_nbytes = iovecs.len() as u64;
+            }
+            Kind::Poll(events) => iocb.aio_buf = u64::from(events.cast_unsigned()),
+            Kind::Fsync | Kind::Fdsync => {}
+        }
+        Ok(InFlight {
+            iocb,
+            op,
+            _iovecs: iovecs,
+        })
+    }
+
+    /// Submits `ops` in one `io_submit`. Returns the operations the kernel
+    /// did not take (it takes from the front; empty when it took all), with
+    /// their buffers, to submit again after reaping.
+    ///
+    /// # Errors
+    /// A [`SubmitError`] with every operation given back when none was
+    /// taken: the first one's error (`EAGAIN` when the ring is full,
+    /// `EBADF`, `EINVAL` for a bad opcode or flags, `EOPNOTSUPP` for
+    /// `RWF_NOWAIT` on a file that cannot honour it), an `O_DIRECT`
+    /// alignment naming address, length or offset (checked first), or use
+    /// in a forked child.
+    pub fn submit(&mut self, ops: Vec<Op>) -> std::result::Result<Vec<Op>, SubmitError> {
+        if let Err(error) = self.check_owner("io_submit") {
+            return Err(SubmitError { error, ops });
+        }
+        let mut prepared: Vec<(u64, InFlight)> = Vec::with_capacity(ops.len());
+        let mut ops = ops.into_iter();
+        while let Some(op) = ops.next() {
+            let key = self.next_key;
+            self.next_key += 1;
+            match self.prepare(op, key) {
+                Ok(f) => prepared.push((key, f)),
+                Err((error, op)) => {
+                    let mut back: Vec<Op> = prepared.into_iter().map(|(_, f)| f.op).collect();
+                    back.push(op);
+                    back.extend(ops);
+                    return Err(SubmitError { error, ops: back });
+                }
+            }
+        }
+        let ptrs: Vec<*mut Iocb> = prepared
+            .iter_mut()
+            .map(|(_, f)| std::ptr::from_mut(f.iocb.as_mut()))
+            .collect();
+        // SAFETY: each iocb is boxed and its buffers and iovecs are owned by
+        // the InFlight that holds it; those taken go into `in_flight`, which
+        // keeps them until their completions are reaped (or io_destroy has
+        // waited for them).
+        let taken = match unsafe { sys::io_submit(self.id, &ptrs) } {
+            Ok(n) => n,
+            Err(error) => {
+                let error = if error.errno() == libc::EAGAIN {
+                    error.with_detail(format!(
+                        "the context is full ({} in flight, made for {})",
+                        self.in_flight.len(),
+                        self.max_events
+                    ))
+                } else {
+                    error
+                };
+                return Err(SubmitError {
+                    error,
+                    ops: prepared.into_iter().map(|(_, f)| f.op).collect(),
+                });
+            }
+        };
+        let mut rest = Vec::new();
+        for (i, (key, f)) in prepared.into_iter().enumerate() {
+            if i < taken {
+                self.in_flight.insert(key, f);
+            } else {
+                rest.push(f.op);
+            }
+        }
+        Ok(rest)
+    }
+
+    /// Submits one operation.
+    ///
+    /// # Errors
+    /// As [`Context::submit`]; an operation the kernel did not take comes
+    /// back in the error as `EAGAIN`.
+    pub fn submit_one(&mut self, op: Op) -> std::result::Result<(), SubmitError> {
+        let rest = self.submit(vec![op])?;
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(SubmitError {
+                error: Error::from_errno("io_submit", libc::EAGAIN),
+                ops: rest,
+            })
+        }
+    }
+
+    /// Reaps at least `min` completions (waiting up to `timeout`, `None`:
+    /// no limit) and at most as many as are ready, appending them to
+    /// `out`; returns how many. Completions come from the ring in user
+    /// space when no wait is needed, else from `io_getevents`. The event
+    /// buffer is reused: no allocation per completion.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`]: `min` over what is in flight (it would
+    /// wait forever), or use in a forked child; `EINTR` from the wait.
+    pub fn reap(
+        &mut self,
+        min: usize,
+        timeout: Option<Duration>,
+        out: &mut Vec<Completion>,
+    ) -> Result<usize> {
+        self.check_owner("io_getevents")?;
+        let mut got = 0;
+        while let Some(c) = self.ready.pop_front() {
+            out.push(c);
+            got += 1;
+        }
+        if min > got + self.in_flight.len() {
+            return Err(Error::invalid_input(
+                "io_getevents",
+                format!(
+                    "waiting for {min} completions with {} in flight would never end",
+                    got + self.in_flight.len()
+                ),
+            ));
+        }
+        self.events.clear();
+        let cap = self.in_flight.len().max(1);
+        if self.ring {
+            // SAFETY: our live context, with a known ring, reaped only here
+            // (`&mut self`).
+            unsafe { sys::ring_reap(self.id, &mut self.events, cap) };
+        }
+        let have = got + self.events.len();
+        if have < min || (!self.ring && !self.in_flight.is_empty()) {
+            let start = self.events.len();
+            let room = cap.saturating_sub(start).max(1);
+            self.events.resize(start + room, IoEvent::default());
+            let want = min.saturating_sub(have).min(room);
+            let wait = if have >= min {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            };
+            let n = fd_core::retry_on_intr(|| {
+                sys::io_getevents(
+                    self.id,
+                    want,
+                    &mut self.events[start..],
+                    wait.map(crate::raw::timespec),
+                )
+            });
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    self.events.truncate(start);
+                    self.deliver(out);
+                    return Err(e);
+                }
+            };
+            self.events.truncate(start + n);
+        }
+        got += self.deliver(out);
+        Ok(got)
+    }
+
+    /// Turns the gathered events into completions.
+    fn deliver(&mut self, out: &mut Vec<Completion>) -> usize {
+        let mut n = 0;
+        for ev in self.events.drain(..) {
+            if let Some(f) = self.in_flight.remove(&ev.data) {
+                out.push(Completion {
+                    token: f.op.token,
+                    res: ev.res,
+                    res2: ev.res2,
+                    op: f.op,
+                });
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Waits for at least `min` completions; as [`Context::reap`] into a
+    /// new vector.
+    ///
+    /// # Errors
+    /// As [`Context::reap`].
+    pub fn wait(&mut self, min: usize, timeout: Option<Duration>) -> Result<Vec<Completion>> {
+        let mut out = Vec::new();
+        self.reap(min, timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// Asks the kernel to cancel the operation with `token`. Its completion
+    /// arrives exactly once through [`reap`](Context::reap): if the cancel
+    /// won the race, a cancelled poll with no events (`res` 0), another
+    /// operation with `-ECANCELED`; else the real result.
+    ///
+    /// # Errors
+    /// - [`ErrorKind::NotFound`]: no operation with that token is in flight
+    ///   (already reaped, or never submitted).
+    /// - `EINVAL`/`EAGAIN` from the kernel: this kind of operation cannot
+    ///   be cancelled (only `Poll` can, on current kernels); it completes
+    ///   normally.
+    pub fn cancel(&mut self, token: u64) -> Result<()> {
+        self.check_owner("io_cancel")?;
+        let Some((&key, f)) = self.in_flight.iter_mut().find(|(_, f)| f.op.token == token) else {
+            return Err(Error::from_errno("io_cancel", libc::ENOENT)
+                .with_kind(ErrorKind::NotFound)
+                .with_detail(format!("no operation with token {token} is in flight")));
+        };
+        let iocb = std::ptr::from_mut(f.iocb.as_mut());
+        // SAFETY: the iocb was submitted to this context and not reaped.
+        match unsafe { sys::io_cancel(self.id, iocb) } {
+            Ok(None) => Ok(()),
+            Ok(Some(ev)) => {
+                if let Some(f) = self.in_flight.remove(&key) {
+                    self.ready.push_back(Completion {
+                        token: f.op.token,
+                        res: ev.res,
+                        res2: ev.res2,
+                        op: f.op,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.with_detail(
+                "not cancellable (only poll operations are, on current kernels); it completes normally",
+            )),
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        if sys::getpid() != self.owner {
+            // A forked child: the context is the parent's; the kernel
+            // writes only the parent's copies of the buffers.
+            return;
+        }
+        // SAFETY: our context, never used again. io_destroy returns only
+        // when every operation in flight has completed, so the buffers in
+        // `in_flight`, dropped after this, are no longer the kernel's.
+        let _ = unsafe { sys::io_destroy(self.id) };
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &format_args!("{:#x}", self.id))
+            .field("max_events", &self.max_events)
+            .field("in_flight", &self.in_flight.len())
+            .field("ring", &self.ring)
+            .finish_non_exhaustive()
+    }
+}
