@@ -266,3 +266,58 @@ int butter_c_clone_ns_wait(const char *path, uint64_t n) {
     }
     return 0;
 }
+
+/* ---- kernel-aio ---- */
+#include <linux/aio_abi.h>
+#include <stdlib.h>
+
+/* n random 4 KiB-aligned reads of bs bytes over `blocks` blocks of fd
+ * (opened O_DIRECT), depth in flight, raw io_submit/io_getevents as a C
+ * programmer would write them without libaio. Returns the IOs done, or
+ * -1. */
+int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks) {
+    aio_context_t ctx = 0;
+    if (syscall(SYS_io_setup, depth, &ctx) < 0) return -1;
+    struct iocb *cbs = calloc(depth, sizeof *cbs);
+    struct iocb **ptrs = calloc(depth, sizeof *ptrs);
+    struct io_event *events = calloc(depth, sizeof *events);
+    char *bufs = aligned_alloc(4096, bs * depth);
+    uint32_t *free_slots = calloc(depth, sizeof *free_slots);
+    if (!cbs || !ptrs || !events || !bufs || !free_slots) return -1;
+    uint32_t nfree = depth;
+    for (uint32_t i = 0; i < depth; i++) free_slots[i] = i;
+    uint64_t rng = 0x2545F4914F6CDD1DULL, submitted = 0, done = 0;
+    int64_t result = 0;
+    while (done < n) {
+        int batch = 0;
+        while (nfree > 0 && submitted < n) {
+            uint32_t s = free_slots[--nfree];
+            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+            struct iocb *cb = &cbs[s];
+            memset(cb, 0, sizeof *cb);
+            cb->aio_data = s;
+            cb->aio_lio_opcode = IOCB_CMD_PREAD;
+            cb->aio_fildes = fd;
+            cb->aio_buf = (uint64_t)(uintptr_t)(bufs + (uint64_t)s * bs);
+            cb->aio_nbytes = bs;
+            cb->aio_offset = (int64_t)((rng % blocks) * bs);
+            ptrs[batch++] = cb;
+            submitted++;
+        }
+        if (batch > 0) {
+            long got = syscall(SYS_io_submit, ctx, batch, ptrs);
+            if (got != batch) { result = -1; break; }
+        }
+        long ev = syscall(SYS_io_getevents, ctx, 1, depth, events, NULL);
+        if (ev < 0) { result = -1; break; }
+        for (long i = 0; i < ev; i++) {
+            if ((int64_t)events[i].res != (int64_t)bs) { result = -1; break; }
+            free_slots[nfree++] = (uint32_t)events[i].data;
+            done++;
+        }
+        if (result < 0) break;
+    }
+    syscall(SYS_io_destroy, ctx);
+    free(cbs); free(ptrs); free(events); free(bufs); free(free_slots);
+    return result < 0 ? -1 : (int64_t)done;
+}

@@ -23,6 +23,7 @@ pub(crate) struct Plan {
     pub(crate) copy_rounds: usize,
     pub(crate) spawns: u64,
     pub(crate) getpid_calls: u64,
+    pub(crate) aio_ios: u64,
 }
 
 pub(crate) const FULL: Plan = Plan {
@@ -42,6 +43,7 @@ pub(crate) const FULL: Plan = Plan {
     copy_rounds: 5,
     spawns: 200,
     getpid_calls: 2_000_000,
+    aio_ios: 100_000,
 };
 
 pub(crate) const QUICK: Plan = Plan {
@@ -61,6 +63,7 @@ pub(crate) const QUICK: Plan = Plan {
     copy_rounds: 1,
     spawns: 5,
     getpid_calls: 10_000,
+    aio_ios: 2_000,
 };
 
 /// One line of the table.

@@ -8,10 +8,11 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns|aio] [--json PATH]`
 
 #![deny(unsafe_code)]
 
+mod aio;
 mod alloc_count;
 mod c;
 mod copy;
@@ -55,6 +56,9 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     if want("ns") {
         rows.extend(ns::rows(plan));
     }
+    if want("aio") {
+        rows.extend(aio::rows(plan));
+    }
     rows
 }
 
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
             "--only" => match args.next() {
                 Some(group)
                     if [
-                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns",
+                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns", "aio",
                     ]
                     .contains(&group.as_str()) =>
                 {
@@ -79,7 +83,7 @@ fn main() -> ExitCode {
                 }
                 _ => {
                     eprintln!(
-                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify or ns"
+                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify, ns or aio"
                     );
                     return ExitCode::from(2);
                 }

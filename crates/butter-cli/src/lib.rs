@@ -9,12 +9,14 @@
 //! - [`fanotify`]: who touches which file, and answering permission events.
 //! - [`ns`]: `run` (a command in new namespaces), `enter` (inside a
 //!   running container), `ns` (a process's namespaces).
+//! - [`aio_bench`]: a fio-like load on native AIO.
 //! - [`json`]: `serde_json` for every `--json` flag, with byte-exact paths.
 //! - [`output`]: output lines, exit statuses, and the parsers the commands share.
 //! - [`time`]: RFC 3339 timestamps for output lines.
 
 #![deny(unsafe_code)]
 
+pub mod aio_bench;
 pub mod copy;
 pub mod doctor;
 pub mod fanotify;

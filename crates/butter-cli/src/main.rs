@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use butter_cli::output::{Outcome, UsageError};
-use butter_cli::{copy, doctor, fanotify, ns, signals, watch};
+use butter_cli::{aio_bench, copy, doctor, fanotify, ns, signals, watch};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// The synopsis of every command, under the top-level help.
@@ -25,6 +25,8 @@ Synopsis:
   butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
                [--user NAME] [--] [CMD ARGS...]
   butter ns [--json] [PID]
+  butter aio-bench FILE [--rw RW] [--bs 4k] [--iodepth N] [--size S] [--runtime SECS]
+                   [--direct] [--nowait] [--json]
   butter completions SHELL
 
 Across the commands: --count 0 and --timeout 0 mean no limit; a usage
@@ -57,6 +59,7 @@ enum Command {
     Run(ns::RunArgs),
     Enter(ns::EnterArgs),
     Ns(ns::NsArgs),
+    AioBench(aio_bench::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(help_template = butter_cli::output::HELP_TEMPLATE)]
     Completions {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Run(_) => "run",
         Command::Enter(_) => "enter",
         Command::Ns(_) => "ns",
+        Command::AioBench(_) => "aio-bench",
         Command::Completions { .. } => "completions",
     };
     let outcome: Outcome = match &cli.command {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Run(args) => ns::run(args),
         Command::Enter(args) => ns::enter(args),
         Command::Ns(args) => ns::ns(args),
+        Command::AioBench(args) => aio_bench::run(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "butter", &mut script);

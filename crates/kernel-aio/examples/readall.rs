@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use kernel_aio::{Context, Op};
 
 const BLOCK: usize = 64 * 1024;
-const DEPTH: usize = 16;
+const DEPTH: u32 = 16;
 
 fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let path = std::env::args_os()
@@ -21,13 +21,13 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let len = file.metadata()?.len();
     let blocks = len.div_ceil(BLOCK as u64);
     let mut out = vec![0u8; usize::try_from(len)?];
-    let mut ctx = Context::new(DEPTH as u32)?;
+    let mut ctx = Context::new(DEPTH)?;
     let (mut next, mut done_blocks) = (0u64, 0u64);
-    let mut done = Vec::with_capacity(DEPTH);
+    let mut done = Vec::new();
     while done_blocks < blocks {
         // Keep the queue full.
         let mut batch = Vec::new();
-        while next < blocks && ctx.in_flight() + batch.len() < DEPTH {
+        while next < blocks && ctx.in_flight() + batch.len() < DEPTH as usize {
             batch.push(Op::read(&file, next * BLOCK as u64, vec![0u8; BLOCK]).token(next));
             next += 1;
         }

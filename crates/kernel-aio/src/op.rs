@@ -103,6 +103,11 @@ impl Op {
         self
     }
 
+    /// The token set by [`Op::token`] (0 unless set).
+    pub fn token_value(&self) -> u64 {
+        self.token
+    }
+
     /// The opcode.
     pub fn opcode(&self) -> Opcode {
         match self.kind {

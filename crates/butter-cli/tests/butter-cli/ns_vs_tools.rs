@@ -285,3 +285,84 @@ fn enter_by_container_name_and_errors() {
     target.kill(Signal::KILL).unwrap();
     target.wait().unwrap();
 }
+
+/// `butter aio-bench` beside fio on the same small job: both run it and
+/// report IOPS; bad arguments are usage errors.
+#[test]
+fn aio_bench_beside_fio() {
+    let dir = crate::scratch("aio-bench");
+    let file = dir.join("job");
+    let f = file.to_str().unwrap();
+    let out = butter(&[
+        "aio-bench",
+        f,
+        "--size",
+        "1M",
+        "--bs",
+        "4k",
+        "--iodepth",
+        "4",
+        "--runtime",
+        "0.3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["ios"].as_u64().unwrap() > 0);
+    assert!(v["iops"].as_f64().unwrap() > 0.0);
+    assert!(v["clat_ns"]["p99"].as_u64().unwrap() >= v["clat_ns"]["p50"].as_u64().unwrap());
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        1 << 20,
+        "the file was made"
+    );
+    let out = butter(&[
+        "aio-bench",
+        f,
+        "--size",
+        "1M",
+        "--rw",
+        "randrw",
+        "--runtime",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("IOPS="), "{}", text(&out.stdout));
+    if have("fio") {
+        let fio = Command::new("fio")
+            .args([
+                "--name=j",
+                "--ioengine=libaio",
+                "--rw=randread",
+                "--bs=4k",
+                "--iodepth=4",
+            ])
+            .args([
+                "--size=1M",
+                "--runtime=0.3",
+                "--time_based",
+                "--output-format=json",
+            ])
+            .arg(format!("--filename={f}"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&fio.stdout).unwrap();
+        assert!(v["jobs"][0]["read"]["iops"].as_f64().unwrap() > 0.0);
+    }
+    for bad in [
+        ["--rw", "sideways"],
+        ["--bs", "100"],
+        ["--iodepth", "0"],
+        ["--runtime", "-1"],
+    ] {
+        let out = butter(&["aio-bench", f, bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+    }
+    let out = butter(&["aio-bench", "/no/such/dir/file", "--runtime", "0.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/no/such/dir/file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
