@@ -14,7 +14,7 @@ use signal_fd::{ChildStatus, PidFd};
 use crate::container::{Target, User, lookup_user};
 use crate::namespace::NsFd;
 use crate::raw::{Namespace, Namespaces, c_string};
-use crate::sandbox::{Child, Output, Stdio, stdio_fds};
+use crate::sandbox::{Child, Output, Stdio, read_report, stdio_fds};
 use crate::sys;
 use crate::sys::child::{self, EnterPlan, Exec};
 
@@ -357,19 +357,7 @@ impl Enter {
         drop(report_write);
         drop(child_ends);
         let child_pidfd = PidFd::from_fd(child_pidfd)?;
-        let mut record = [0u8; 8];
-        let mut got = 0;
-        while got < record.len() {
-            match rustix::io::read(&report_read, &mut record[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(Error::from_errno("read", e.raw_os_error())),
-            }
-        }
-        if got == record.len() {
-            let step = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
-            let errno = i32::from_ne_bytes([record[4], record[5], record[6], record[7]]);
+        if let Some((step, errno)) = read_report(&report_read)? {
             let _ = child_pidfd.wait();
             let what = match step {
                 child::STEP_ROOT => "chroot into the target's root".to_owned(),

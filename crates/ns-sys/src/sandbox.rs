@@ -428,19 +428,7 @@ impl Sandbox {
             .syscall("write")
             .map_err(abandon)?;
         drop(go_write);
-        let mut record = [0u8; 8];
-        let mut got = 0;
-        while got < record.len() {
-            match rustix::io::read(&report_read, &mut record[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(abandon(Error::from_errno("read", e.raw_os_error()))),
-            }
-        }
-        if got == record.len() {
-            let step = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
-            let errno = i32::from_ne_bytes([record[4], record[5], record[6], record[7]]);
+        if let Some((step, errno)) = read_report(&report_read).map_err(abandon)? {
             let _ = pidfd.wait();
             let what = describe_step(step, &descriptions, self);
             let base = Error::from_errno("Sandbox::spawn", errno);
@@ -921,6 +909,30 @@ struct Prepared {
     flags: Namespaces,
     uid_map: Option<Vec<IdMap>>,
     gid_map: Option<Vec<IdMap>>,
+}
+
+/// Reads the child's report pipe to its end: `Some((step, errno))` when a
+/// step failed, `None` when the pipe closed without a record (the child
+/// reached `execve`, which closed it).
+pub(crate) fn read_report(pipe: &OwnedFd) -> Result<Option<(u32, i32)>> {
+    let mut record = [0u8; 8];
+    let mut got = 0;
+    while got < record.len() {
+        match rustix::io::read(pipe, &mut record[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::from_errno("read", e.raw_os_error())),
+        }
+    }
+    if got < record.len() {
+        return Ok(None);
+    }
+    let (step, errno) = record.split_at(4);
+    Ok(Some((
+        u32::from_ne_bytes(step.try_into().unwrap_or_default()),
+        i32::from_ne_bytes(errno.try_into().unwrap_or_default()),
+    )))
 }
 
 /// The fds for stdin, stdout, stderr (-1: inherit), our ends of the pipes,
