@@ -273,9 +273,9 @@ int butter_c_clone_ns_wait(const char *path, uint64_t n) {
 
 /* n random 4 KiB-aligned reads of bs bytes over `blocks` blocks of fd
  * (opened O_DIRECT), depth in flight, raw io_submit/io_getevents as a C
- * programmer would write them without libaio. Returns the IOs done, or
- * -1. */
-int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks) {
+ * programmer would write them without libaio, per_submit operations per
+ * io_submit. Returns the IOs done, or -1. */
+int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks, uint32_t per_submit) {
     aio_context_t ctx = 0;
     if (syscall(SYS_io_setup, depth, &ctx) < 0) return -1;
     struct iocb *cbs = calloc(depth, sizeof *cbs);
@@ -304,10 +304,12 @@ int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, u
             ptrs[batch++] = cb;
             submitted++;
         }
-        if (batch > 0) {
-            long got = syscall(SYS_io_submit, ctx, batch, ptrs);
-            if (got != batch) { result = -1; break; }
+        for (int at = 0; at < batch; at += (int)per_submit) {
+            int k = batch - at < (int)per_submit ? batch - at : (int)per_submit;
+            long got = syscall(SYS_io_submit, ctx, k, ptrs + at);
+            if (got != k) { result = -1; break; }
         }
+        if (result < 0) break;
         long ev = syscall(SYS_io_getevents, ctx, 1, depth, events, NULL);
         if (ev < 0) { result = -1; break; }
         for (long i = 0; i < ev; i++) {

@@ -166,16 +166,30 @@ pub(crate) fn clone_ns_wait(path: &std::ffi::CStr, n: u64) -> bool {
 }
 
 unsafe extern "C" {
-    fn butter_c_aio_randread(fd: i32, bs: u64, depth: u32, n: u64, blocks: u64) -> i64;
+    fn butter_c_aio_randread(
+        fd: i32,
+        bs: u64,
+        depth: u32,
+        n: u64,
+        blocks: u64,
+        per_submit: u32,
+    ) -> i64;
 }
 
 /// `n` random `bs`-byte reads of `fd` (O_DIRECT) with `depth` in flight,
 /// by raw `io_submit`/`io_getevents`; `false` on error.
-pub(crate) fn aio_randread(fd: BorrowedFd<'_>, bs: u64, depth: u32, n: u64, blocks: u64) -> bool {
+pub(crate) fn aio_randread(
+    fd: BorrowedFd<'_>,
+    bs: u64,
+    depth: u32,
+    n: u64,
+    blocks: u64,
+    per_submit: u32,
+) -> bool {
     // SAFETY: `fd` is open for the call; the C code owns its context and
     // buffers and destroys the context before returning.
     unsafe {
-        butter_c_aio_randread(fd.as_raw_fd(), bs, depth, n, blocks)
+        butter_c_aio_randread(fd.as_raw_fd(), bs, depth, n, blocks, per_submit)
             == i64::try_from(n).unwrap_or(-1)
     }
 }

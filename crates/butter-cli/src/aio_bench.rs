@@ -49,6 +49,9 @@ pub struct Args {
     /// RWF_NOWAIT on every operation (those that would block are retried).
     #[arg(long)]
     pub nowait: bool,
+    /// Operations per io_submit (fio's iodepth_batch_submit).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
@@ -197,6 +200,7 @@ pub fn run_job(
     runtime: Duration,
     max_ios: Option<u64>,
     nowait: bool,
+    batch_submit: usize,
     mut progress: impl FnMut(u64, Duration),
 ) -> Result<Summary, butter::Error> {
     let blocks = (size / bs as u64).max(1);
@@ -255,8 +259,13 @@ pub fn run_job(
                     break;
                 }
             }
-            if !batch.is_empty() {
-                for op in ctx.submit(batch).map_err(|e| e.error)? {
+            // Submitted `batch_submit` at a time, as fio's
+            // iodepth_batch_submit: one io_submit for the whole queue makes
+            // the device take and finish it in lockstep.
+            let mut batch = batch.into_iter().peekable();
+            while batch.peek().is_some() {
+                let chunk: Vec<Op> = batch.by_ref().take(batch_submit.max(1)).collect();
+                for op in ctx.submit(chunk).map_err(|e| e.error)? {
                     slots.push(op.token_value());
                     free.extend(op.into_buffers());
                     submitted -= 1;
@@ -354,6 +363,7 @@ pub fn run(args: &Args) -> Outcome {
         runtime,
         None,
         args.nowait,
+        args.batch,
         |ios, at| {
             bar.set_message(format!(
                 "{} IOs, {:.1}k IOPS, {:.0}s left",

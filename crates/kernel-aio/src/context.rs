@@ -348,6 +348,12 @@ impl Context {
     /// did not take (it takes from the front; empty when it took all), with
     /// their buffers, to submit again after reaping.
     ///
+    /// One call for many operations saves syscalls, but a device may then
+    /// serve them as one batch and complete them together: on a virtio disk
+    /// refilling a whole queue of 32 reads per call gave 0.73× the IOPS of
+    /// one read per call (`butter-bench --only aio`). Keep a queue full by
+    /// submitting as completions arrive.
+    ///
     /// # Errors
     /// A [`SubmitError`] with every operation given back when none was
     /// taken: the first one's error (`EAGAIN` when the ring is full,
