@@ -455,6 +455,11 @@ fn wait_for_fanotify_marks(pid: u32) {
 /// `ppoll`, `select` or `pselect6`: waiting for more, having taken what
 /// was queued before.
 fn wait_until_asleep_in_read(pid: u32) {
+    // Asleep in read alone can be the read from before the events, when
+    // fatrace has not been scheduled since they woke it: wait as well until
+    // its fanotify queue is empty, seen through a copy of its group's fd
+    // (pidfd_getfd), so it has taken every event.
+    let group = fanotify_group_of(pid);
     let waits = [
         libc::SYS_read,
         libc::SYS_poll,
@@ -469,7 +474,10 @@ fn wait_until_asleep_in_read(pid: u32) {
         let nr: Option<i64> = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
             .ok()
             .and_then(|t| t.split_whitespace().next()?.parse().ok());
-        if state == Some("S") && nr.is_some_and(|n| waits.contains(&n)) {
+        let drained = group
+            .as_ref()
+            .is_none_or(|g| rustix::io::ioctl_fionread(g).is_ok_and(|n| n == 0));
+        if drained && state == Some("S") && nr.is_some_and(|n| waits.contains(&n)) {
             return;
         }
         assert!(
@@ -478,6 +486,27 @@ fn wait_until_asleep_in_read(pid: u32) {
         );
         std::thread::yield_now();
     }
+}
+
+/// A copy of process `pid`'s fanotify group fd, where the kernel lets us
+/// take one (`pidfd_getfd`, Linux 5.6, as root).
+fn fanotify_group_of(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?,
+        rustix::process::PidfdFlags::empty(),
+    )
+    .ok()?;
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            if link.to_string_lossy() != "anon_inode:[fanotify]" {
+                return None;
+            }
+            let n: i32 = e.file_name().to_str()?.parse().ok()?;
+            rustix::process::pidfd_getfd(&pidfd, n, rustix::process::PidfdGetfdFlags::empty()).ok()
+        })
 }
 
 /// What cannot go together is a usage error saying why.
