@@ -3,7 +3,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,10 +12,10 @@ use signal_fd::{ChildStatus, PidFd};
 
 use crate::container::{Target, User, lookup_user};
 use crate::namespace::NsFd;
-use crate::raw::{Namespace, Namespaces, c_string};
-use crate::sandbox::{Child, Output, Stdio, read_report, stdio_fds};
+use crate::raw::{Namespace, Namespaces};
+use crate::sandbox::{Child, DEFAULT_PATH, Output, Stdio, exec_of, read_report, stdio_fds};
 use crate::sys;
-use crate::sys::child::{self, EnterPlan, Exec};
+use crate::sys::child::{self, EnterPlan};
 
 /// Runs a command inside a running process's namespaces, as `nsenter -a
 /// -t PID` does, for a container's leader above all.
@@ -51,9 +50,6 @@ pub struct Enter {
     cwd: bool,
     stdio: [Stdio; 3],
 }
-
-/// The environment's `PATH` inside the target.
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Enter {
     /// Enter process `pid`.
@@ -290,7 +286,7 @@ impl Enter {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "/bin/sh".into());
         let program = self.program.clone().unwrap_or(shell.clone());
-        let mut env: Vec<(OsString, OsString)> = vec![("PATH".into(), PATH.into())];
+        let mut env: Vec<(OsString, OsString)> = vec![("PATH".into(), DEFAULT_PATH.into())];
         if let Some(term) = std::env::var_os("TERM") {
             env.push(("TERM".into(), term));
         }
@@ -301,32 +297,7 @@ impl Enter {
             env.push(("SHELL".into(), shell));
         }
         env.extend(self.env.iter().cloned());
-        let env_c = env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                c_string(CALL, "environment variable", &kv)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let candidates = if program.as_bytes().contains(&b'/') {
-            vec![c_string(CALL, "program", program.as_bytes())?]
-        } else {
-            PATH.split(':')
-                .map(|d| {
-                    c_string(
-                        CALL,
-                        "program",
-                        format!("{d}/{}", program.to_string_lossy()).as_bytes(),
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-        let mut args = vec![c_string(CALL, "program", program.as_bytes())?];
-        for a in &self.args {
-            args.push(c_string(CALL, "argument", a.as_bytes())?);
-        }
+        let exec = exec_of(CALL, &program, &self.args, &env)?;
 
         let (report_read, report_write) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).syscall("pipe2")?;
@@ -351,7 +322,7 @@ impl Enter {
             uid: user.as_ref().filter(|_| switch).map(|u| u.uid),
             fork: kinds.iter().any(|k| k.applies_to_children()),
             stdio,
-            exec: Exec::new(candidates, args, env_c),
+            exec,
         };
         let (pid, child_pidfd) = sys::fork_process(&plan)?;
         drop(report_write);

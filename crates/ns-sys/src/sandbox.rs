@@ -129,7 +129,8 @@ pub struct Sandbox {
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The `PATH` searched when the environment has none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Sandbox {
     /// A sandbox for `program` (searched in `PATH`, inside the new root,
@@ -848,25 +849,7 @@ impl Sandbox {
             );
         }
 
-        let env = self.environment();
-        let env_c = env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                c_string(CALL, "environment variable", &kv)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let path_var = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map_or_else(|| OsString::from(DEFAULT_PATH), |(_, v)| v.clone());
-        let candidates = candidates(&self.program, &path_var)?;
-        let mut args_c = vec![c_string(CALL, "program", self.program.as_bytes())?];
-        for a in &self.args {
-            args_c.push(c_string(CALL, "argument", a.as_bytes())?);
-        }
+        let exec = exec_of(CALL, &self.program, &self.args, &self.environment())?;
 
         if self.root.is_some() {
             flags |= Namespaces::MNT;
@@ -880,7 +863,7 @@ impl Sandbox {
             fds,
             keep,
             init,
-            exec: Exec::new(candidates, args_c, env_c),
+            exec,
         };
         child_ends.push(go_read);
         child_ends.push(report_write);
@@ -972,6 +955,35 @@ pub(crate) fn stdio_fds(stdio: &[Stdio; 3]) -> Result<StdioFds> {
 
 fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).syscall("pipe2")
+}
+
+/// What the child runs: the `PATH` candidates for `program` (from `env`'s
+/// `PATH`, else [`DEFAULT_PATH`]), argv, and the environment as
+/// `KEY=VALUE` strings.
+pub(crate) fn exec_of(
+    call: &'static str,
+    program: &OsStr,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<Exec> {
+    let env_c = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            c_string(call, "environment variable", &kv)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or_else(|| OsString::from(DEFAULT_PATH), |(_, v)| v.clone());
+    let mut args_c = vec![c_string(call, "program", program.as_bytes())?];
+    for a in args {
+        args_c.push(c_string(call, "argument", a.as_bytes())?);
+    }
+    Ok(Exec::new(candidates(program, &path_var)?, args_c, env_c))
 }
 
 /// The paths `execve` tries for `program`: itself when it has a `/`, else

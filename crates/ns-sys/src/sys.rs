@@ -372,7 +372,8 @@ const ALL_SIGNALS: u64 = !0;
 
 /// `rt_sigprocmask(SIG_SETMASK, set, &old, 8)` on the kernel's 64-bit set,
 /// which (unlike `pthread_sigmask`) also blocks the C library's internal
-/// signals. Returns the old mask.
+/// signals. Returns the old mask. A raw syscall, async-signal-safe: the
+/// child code uses it too.
 pub(crate) fn set_kernel_mask(set: u64) -> u64 {
     let mut old: u64 = 0;
     // SAFETY: the kernel reads and writes one 8-byte set through pointers to
@@ -393,25 +394,33 @@ pub(crate) fn set_kernel_mask(set: u64) -> u64 {
 /// `fork`) with `flags | CLONE_PIDFD`, exit signal `SIGCHLD`, every signal
 /// blocked around the call. In the child, runs `plan` and never returns.
 ///
-/// `CLONE_CLEAR_SIGHAND` (5.5) is added when the kernel takes it, so that
-/// no handler of the parent can run in the child; signals stay blocked in
-/// the child until just before `execve` in any case.
-///
-/// `ENOSYS` (before 5.3) falls back to `clone` with `CLONE_PIDFD` (5.2);
-/// `EINVAL` for `CLONE_CLEAR_SIGHAND` retries without it.
+/// `CLONE_CLEAR_SIGHAND` (5.5) is added when the kernel takes it (`EINVAL`
+/// retries without), so that no handler of the parent can run in the
+/// child; signals stay blocked in the child until just before `execve` in
+/// any case.
 pub(crate) fn clone3_process(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
+    clone3_running(flags, plan, child::run)
+}
+
+/// As [`clone3_process`] without namespaces, for `enter`: the child runs
+/// `plan` and never returns.
+pub(crate) fn fork_process(plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
+    clone3_running(0, plan, child::enter)
+}
+
+fn clone3_running<P>(flags: u64, plan: &P, body: fn(&P) -> !) -> Result<(i32, OwnedFd)> {
     let old = set_kernel_mask(ALL_SIGNALS);
-    let mut result = clone_once(flags | CLONE_CLEAR_SIGHAND, plan);
+    let mut result = clone_once(flags | CLONE_CLEAR_SIGHAND, plan, body);
     if let Err(e) = &result
         && e.errno() == libc::EINVAL
     {
-        result = clone_once(flags, plan);
+        result = clone_once(flags, plan, body);
     }
     set_kernel_mask(old);
     result
 }
 
-fn clone_once(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
+fn clone_once<P>(flags: u64, plan: &P, body: fn(&P) -> !) -> Result<(i32, OwnedFd)> {
     let mut pidfd: RawFd = -1;
     let args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -426,42 +435,7 @@ fn clone_once(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &raw const args, size_of::<CloneArgs>()) };
     if ret == 0 {
         // The child: it never returns from here.
-        child::run(plan);
-    }
-    if ret < 0 {
-        return Err(Error::from_errno("clone3", errno()));
-    }
-    // SAFETY: CLONE_PIDFD made the kernel store a new fd there for us.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok((ret as i32, pidfd))
-}
-
-/// A plain new process with a pidfd for `enter`, every signal blocked
-/// around it; the child runs `plan` and never returns.
-pub(crate) fn fork_process(plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
-    let old = set_kernel_mask(ALL_SIGNALS);
-    let mut result = fork_once(CLONE_CLEAR_SIGHAND, plan);
-    if let Err(e) = &result
-        && e.errno() == libc::EINVAL
-    {
-        result = fork_once(0, plan);
-    }
-    set_kernel_mask(old);
-    result
-}
-
-fn fork_once(flags: u64, plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
-    let mut pidfd: RawFd = -1;
-    let args = CloneArgs {
-        flags: flags | libc::CLONE_PIDFD as u64,
-        pidfd: (&raw mut pidfd) as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: as in `clone_once`.
-    let ret = unsafe { libc::syscall(libc::SYS_clone3, &raw const args, size_of::<CloneArgs>()) };
-    if ret == 0 {
-        child::enter(plan);
+        body(plan);
     }
     if ret < 0 {
         return Err(Error::from_errno("clone3", errno()));

@@ -657,20 +657,35 @@ fn forked_child() {
     assert_eq!(exit_code(pid), 0);
 }
 
+/// The raw layer on its own: an iocb submitted by hand, its completion
+/// taken by `io_pgetevents` with SIGUSR1 blocked while it waits.
 #[allow(unsafe_code)]
 fn pgetevents() {
+    let dir = TempDir::new("aio-pget");
+    let mut file = scratch(&dir, "f", 0);
+    file.write_all(b"raw layer").unwrap();
     let ctx_id = kernel_aio::io_setup(4).unwrap();
     let mut events = [kernel_aio::IoEvent::default(); 4];
+    let mask = 1u64 << (libc::SIGUSR1 - 1);
     // Nothing in flight: a zero timeout returns at once with none.
-    let n = kernel_aio::io_pgetevents(
-        ctx_id,
-        0,
-        &mut events,
-        Some(Duration::ZERO),
-        1 << (libc::SIGUSR1 - 1),
-    )
-    .unwrap();
+    let n = kernel_aio::io_pgetevents(ctx_id, 0, &mut events, Some(Duration::ZERO), mask).unwrap();
     assert_eq!(n, 0);
+    let mut buf = [0u8; 9];
+    let mut iocb = kernel_aio::Iocb {
+        aio_data: 77,
+        aio_lio_opcode: kernel_aio::Opcode::Pread as u16,
+        aio_fildes: std::os::fd::AsRawFd::as_raw_fd(&file).unsigned_abs(),
+        aio_buf: buf.as_mut_ptr() as u64,
+        aio_nbytes: buf.len() as u64,
+        ..kernel_aio::Iocb::default()
+    };
+    let ptrs = [std::ptr::from_mut(&mut iocb)];
+    // SAFETY: the iocb and `buf` live until the completion is taken below.
+    assert_eq!(unsafe { kernel_aio::io_submit(ctx_id, &ptrs) }.unwrap(), 1);
+    let n = kernel_aio::io_pgetevents(ctx_id, 1, &mut events, LIMIT, mask).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!((events[0].data, events[0].res), (77, 9));
+    assert_eq!(&buf, b"raw layer");
     // SAFETY: our context, nothing in flight, not used again.
     unsafe { kernel_aio::io_destroy(ctx_id).unwrap() };
 }

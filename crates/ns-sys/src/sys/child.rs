@@ -552,17 +552,11 @@ fn supervise(main: i32, reraise: bool) -> ! {
             let signal = libc::WTERMSIG(status);
             if reraise {
                 default_dispositions();
-                // SAFETY: unblock everything, then send ourselves the signal
-                // that killed the child, to die of it the same way.
+                // Unblock everything, then send ourselves the signal that
+                // killed the child, to die of it the same way.
+                super::set_kernel_mask(0);
+                // SAFETY: integer arguments.
                 unsafe {
-                    let none: u64 = 0;
-                    libc::syscall(
-                        libc::SYS_rt_sigprocmask,
-                        libc::c_long::from(libc::SIG_SETMASK),
-                        &raw const none,
-                        ptr::null_mut::<u64>(),
-                        8usize,
-                    );
                     libc::syscall(
                         libc::SYS_kill,
                         libc::c_long::from(super::getpid()),
@@ -577,17 +571,7 @@ fn supervise(main: i32, reraise: bool) -> ! {
 
 /// Unblocks every signal and runs the program; returns only the errno.
 fn exec(program: &Exec) -> i32 {
-    let none: u64 = 0;
-    // SAFETY: the kernel reads one 8-byte set from a local.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::c_long::from(libc::SIG_SETMASK),
-            &raw const none,
-            ptr::null_mut::<u64>(),
-            8usize,
-        )
-    };
+    super::set_kernel_mask(0);
     let mut result = libc::ENOENT;
     for path in &program.candidates {
         // SAFETY: NUL-terminated path; null-terminated vectors of pointers

@@ -11,7 +11,7 @@ use ns_sys::{
     Target,
 };
 
-use crate::{container_root, need_userns};
+use crate::{container_root, fields, need_userns};
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
@@ -72,14 +72,6 @@ echo cwd=$(pwd)
 echo env_home=$HOME
 echo env_user=$USER
 "#;
-
-fn fields(out: &[u8]) -> BTreeMap<String, String> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-        .collect()
-}
 
 /// Every namespace the entered command is in is the target's.
 fn check_namespaces(f: &BTreeMap<String, String>, target: u32) {

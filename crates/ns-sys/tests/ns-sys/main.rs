@@ -8,6 +8,7 @@ mod enter;
 mod raw;
 mod sandbox;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
@@ -237,4 +238,13 @@ pub(crate) fn container_root(sandbox: &mut Sandbox, root: &Path) {
     sandbox
         .env_clear()
         .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+}
+
+/// `key=value` lines of a script's output.
+pub(crate) fn fields(out: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
 }

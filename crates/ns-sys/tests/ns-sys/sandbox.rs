@@ -13,19 +13,10 @@ use ns_sys::{
     Bind, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Sandbox, Signal, Stdio,
 };
 
-use crate::{container_root, need_userns};
+use crate::{container_root, fields, need_userns};
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
-}
-
-/// `key=value` lines of a script's output.
-fn fields(out: &[u8]) -> BTreeMap<String, String> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-        .collect()
 }
 
 const CONTAINER_SCRIPT: &str = r#"
