@@ -10,6 +10,8 @@
 //! - `cargo xtask bench`: builds `butter-bench` in release mode, runs it, and
 //!   writes the table as JSON to `target/butter-bench.json`.
 
+mod syscalls;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -22,6 +24,8 @@ Commands:
   test    fmt, clippy, every test (unit, integration, doc, cross-crate,
           privileged) and rustdoc; prints a summary
   bench   run butter-bench (release) and write target/butter-bench.json
+  gen-syscalls [--headers DIR]
+          regenerate seccomp-lite's syscall tables from the kernel headers
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,13 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("test") => test(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
+        Some("gen-syscalls") => match syscalls::generate(&root, &args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask gen-syscalls: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some("-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
