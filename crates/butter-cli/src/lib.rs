@@ -10,6 +10,7 @@
 //! - [`ns`]: `run` (a command in new namespaces), `enter` (inside a
 //!   running container), `ns` (a process's namespaces).
 //! - [`aio_bench`]: a fio-like load on native AIO.
+//! - [`seccomp`]: `compile`, `sim`, `run` and `trace` with seccomp filters.
 //! - [`json`]: `serde_json` for every `--json` flag, with byte-exact paths.
 //! - [`output`]: output lines, exit statuses, and the parsers the commands share.
 //! - [`time`]: RFC 3339 timestamps for output lines.
@@ -23,6 +24,7 @@ pub mod fanotify;
 pub mod json;
 pub mod ns;
 pub mod output;
+pub mod seccomp;
 pub mod signals;
 pub mod time;
 pub mod watch;

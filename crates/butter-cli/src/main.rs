@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use butter_cli::output::{Outcome, UsageError};
-use butter_cli::{aio_bench, copy, doctor, fanotify, ns, signals, watch};
+use butter_cli::{aio_bench, copy, doctor, fanotify, ns, seccomp, signals, watch};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// The synopsis of every command, under the top-level help.
@@ -60,6 +60,7 @@ enum Command {
     Enter(ns::EnterArgs),
     Ns(ns::NsArgs),
     AioBench(aio_bench::Args),
+    Seccomp(seccomp::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(help_template = butter_cli::output::HELP_TEMPLATE)]
     Completions {
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         Command::Enter(_) => "enter",
         Command::Ns(_) => "ns",
         Command::AioBench(_) => "aio-bench",
+        Command::Seccomp(_) => "seccomp",
         Command::Completions { .. } => "completions",
     };
     let outcome: Outcome = match &cli.command {
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Enter(args) => ns::enter(args),
         Command::Ns(args) => ns::ns(args),
         Command::AioBench(args) => aio_bench::run(args),
+        Command::Seccomp(args) => seccomp::run(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "butter", &mut script);

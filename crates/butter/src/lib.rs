@@ -43,8 +43,6 @@
 
 pub use fd_core::{self, Error, ErrorKind, EventSource, Result};
 
-mod planned;
-
 /// What this kernel offers the butter crates: the shared types from
 /// `fd-core`, and [`machine`](probe::machine), which gathers every enabled
 /// crate's own probes (`butter doctor` prints them).
@@ -54,9 +52,7 @@ pub mod probe {
     /// Probes everything the enabled butter crates cover, grouped by crate.
     ///
     /// Takes a few milliseconds; forks up to three short-lived children.
-    /// The rows say what root would add when this process lacks it. The
-    /// crates still planned (`kernel-aio`, `ns-sys`, `seccomp-lite`) have
-    /// their rows here too.
+    /// The rows say what root would add when this process lacks it.
     pub fn machine() -> Vec<Probe> {
         let mut rows = Vec::new();
         #[cfg(feature = "eventfd")]
@@ -73,7 +69,8 @@ pub mod probe {
         rows.extend(ns_sys::probe());
         #[cfg(feature = "aio")]
         rows.extend(kernel_aio::probe());
-        rows.extend(crate::planned::probe());
+        #[cfg(feature = "seccomp")]
+        rows.extend(seccomp_lite::probe());
         rows
     }
 
@@ -195,6 +192,13 @@ pub mod aio {
 #[cfg(feature = "ns")]
 pub mod ns {
     pub use ns_sys::*;
+}
+
+/// seccomp BPF without libseccomp: filter compiler, simulator,
+/// disassembler, loader and user notifications (the `seccomp-lite` crate).
+#[cfg(feature = "seccomp")]
+pub mod seccomp {
+    pub use seccomp_lite::*;
 }
 
 /// `signalfd`: signals as records read from an fd, signal masks, pidfds

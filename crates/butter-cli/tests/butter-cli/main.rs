@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 mod copy_safety;
 mod ns_vs_tools;
+mod seccomp_vs_tools;
 mod watch_vs_tools;
 
 fn butter(args: &[&str]) -> Output {
