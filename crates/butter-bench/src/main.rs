@@ -8,7 +8,7 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns|aio] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns|aio|seccomp] [--json PATH]`
 
 #![deny(unsafe_code)]
 
@@ -21,6 +21,7 @@ mod fanotify;
 mod harness;
 mod notify;
 mod ns;
+mod seccomp;
 mod signals;
 mod timerfd;
 
@@ -59,10 +60,18 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     if want("aio") {
         rows.extend(aio::rows(plan));
     }
+    if want("seccomp") {
+        rows.extend(seccomp::rows(plan));
+    }
     rows
 }
 
 fn main() -> ExitCode {
+    // The seccomp rows' timing child: a process of its own per filter.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() == 4 && argv[1] == "--seccomp-child" {
+        return seccomp::timing_child(&argv[2], &argv[3]);
+    }
     // Before any thread exists: every thread inherits the blocked signals.
     signals::block_bench_signals();
     let mut plan = FULL;
@@ -75,7 +84,8 @@ fn main() -> ExitCode {
             "--only" => match args.next() {
                 Some(group)
                     if [
-                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns", "aio",
+                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns",
+                        "aio", "seccomp",
                     ]
                     .contains(&group.as_str()) =>
                 {
@@ -83,7 +93,7 @@ fn main() -> ExitCode {
                 }
                 _ => {
                     eprintln!(
-                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify, ns or aio"
+                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify, ns, aio or seccomp"
                     );
                     return ExitCode::from(2);
                 }

@@ -1,0 +1,432 @@
+//! seccomp-lite rows: what a filter costs each syscall, ours beside
+//! libseccomp's program for the same rules (C) and seccompiler's (the
+//! peer), each loaded in a child process of its own (filters cannot be
+//! removed) that times the same `getppid` loop; and the compile time of the
+//! containers' default profile beside libseccomp.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use butter::seccomp::{Action, Arch, Arg, Filter, Program, Rule};
+
+use crate::harness::{Plan, Row, interleaved, timed};
+
+/// Syscalls every filter here allows: what the timing child needs after
+/// loading (writing its result, exiting) and more, to make 100.
+fn allowlist() -> Vec<&'static str> {
+    let arch = Arch::X86_64;
+    let mut names: Vec<&'static str> = vec![
+        "write",
+        "exit_group",
+        "exit",
+        "munmap",
+        "brk",
+        "mmap",
+        "futex",
+        "sigaltstack",
+        "rt_sigprocmask",
+        "close",
+    ];
+    for (name, nr) in arch.syscalls() {
+        if names.len() >= 99 {
+            break;
+        }
+        if nr < 110 && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The rule sets, as (name, unconditional allows, getppid's condition,
+/// condition on every other syscall).
+#[derive(Clone, Copy)]
+enum Case {
+    /// 100 unconditional allows: the kernel's action cache holds getppid.
+    Cached,
+    /// getppid allowed only when arg0 == 0: the filter runs every time.
+    ArgChecked,
+    /// every other syscall below getppid's number argument-checked too: a
+    /// linear chain passes all of them before getppid.
+    LastOfMany,
+}
+
+fn ours(case: Case) -> Program {
+    let mut f = Filter::new(Action::Errno(1)).arches([Arch::X86_64]);
+    for name in allowlist() {
+        let needed = [
+            "write",
+            "exit_group",
+            "exit",
+            "munmap",
+            "brk",
+            "mmap",
+            "futex",
+            "sigaltstack",
+            "rt_sigprocmask",
+            "close",
+        ];
+        let mut rule = Rule::new(name, Action::Allow);
+        if matches!(case, Case::LastOfMany) && !needed.contains(&name) {
+            rule = rule.when(Arg::new(0).eq(12345u64));
+        }
+        f.push(rule);
+    }
+    let getppid = Rule::new("getppid", Action::Allow);
+    f.push(if matches!(case, Case::Cached) {
+        getppid
+    } else {
+        getppid.when(Arg::new(0).eq(0u64))
+    });
+    f.compile().expect("the bench filter compiles")
+}
+
+fn libseccomp_input(case: Case) -> String {
+    let program_rules = ours_rules(case);
+    let mut s = format!("default {}\narch x86_64\n", Action::Errno(1).to_ret());
+    for (name, cond) in program_rules {
+        match cond {
+            None => s.push_str(&format!("rule {} {name} 0\n", Action::Allow.to_ret())),
+            Some(v) => s.push_str(&format!(
+                "rule {} {name} 1 0 4 {v} 0\n",
+                Action::Allow.to_ret()
+            )),
+        }
+    }
+    s
+}
+
+/// (syscall, arg0 must equal) for each rule of a case.
+fn ours_rules(case: Case) -> Vec<(&'static str, Option<u64>)> {
+    let needed = [
+        "write",
+        "exit_group",
+        "exit",
+        "munmap",
+        "brk",
+        "mmap",
+        "futex",
+        "sigaltstack",
+        "rt_sigprocmask",
+        "close",
+    ];
+    let mut v: Vec<(&'static str, Option<u64>)> = allowlist()
+        .into_iter()
+        .map(|n| {
+            (
+                n,
+                (matches!(case, Case::LastOfMany) && !needed.contains(&n)).then_some(12345),
+            )
+        })
+        .collect();
+    v.push(("getppid", (!matches!(case, Case::Cached)).then_some(0)));
+    v
+}
+
+fn seccompiler_program(case: Case) -> Option<Vec<u8>> {
+    use seccompiler::{
+        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    };
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for (name, cond) in ours_rules(case) {
+        let nr = i64::from(Arch::X86_64.syscall(name)?);
+        let rule = match cond {
+            None => vec![],
+            Some(v) => vec![
+                SeccompRule::new(vec![
+                    SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, v).ok()?,
+                ])
+                .ok()?,
+            ],
+        };
+        rules.insert(nr, rule);
+    }
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(1),
+        SeccompAction::Allow,
+        seccompiler::TargetArch::x86_64,
+    )
+    .ok()?;
+    let program: seccompiler::BpfProgram = filter.try_into().ok()?;
+    let mut bytes = Vec::with_capacity(program.len() * 8);
+    for i in &program {
+        bytes.extend_from_slice(&i.code.to_ne_bytes());
+        bytes.push(i.jt);
+        bytes.push(i.jf);
+        bytes.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    Some(bytes)
+}
+
+fn helper(dir: &Path) -> Option<PathBuf> {
+    let src = include_str!("../../seccomp-lite/tests/seccomp-lite/libseccomp_export.c");
+    let c = dir.join("libseccomp_export.c");
+    std::fs::write(&c, src).ok()?;
+    let exe = dir.join("libseccomp_export");
+    let ok = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&c)
+        .arg("-lseccomp")
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    ok.success().then_some(exe)
+}
+
+fn run_helper(exe: &Path, input: &str, reps: Option<u64>) -> Option<(Vec<u8>, Option<f64>)> {
+    let mut cmd = Command::new(exe);
+    if let Some(r) = reps {
+        cmd.arg(r.to_string());
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let ns = String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .parse::<f64>()
+        .ok();
+    Some((out.stdout, ns))
+}
+
+/// Runs the timing child on a BPF file (or none): total nanoseconds for `n` calls.
+fn child_ns(bpf: Option<&Path>, n: u64) -> Duration {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let out = Command::new(exe)
+        .arg("--seccomp-child")
+        .arg(bpf.map_or_else(|| "none".into(), |p| p.to_string_lossy().into_owned()))
+        .arg(n.to_string())
+        .output()
+        .expect("run the timing child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ns: u64 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("timing child: {out:?}"));
+    Duration::from_nanos(ns)
+}
+
+/// The timing child: loads the filter, times `n` getppid calls, prints
+/// the nanoseconds. Called as `butter-bench --seccomp-child FILE N`.
+pub(crate) fn timing_child(file: &str, n: &str) -> std::process::ExitCode {
+    let n: u64 = n.parse().unwrap_or(100_000);
+    if file != "none" {
+        let bytes = std::fs::read(file).expect("the BPF file");
+        let program = Program::from_bytes(&bytes).expect("a valid program");
+        program.load().expect("load the filter");
+    }
+    // Warm up, then time: getppid through rustix, no libc wrapper caching.
+    for _ in 0..1000 {
+        std::hint::black_box(rustix::process::getppid());
+    }
+    let took = timed(|| {
+        for _ in 0..n {
+            std::hint::black_box(rustix::process::getppid());
+        }
+    });
+    println!("{}", took.as_nanos());
+    std::process::ExitCode::SUCCESS
+}
+
+pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if Arch::native() != Some(Arch::X86_64) {
+        eprintln!("butter-bench: the seccomp rows are written for x86_64; skipped");
+        return rows;
+    }
+    let dir = std::env::temp_dir().join(format!("butter-bench-seccomp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let helper = helper(&dir);
+    if helper.is_none() {
+        eprintln!(
+            "butter-bench: libseccomp's headers are missing (libseccomp-dev): the C column is empty"
+        );
+    }
+    let n = plan.pairs.max(20_000);
+    let per = |d: f64| d * 1e9 / n as f64;
+    for (case, name, note) in [
+        (
+            Case::Cached,
+            "seccomp: getppid allowed by a 100-syscall allowlist (action cache)",
+            "ns/call over an unfiltered call; the kernel's cache answers without running any of the three",
+        ),
+        (
+            Case::ArgChecked,
+            "seccomp: getppid allowed when arg0 == 0 (filter runs)",
+            "ns/call over an unfiltered call; binary search (ours, libseccomp) vs linear chain (seccompiler)",
+        ),
+        (
+            Case::LastOfMany,
+            "seccomp: getppid after 99 argument-checked syscalls",
+            "ns/call over an unfiltered call; a linear chain passes all 99 first",
+        ),
+    ] {
+        let ours_file = dir.join("ours.bpf");
+        std::fs::write(&ours_file, ours(case).to_bytes()).expect("write");
+        let c_file = helper
+            .as_ref()
+            .and_then(|h| run_helper(h, &libseccomp_input(case), None))
+            .map(|(bytes, _)| {
+                let f = dir.join("libseccomp.bpf");
+                std::fs::write(&f, bytes).expect("write");
+                f
+            });
+        let peer_file = seccompiler_program(case).map(|bytes| {
+            let f = dir.join("seccompiler.bpf");
+            std::fs::write(&f, bytes).expect("write");
+            f
+        });
+        let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
+            Box::new(|| child_ns(None, n)),
+            Box::new(|| child_ns(Some(&ours_file), n)),
+        ];
+        if let Some(f) = &c_file {
+            variants.push(Box::new(move || child_ns(Some(f), n)));
+        }
+        if let Some(f) = &peer_file {
+            variants.push(Box::new(move || child_ns(Some(f), n)));
+        }
+        let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
+            .iter_mut()
+            .map(|b| b.as_mut() as &mut dyn FnMut() -> Duration)
+            .collect();
+        let m = interleaved(plan.rounds, &mut refs);
+        let base = per(m[0]);
+        let over = |i: usize| (per(m[i]) - base).max(0.01);
+        let mut idx = 2;
+        let c = c_file.as_ref().map(|_| {
+            let v = over(idx);
+            idx += 1;
+            v
+        });
+        let peer = peer_file
+            .as_ref()
+            .map(|_| ("seccompiler 0.5 (linear chain)", over(idx)));
+        rows.push(Row {
+            name,
+            unit: "ns/call",
+            ours: over(1),
+            c,
+            peer,
+            higher_is_better: false,
+            note: format!("{note}; unfiltered getppid {base:.0} ns; C = libseccomp 2.5's program for the same rules"),
+        });
+    }
+    // Compile time of the containers' default profile.
+    let profile = "/usr/share/containers/seccomp.json";
+    if let Ok(json) = std::fs::read_to_string(profile) {
+        let filter = butter::seccomp::Profile::parse(&json)
+            .and_then(|p| p.to_filter(&butter::seccomp::ProfileOptions::default()))
+            .expect("the profile reads");
+        let reps = 200u64;
+        let input = {
+            let mut s = format!("default {}\n", filter.default_action().to_ret());
+            for a in filter.architectures() {
+                s.push_str(&format!("arch {}\n", a.name()));
+            }
+            for r in filter.rules() {
+                if filter
+                    .architectures()
+                    .iter()
+                    .all(|a| r.syscall.on(*a).is_none())
+                {
+                    continue; // skipped by both
+                }
+                s.push_str(&format!(
+                    "rule {} {} {}",
+                    r.action.to_ret(),
+                    r.syscall,
+                    r.cmps.len()
+                ));
+                for c in &r.cmps {
+                    s.push_str(&format!(" {} 4 {} 0", c.arg.index(), c.value));
+                }
+                s.push('\n');
+            }
+            s
+        };
+        // Same work? Both programs answer every syscall of every covered
+        // architecture alike (zero arguments).
+        let ours_program = filter.compile().expect("compiles");
+        let mut same = String::from("libseccomp missing");
+        if let Some((bytes, _)) = helper.as_ref().and_then(|h| run_helper(h, &input, None)) {
+            if let Ok(theirs) = Program::from_bytes(&bytes) {
+                let (mut calls, mut alike) = (0, 0);
+                // Where they differ, two rules of the profile overlap: we
+                // answer the most restrictive, libseccomp the first added.
+                let mut differ: Vec<&str> = Vec::new();
+                for &a in filter.architectures() {
+                    for (_, nr) in a.syscalls() {
+                        calls += 1;
+                        let (x, y) = (
+                            ours_program.simulate(a, nr, [0; 6]),
+                            theirs.simulate(a, nr, [0; 6]),
+                        );
+                        if x != y && !differ.contains(&a.syscall_name(nr).unwrap_or("?")) {
+                            differ.push(a.syscall_name(nr).unwrap_or("?"));
+                        }
+                        alike += usize::from(x == y);
+                    }
+                }
+                same = format!(
+                    "{} vs {} instructions, {alike} of {calls} syscalls answered alike; apart: {} (listed as allowed and as denied; libseccomp keeps the first rule, we the most restrictive)",
+                    ours_program.len(),
+                    theirs.len(),
+                    differ.join(" ")
+                );
+            }
+        }
+        let mut c_ns = None;
+        let m = interleaved(
+            plan.rounds,
+            &mut [
+                &mut || {
+                    timed(|| {
+                        for _ in 0..reps {
+                            std::hint::black_box(filter.compile().expect("compiles"));
+                        }
+                    })
+                },
+                &mut || {
+                    if let Some(h) = &helper {
+                        c_ns = run_helper(h, &input, Some(reps))
+                            .and_then(|(_, ns)| ns)
+                            .or(c_ns);
+                    }
+                    Duration::ZERO
+                },
+            ],
+        );
+        rows.push(Row {
+            name: "seccomp: compile the containers' default profile",
+            unit: "µs",
+            ours: m[0] * 1e6 / reps as f64,
+            c: c_ns.map(|ns| ns / 1e3),
+            peer: None,
+            higher_is_better: false,
+            note: format!(
+                "{} rules, x86_64+x86+x32 ({same}); seccompiler takes its own JSON format, not this one",
+                filter.rules().len()
+            ),
+        });
+    } else {
+        eprintln!(
+            "butter-bench: no {profile} (golang-github-containers-common): compile-time row skipped"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    rows
+}
