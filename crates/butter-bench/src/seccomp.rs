@@ -362,8 +362,12 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         // architecture alike (zero arguments).
         let ours_program = filter.compile().expect("compiles");
         let mut same = String::from("libseccomp missing");
-        if let Some((bytes, _)) = helper.as_ref().and_then(|h| run_helper(h, &input, None)) {
-            if let Ok(theirs) = Program::from_bytes(&bytes) {
+        let theirs = helper
+            .as_ref()
+            .and_then(|h| run_helper(h, &input, None))
+            .and_then(|(b, _)| Program::from_bytes(&b).ok());
+        if let Some(theirs) = theirs {
+            {
                 let (mut calls, mut alike) = (0, 0);
                 // Where they differ, two rules of the profile overlap: we
                 // answer the most restrictive, libseccomp the first added.

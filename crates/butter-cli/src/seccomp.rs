@@ -210,7 +210,8 @@ fn parse_condition(text: &str) -> Result<butter::seccomp::Cmp, String> {
         let (mask, value) = r.split_once("==").ok_or_else(bad)?;
         return Ok(arg.masked_eq(parse_number(mask)?, parse_number(value)?));
     }
-    let ops: [(&str, fn(Arg, u64) -> butter::seccomp::Cmp); 6] = [
+    type MakeCmp = fn(Arg, u64) -> butter::seccomp::Cmp;
+    let ops: [(&str, MakeCmp); 6] = [
         ("==", |a, v| a.eq(v)),
         ("!=", |a, v| a.ne(v)),
         ("<=", |a, v| a.le(v)),
@@ -324,10 +325,10 @@ fn compile(
     let start = std::time::Instant::now();
     let program = filter.compile().map_err(usage)?;
     let took = start.elapsed();
-    if let Some(out) = output {
-        if let Err(e) = std::fs::write(out, program.to_bytes()) {
-            return Ok(fail(&format!("{}: {e}", out.display())));
-        }
+    if let Some(out) = output
+        && let Err(e) = std::fs::write(out, program.to_bytes())
+    {
+        return Ok(fail(&format!("{}: {e}", out.display())));
     }
     if json {
         let per_arch: Vec<serde_json::Value> = program
@@ -559,7 +560,10 @@ fn describe(listener: &Listener, n: &Notification) -> (String, Vec<String>, Vec<
                 }
                 None => shown.push(format!("{raw:#x}")),
             }
-        } else if i == 0 && name.ends_with("at") && (raw & 0xffff_ffff) as u32 as i32 == -100 {
+        } else if i == 0
+            && name.ends_with("at")
+            && ((raw & 0xffff_ffff) as u32).cast_signed() == -100
+        {
             shown.push("AT_FDCWD".to_string());
         } else {
             shown.push(if raw < 4096 {

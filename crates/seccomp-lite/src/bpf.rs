@@ -121,7 +121,7 @@ pub fn to_bytes(insns: &[Insn]) -> Vec<u8> {
 /// # Errors
 /// `InvalidInput` if the length is not a multiple of 8 or is zero.
 pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>> {
-    if bytes.is_empty() || bytes.len() % 8 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
         return Err(Error::invalid_input(
             "bpf",
             format!(
@@ -229,11 +229,13 @@ pub fn check(insns: &[Insn]) -> Result<()> {
             }
             c if c == op::RET | op::K || c == op::RET | op::A => next = [None, None],
             c if c == op::JMP | op::JA => {
-                let target = (pc as u64) + 1 + u64::from(insn.k);
-                if target >= len as u64 {
-                    return bad(pc, "jumps past the end of the program");
+                let target = usize::try_from(insn.k)
+                    .ok()
+                    .and_then(|k| (pc + 1).checked_add(k));
+                match target {
+                    Some(t) if t < len => next = [Some(t), None],
+                    _ => return bad(pc, "jumps past the end of the program"),
                 }
-                next = [Some(target as usize), None];
             }
             c if c & 0x07 == op::JMP
                 && [op::JEQ, op::JGT, op::JGE, op::JSET].contains(&(c & 0xf0))

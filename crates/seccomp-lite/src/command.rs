@@ -66,8 +66,8 @@ impl CommandExt for Command {
 
     fn seccomp_listener(&mut self, program: &Program, sender: HandoffSender) -> Result<&mut Self> {
         let fd = sender.fd.as_raw_fd();
-        if let Some(arch) = Arch::native() {
-            if let Some(nr) = arch.syscall("sendmsg") {
+        if let Some((arch, nr)) = Arch::native().and_then(|a| Some((a, a.syscall("sendmsg")?))) {
+            {
                 #[allow(clippy::cast_sign_loss)]
                 let args = [fd as u64, 0, 0, 0, 0, 0];
                 if program.simulate(arch, nr, args) == Action::UserNotif {

@@ -54,10 +54,10 @@ impl Emitter {
     }
 
     fn ret(&mut self, k: u32) -> Label {
-        if let Some(&at) = self.rets.get(&k) {
-            if self.offset(at) < 128 {
-                return at;
-            }
+        if let Some(&at) = self.rets.get(&k)
+            && self.offset(at) < 128
+        {
+            return at;
         }
         let at = self.push(Insn::ret(k));
         self.rets.insert(k, at);
@@ -250,10 +250,10 @@ fn emit_search(e: &mut Emitter, arch: Arch, bodies: &[Body<'_>], default: u32) -
 fn bodies_for<'a>(filter: &'a Filter, arch: Arch) -> Vec<Body<'a>> {
     let mut by_nr: BTreeMap<u32, Vec<(usize, &'a crate::filter::Rule)>> = BTreeMap::new();
     for (i, rule) in filter.rules.iter().enumerate() {
-        if let Some(nr) = rule.syscall.on(arch) {
-            if nr != u32::MAX {
-                by_nr.entry(nr).or_default().push((i, rule));
-            }
+        if let Some(nr) = rule.syscall.on(arch)
+            && nr != u32::MAX
+        {
+            by_nr.entry(nr).or_default().push((i, rule));
         }
     }
     let default = filter.default;
@@ -316,8 +316,10 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
                 e.with_detail(detail)
             })?;
         }
-        if let Syscall::Name(name) = &rule.syscall {
-            if filter.arches.iter().all(|a| a.syscall(name).is_none()) {
+        if let Syscall::Name(name) = &rule.syscall
+            && filter.arches.iter().all(|a| a.syscall(name).is_none())
+        {
+            {
                 let arches: Vec<&str> = filter.arches.iter().map(|a| a.name()).collect();
                 match filter.unknown {
                     Unknown::Error => {

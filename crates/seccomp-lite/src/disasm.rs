@@ -110,13 +110,10 @@ pub fn disassemble(program: &[Insn]) -> String {
                 comment = field(insn.k);
             }
             op::LD | op::ALU | op::MISC => after.held = Held::Other,
-            op::RET => {
-                if insn.code & op::A == 0 {
-                    text = format!("ret {}", Action::from_ret(insn.k));
-                    if !Action::is_known_ret(insn.k) {
-                        comment =
-                            format!("unknown action {:#x}: the kernel kills the process", insn.k);
-                    }
+            op::RET if insn.code & op::A == 0 => {
+                text = format!("ret {}", Action::from_ret(insn.k));
+                if !Action::is_known_ret(insn.k) {
+                    comment = format!("unknown action {:#x}: the kernel kills the process", insn.k);
                 }
             }
             op::JMP if insn.code & 0xf0 == op::JA => {
@@ -148,10 +145,10 @@ pub fn disassemble(program: &[Insn]) -> String {
                                 f.x32 = Some(false);
                             } else if insn.k == u32::MAX {
                                 comment = "-1: a tracer skipping the call".to_string();
-                            } else if let Some(arch) = st.arch() {
-                                if let Some(name) = arch.syscall_name(insn.k) {
-                                    comment = format!("{name} ({arch})");
-                                }
+                            } else if let Some((arch, name)) =
+                                st.arch().and_then(|a| Some((a, a.syscall_name(insn.k)?)))
+                            {
+                                comment = format!("{name} ({arch})");
                             }
                         }
                         Held::Arg(o) => comment = field(o),

@@ -113,6 +113,12 @@ pub struct Listener {
     words: usize,
 }
 
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE` as the response's `u32` field.
+const CONTINUE_FLAG: u32 = 1;
+/// `SECCOMP_ADDFD_FLAG_SETFD` and `_SEND` as the request's `u32` field.
+const SETFD_FLAG: u32 = 1;
+const SEND_FLAG: u32 = 2;
+
 /// Buffers up to this many words live on the stack.
 const STACK_WORDS: usize = 32;
 
@@ -211,7 +217,7 @@ impl Listener {
                     format!("errno {e}: an answer's errno must be 1 to 4095"),
                 ));
             }
-            Response::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+            Response::Continue => (0, 0, CONTINUE_FLAG),
         };
         let resp = libc::seccomp_notif_resp {
             id,
@@ -244,10 +250,10 @@ impl Listener {
     pub fn add_fd(&self, id: u64, fd: impl AsFd, how: AddFd) -> Result<i32> {
         let mut flags = 0u32;
         if how.at.is_some() {
-            flags |= libc::SECCOMP_ADDFD_FLAG_SETFD as u32;
+            flags |= SETFD_FLAG;
         }
         if how.send {
-            flags |= libc::SECCOMP_ADDFD_FLAG_SEND as u32;
+            flags |= SEND_FLAG;
         }
         let srcfd = std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd());
         let addfd = libc::seccomp_notif_addfd {

@@ -201,30 +201,6 @@ pub(crate) fn adopt(fd: i64) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layouts_match_the_kernel_headers() {
-        assert_eq!(
-            std::mem::size_of::<Insn>(),
-            std::mem::size_of::<libc::sock_filter>()
-        );
-        assert_eq!(
-            std::mem::align_of::<Insn>(),
-            std::mem::align_of::<libc::sock_filter>()
-        );
-        assert_eq!(std::mem::offset_of!(Insn, jt), 2);
-        assert_eq!(std::mem::offset_of!(Insn, jf), 3);
-        assert_eq!(std::mem::offset_of!(Insn, k), 4);
-        assert_eq!(NOTIF_SIZE, 80);
-        assert_eq!(RESP_SIZE, 24);
-        assert_eq!(std::mem::size_of::<libc::seccomp_data>(), 64);
-        assert_eq!(std::mem::size_of::<libc::seccomp_notif_addfd>(), 24);
-    }
-}
-
 /// Registers `f` to run in the child between `fork` and `execve`.
 pub(crate) fn pre_exec<F>(cmd: &mut std::process::Command, f: F)
 where
@@ -245,4 +221,22 @@ pub(crate) fn borrow<'a>(fd: i32) -> BorrowedFd<'a> {
     // SAFETY: callers pass an fd they just received from the kernel and
     // that stays open for the call the borrow is used in.
     unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_match_the_kernel_headers() {
+        assert_eq!(size_of::<Insn>(), size_of::<libc::sock_filter>());
+        assert_eq!(align_of::<Insn>(), align_of::<libc::sock_filter>());
+        assert_eq!(std::mem::offset_of!(Insn, jt), 2);
+        assert_eq!(std::mem::offset_of!(Insn, jf), 3);
+        assert_eq!(std::mem::offset_of!(Insn, k), 4);
+        assert_eq!(NOTIF_SIZE, 80);
+        assert_eq!(RESP_SIZE, 24);
+        assert_eq!(size_of::<libc::seccomp_data>(), 64);
+        assert_eq!(size_of::<libc::seccomp_notif_addfd>(), 24);
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use butter_tests::{TempDir, skip};
 use fd_core::EventSource;
 use seccomp_lite::{
-    Action, AddFd, Arch, Arg, CommandExt, ErrorKind, Filter, Listener, Response, Rule, handoff,
+    Action, AddFd, Arg, CommandExt, ErrorKind, Filter, Listener, Response, Rule, handoff,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -354,7 +354,7 @@ pub(crate) fn listener_source_without_blocking() {
 
 #[cfg(feature = "oci")]
 pub(crate) fn container_profile_runs_a_shell() {
-    use seccomp_lite::{Profile, ProfileOptions};
+    use seccomp_lite::{Arch, Profile, ProfileOptions};
     let path = "/usr/share/containers/seccomp.json";
     let Ok(json) = std::fs::read_to_string(path) else {
         skip(

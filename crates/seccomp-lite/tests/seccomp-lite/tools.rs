@@ -269,8 +269,7 @@ pub(crate) fn compiled_like_libseccomp() {
                     }
                 }
                 let ours = filter.compile().unwrap();
-                let theirs =
-                    libseccomp_program(&helper, &filter).map_err(|e| TestCaseError::fail(e))?;
+                let theirs = libseccomp_program(&helper, &filter).map_err(TestCaseError::fail)?;
                 // i386's arguments are 32-bit values the kernel zero-extends,
                 // and x32's C library passes zero-extended ones too. We compare
                 // the 64 bits the kernel hands over with the datum as given;
