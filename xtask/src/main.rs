@@ -278,6 +278,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         "notify-fd/who_wrote",
         "ns-sys/sandbox",
         "kernel-aio/readall",
+        "seccomp-lite/no_network",
         "butter/upload_watch_tokio",
         "butter/upload_watch_smol",
     ]
