@@ -16,15 +16,11 @@ fn filter() -> seccomp_lite::Result<seccomp_lite::Program> {
     // The domain is an int: compare 32 bits, whatever the C library puts
     // in the upper half.
     let inet = [libc::AF_INET, libc::AF_INET6];
+    let eacces = Action::Errno(13); // EACCES
     let mut f = Filter::new(Action::Allow);
     for domain in inet {
-        f.push(
-            Rule::new("socket", Action::Errno(libc::EACCES as u16)).when(Arg::i32(0).eq(domain)),
-        );
-        f.push(
-            Rule::new("socketpair", Action::Errno(libc::EACCES as u16))
-                .when(Arg::i32(0).eq(domain)),
-        );
+        f.push(Rule::new("socket", eacces).when(Arg::i32(0).eq(domain)));
+        f.push(Rule::new("socketpair", eacces).when(Arg::i32(0).eq(domain)));
     }
     f.compile()
 }
