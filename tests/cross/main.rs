@@ -164,3 +164,30 @@ fn async_types_on_a_multi_threaded_executor() {
     });
     assert_eq!(got, (9, 1));
 }
+
+/// ns-sys's sandbox applies a seccomp-lite program in the child, last
+/// before exec: the command runs in its namespaces under the filter.
+#[test]
+fn sandbox_runs_under_a_compiled_filter() {
+    use butter::ns::{Namespaces, Sandbox};
+    use butter::seccomp::{Action, Filter, Rule};
+    let program = Filter::new(Action::Allow)
+        .rule(Rule::new("uname", Action::Errno(13)))
+        .compile()
+        .unwrap();
+    let mut sandbox = Sandbox::new("/bin/sh");
+    sandbox.arg("-c").arg("grep Seccomp: /proc/self/status; uname || echo uname refused");
+    sandbox.seccomp_filter(&program.to_bytes()).unwrap();
+    let plain = sandbox.output().unwrap();
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.contains("Seccomp:\t2") && text.contains("uname refused"), "{text}");
+    // With namespaces too, where user namespaces are allowed.
+    sandbox.unshare(Namespaces::USER | Namespaces::UTS);
+    match sandbox.output() {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("uname refused"), "{text}");
+        }
+        Err(e) => eprintln!("skipped the namespaced half: {e}"),
+    }
+}
