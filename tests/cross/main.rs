@@ -176,11 +176,16 @@ fn sandbox_runs_under_a_compiled_filter() {
         .compile()
         .unwrap();
     let mut sandbox = Sandbox::new("/bin/sh");
-    sandbox.arg("-c").arg("grep Seccomp: /proc/self/status; uname || echo uname refused");
+    sandbox
+        .arg("-c")
+        .arg("grep Seccomp: /proc/self/status; uname || echo uname refused");
     sandbox.seccomp_filter(&program.to_bytes()).unwrap();
     let plain = sandbox.output().unwrap();
     let text = String::from_utf8_lossy(&plain.stdout);
-    assert!(text.contains("Seccomp:\t2") && text.contains("uname refused"), "{text}");
+    assert!(
+        text.contains("Seccomp:\t2") && text.contains("uname refused"),
+        "{text}"
+    );
     // With namespaces too, where user namespaces are allowed.
     sandbox.unshare(Namespaces::USER | Namespaces::UTS);
     match sandbox.output() {
