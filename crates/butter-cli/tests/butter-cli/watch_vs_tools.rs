@@ -371,43 +371,65 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
     let args = ["fanotify", "--fs", s(&dir), "-e", "create,delete,rename"];
     let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
     // fatrace on the same workload, when it is installed: it watches the
-    // mount of its working directory and prints on exit.
+    // mount of its working directory. Its stdout is made line-buffered
+    // (stdbuf) and read as it comes, so the test waits for the lines
+    // themselves instead of guessing when fatrace has read its queue.
     let fatrace = have("fatrace").then(|| {
-        // Outside the watched directory, so that its writing is no event there.
-        let out = std::env::temp_dir().join(format!("fatrace-out-{}", std::process::id()));
-        let child = Command::new("fatrace")
-            .args(["-c", "-f", "+D<>", "-o", s(&out)])
+        let mut child = Command::new("stdbuf")
+            .args(["-oL", "fatrace", "-c", "-f", "+D<>"])
             .current_dir(&dir)
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         wait_for_fanotify_marks(child.id());
-        (child, out)
+        (child, rx)
     });
     std::fs::create_dir(dir.join("d1")).unwrap();
     std::fs::rename(dir.join("d1"), dir.join("d2")).unwrap();
     std::fs::remove_dir(dir.join("d2")).unwrap();
-    if let Some((mut child, out)) = fatrace {
-        // SIGINT stops fatrace's loop without reading what is still queued:
-        // first let it take the events (queueing them woke it; asleep in
-        // its read again means it has them), then it writes them on exit.
-        wait_until_asleep_in_read(child.id());
-        kill(child.id(), Signal::INT).unwrap();
-        child.wait().unwrap();
-        let text = std::fs::read_to_string(&out).unwrap();
-        std::fs::remove_file(&out).unwrap();
+    if let Some((mut child, rx)) = fatrace {
         // fatrace names the directory the entry is in, not the entry, and
         // its group merges events on one directory into one line.
-        let theirs: Vec<&str> = text.lines().filter(|l| l.ends_with(s(&dir))).collect();
+        let wanted = [("mkdir", '+'), ("mv", '<'), ("mv", '>'), ("rmdir", 'D')];
+        let end = Instant::now() + LIMIT;
+        let mut theirs: Vec<String> = Vec::new();
+        let mut flags = String::new();
+        while !wanted.iter().all(|(_, f)| flags.contains(*f)) {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.ends_with(s(&dir)) => {
+                    if let Some(f) = line
+                        .split(": ")
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                    {
+                        flags.push_str(f);
+                    }
+                    theirs.push(line);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        kill(child.id(), Signal::INT).unwrap();
+        child.wait().unwrap();
         eprintln!("fatrace saw: {theirs:?}");
-        let flags: String = theirs
-            .iter()
-            .filter_map(|l| l.split(": ").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .collect();
-        for (tool, flag) in [("mkdir", '+'), ("mv", '<'), ("mv", '>'), ("rmdir", 'D')] {
+        for (tool, flag) in wanted {
             assert!(
                 flags.contains(flag),
-                "fatrace did not report the {tool} ({flag}): {text}"
+                "fatrace did not report the {tool} ({flag}) within {LIMIT:?}: {theirs:?}"
             );
         }
     }
@@ -449,64 +471,6 @@ fn wait_for_fanotify_marks(pid: u32) {
         assert!(Instant::now() < end, "fatrace never placed its mark");
         std::thread::yield_now();
     }
-}
-
-/// Waits (bounded) until process `pid` sleeps (`S`) in `read`, `poll`,
-/// `ppoll`, `select` or `pselect6`: waiting for more, having taken what
-/// was queued before.
-fn wait_until_asleep_in_read(pid: u32) {
-    // Asleep in read alone can be the read from before the events, when
-    // fatrace has not been scheduled since they woke it: wait as well until
-    // its fanotify queue is empty, seen through a copy of its group's fd
-    // (pidfd_getfd), so it has taken every event.
-    let group = fanotify_group_of(pid);
-    let waits = [
-        libc::SYS_read,
-        libc::SYS_poll,
-        libc::SYS_ppoll,
-        libc::SYS_select,
-        libc::SYS_pselect6,
-    ];
-    let end = Instant::now() + LIMIT;
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit(") ").next().and_then(|r| r.split(' ').next());
-        let nr: Option<i64> = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-            .ok()
-            .and_then(|t| t.split_whitespace().next()?.parse().ok());
-        let drained = group
-            .as_ref()
-            .is_none_or(|g| rustix::io::ioctl_fionread(g).is_ok_and(|n| n == 0));
-        if drained && state == Some("S") && nr.is_some_and(|n| waits.contains(&n)) {
-            return;
-        }
-        assert!(
-            Instant::now() < end,
-            "fatrace never went back to waiting: {stat}"
-        );
-        std::thread::yield_now();
-    }
-}
-
-/// A copy of process `pid`'s fanotify group fd, where the kernel lets us
-/// take one (`pidfd_getfd`, Linux 5.6, as root).
-fn fanotify_group_of(pid: u32) -> Option<std::os::fd::OwnedFd> {
-    let pidfd = rustix::process::pidfd_open(
-        rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?,
-        rustix::process::PidfdFlags::empty(),
-    )
-    .ok()?;
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .flatten()
-        .find_map(|e| {
-            let link = std::fs::read_link(e.path()).ok()?;
-            if link.to_string_lossy() != "anon_inode:[fanotify]" {
-                return None;
-            }
-            let n: i32 = e.file_name().to_str()?.parse().ok()?;
-            rustix::process::pidfd_getfd(&pidfd, n, rustix::process::PidfdGetfdFlags::empty()).ok()
-        })
 }
 
 /// What cannot go together is a usage error saying why.
