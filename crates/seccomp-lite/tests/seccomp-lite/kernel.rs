@@ -464,3 +464,53 @@ fn fd_core_cloexec(fd: i32) -> bool {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     flags & libc::FD_CLOEXEC != 0
 }
+
+/// LOG, SPEC_ALLOW and WAIT_KILLABLE_RECV (with a listener) load for real
+/// on a kernel that has them; the filter then answers as simulated.
+pub(crate) fn every_other_flag_loads() {
+    let nr = nr_getpriority();
+    let program = Filter::new(Action::Allow)
+        .rule(Rule::new("getpriority", Action::Errno(61)))
+        .compile()
+        .unwrap();
+    for flags in [
+        FilterFlags::LOG,
+        FilterFlags::SPEC_ALLOW,
+        FilterFlags::LOG | FilterFlags::SPEC_ALLOW,
+    ] {
+        let pid = fork_child(|| {
+            if let Err(e) = program.loader().flags(flags).load() {
+                eprintln!("{flags:?}: {e}");
+                return 1;
+            }
+            i32::from(call(nr, 0, 0).1 != 61)
+        });
+        assert_eq!(wait(pid), End::Exit(0), "{flags:?}");
+    }
+    let pid = fork_child(|| {
+        match program
+            .loader()
+            .flags(FilterFlags::WAIT_KILLABLE_RECV)
+            .load_listener()
+        {
+            Ok(_listener) => i32::from(call(nr, 0, 0).1 != 61),
+            Err(e) => {
+                eprintln!("WAIT_KILLABLE_RECV: {e}");
+                1
+            }
+        }
+    });
+    assert_eq!(wait(pid), End::Exit(0));
+    // A second listener in one filter chain: EBUSY, explained.
+    let pid = fork_child(|| {
+        let _first = program.loader().load_listener().unwrap();
+        match program.loader().load_listener() {
+            Err(e) if e.errno() == libc::EBUSY && e.to_string().contains("listener") => 0,
+            other => {
+                eprintln!("second listener: {other:?}");
+                1
+            }
+        }
+    });
+    assert_eq!(wait(pid), End::Exit(0));
+}

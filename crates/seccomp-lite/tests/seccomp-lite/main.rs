@@ -106,6 +106,7 @@ fn main() -> std::process::ExitCode {
             "listener_fd_is_cloexec",
             kernel::fd_is_not_leaked_and_is_cloexec,
         ),
+        t("every_other_flag_loads", kernel::every_other_flag_loads),
         t(
             "notify_continue_addfd_errno_value",
             notify::continue_addfd_errno_value,
