@@ -14,35 +14,22 @@ use butter::seccomp::{Action, Arch, Arg, Filter, Program, Rule};
 
 use crate::harness::{Plan, Row, interleaved, timed};
 
-/// Syscalls every filter here allows: what the timing child needs after
-/// loading (writing its result, exiting) and more, to make 100.
-fn allowlist() -> Vec<&'static str> {
-    let arch = Arch::X86_64;
-    let mut names: Vec<&'static str> = vec![
-        "write",
-        "exit_group",
-        "exit",
-        "munmap",
-        "brk",
-        "mmap",
-        "futex",
-        "sigaltstack",
-        "rt_sigprocmask",
-        "close",
-    ];
-    for (name, nr) in arch.syscalls() {
-        if names.len() >= 99 {
-            break;
-        }
-        if nr < 121 && !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
-}
+/// What the timing child needs after loading (writing its result,
+/// exiting, the allocator): allowed unconditionally in every case.
+const NEEDED: [&str; 10] = [
+    "write",
+    "exit_group",
+    "exit",
+    "munmap",
+    "brk",
+    "mmap",
+    "futex",
+    "sigaltstack",
+    "rt_sigprocmask",
+    "close",
+];
 
-/// The rule sets, as (name, unconditional allows, getpgid's condition,
-/// condition on every other syscall).
+/// The rule sets the three compilers are given.
 #[derive(Clone, Copy)]
 enum Case {
     /// 100 unconditional allows: the kernel's action cache holds getpgid.
@@ -54,84 +41,59 @@ enum Case {
     LastOfMany,
 }
 
-fn ours(case: Case) -> Program {
-    let mut f = Filter::new(Action::Errno(1)).arches([Arch::X86_64]);
-    for name in allowlist() {
-        let needed = [
-            "write",
-            "exit_group",
-            "exit",
-            "munmap",
-            "brk",
-            "mmap",
-            "futex",
-            "sigaltstack",
-            "rt_sigprocmask",
-            "close",
-        ];
-        let mut rule = Rule::new(name, Action::Allow);
-        if matches!(case, Case::LastOfMany) && !needed.contains(&name) {
-            rule = rule.when(Arg::new(0).eq(12345u64));
+/// The rules of a case, as (syscall, the value arg0 must equal): `NEEDED`
+/// and x86_64's syscalls below getpgid's number up to 99, then getpgid.
+fn rules(case: Case) -> Vec<(&'static str, Option<u64>)> {
+    let mut names: Vec<&'static str> = NEEDED.to_vec();
+    for (name, nr) in Arch::X86_64.syscalls() {
+        if names.len() >= 99 {
+            break;
         }
-        f.push(rule);
-    }
-    let getpgid = Rule::new("getpgid", Action::Allow);
-    f.push(if matches!(case, Case::Cached) {
-        getpgid
-    } else {
-        getpgid.when(Arg::new(0).eq(0u64))
-    });
-    f.compile().expect("the bench filter compiles")
-}
-
-fn libseccomp_input(case: Case) -> String {
-    let program_rules = ours_rules(case);
-    let mut s = format!("default {}\narch x86_64\n", Action::Errno(1).to_ret());
-    for (name, cond) in program_rules {
-        match cond {
-            None => s.push_str(&format!("rule {} {name} 0\n", Action::Allow.to_ret())),
-            Some(v) => s.push_str(&format!(
-                "rule {} {name} 1 0 4 {v} 0\n",
-                Action::Allow.to_ret()
-            )),
+        if nr < 121 && !names.contains(&name) {
+            names.push(name);
         }
     }
-    s
-}
-
-/// (syscall, arg0 must equal) for each rule of a case.
-fn ours_rules(case: Case) -> Vec<(&'static str, Option<u64>)> {
-    let needed = [
-        "write",
-        "exit_group",
-        "exit",
-        "munmap",
-        "brk",
-        "mmap",
-        "futex",
-        "sigaltstack",
-        "rt_sigprocmask",
-        "close",
-    ];
-    let mut v: Vec<(&'static str, Option<u64>)> = allowlist()
+    let mut v: Vec<(&'static str, Option<u64>)> = names
         .into_iter()
         .map(|n| {
-            (
-                n,
-                (matches!(case, Case::LastOfMany) && !needed.contains(&n)).then_some(12345),
-            )
+            let checked = matches!(case, Case::LastOfMany) && !NEEDED.contains(&n);
+            (n, checked.then_some(12345))
         })
         .collect();
     v.push(("getpgid", (!matches!(case, Case::Cached)).then_some(0)));
     v
 }
 
+fn ours(case: Case) -> Program {
+    let mut f = Filter::new(Action::Errno(1)).arches([Arch::X86_64]);
+    for (name, arg0) in rules(case) {
+        let rule = Rule::new(name, Action::Allow);
+        f.push(match arg0 {
+            Some(v) => rule.when(Arg::new(0).eq(v)),
+            None => rule,
+        });
+    }
+    f.compile().expect("the bench filter compiles")
+}
+
+fn libseccomp_input(case: Case) -> String {
+    let allow = Action::Allow.to_ret();
+    let mut s = format!("default {}\narch x86_64\n", Action::Errno(1).to_ret());
+    for (name, arg0) in rules(case) {
+        match arg0 {
+            None => s.push_str(&format!("rule {allow} {name} 0\n")),
+            Some(v) => s.push_str(&format!("rule {allow} {name} 1 0 4 {v} 0\n")),
+        }
+    }
+    s
+}
+
 fn seccompiler_program(case: Case) -> Option<Vec<u8>> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
     };
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (name, cond) in ours_rules(case) {
+    let mut by_nr: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for (name, cond) in rules(case) {
         let nr = i64::from(Arch::X86_64.syscall(name)?);
         let rule = match cond {
             None => vec![],
@@ -142,10 +104,10 @@ fn seccompiler_program(case: Case) -> Option<Vec<u8>> {
                 .ok()?,
             ],
         };
-        rules.insert(nr, rule);
+        by_nr.insert(nr, rule);
     }
     let filter = SeccompFilter::new(
-        rules,
+        by_nr,
         SeccompAction::Errno(1),
         SeccompAction::Allow,
         seccompiler::TargetArch::x86_64,
@@ -376,30 +338,30 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
             .and_then(|h| run_helper(h, &input, None))
             .and_then(|(b, _)| Program::from_bytes(&b).ok());
         if let Some(theirs) = theirs {
-            {
-                let (mut calls, mut alike) = (0, 0);
-                // Where they differ, two rules of the profile overlap: we
-                // answer the most restrictive, libseccomp the first added.
-                let mut differ: Vec<&str> = Vec::new();
-                for &a in filter.architectures() {
-                    for (_, nr) in a.syscalls() {
-                        calls += 1;
-                        let (x, y) = (
-                            ours_program.simulate(a, nr, [0; 6]),
-                            theirs.simulate(a, nr, [0; 6]),
-                        );
-                        if x != y && !differ.contains(&a.syscall_name(nr).unwrap_or("?")) {
-                            differ.push(a.syscall_name(nr).unwrap_or("?"));
-                        }
-                        alike += usize::from(x == y);
+            let (mut calls, mut alike) = (0, 0);
+            // Where they differ, rules of the profile overlap: we answer
+            // the most restrictive, libseccomp the first added.
+            let mut differ: Vec<&str> = Vec::new();
+            for &a in filter.architectures() {
+                for (name, nr) in a.syscalls() {
+                    calls += 1;
+                    if ours_program.simulate(a, nr, [0; 6]) == theirs.simulate(a, nr, [0; 6]) {
+                        alike += 1;
+                    } else if !differ.contains(&name) {
+                        differ.push(name);
                     }
                 }
-                same = format!(
-                    "{} vs {} instructions, {alike} of {calls} syscalls answered alike; apart: {} (listed as allowed and as denied; libseccomp keeps the first rule, we the most restrictive)",
-                    ours_program.len(),
-                    theirs.len(),
+            }
+            same = format!(
+                "{} vs {} instructions, {alike} of {calls} syscalls answered alike",
+                ours_program.len(),
+                theirs.len()
+            );
+            if !differ.is_empty() {
+                same.push_str(&format!(
+                    "; apart: {} (overlapping rules: libseccomp keeps the first added, we the most restrictive)",
                     differ.join(" ")
-                );
+                ));
             }
         }
         let mut c_ns = None;

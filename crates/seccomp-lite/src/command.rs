@@ -66,19 +66,18 @@ impl CommandExt for Command {
 
     fn seccomp_listener(&mut self, program: &Program, sender: HandoffSender) -> Result<&mut Self> {
         let fd = sender.fd.as_raw_fd();
-        if let Some((arch, nr)) = Arch::native().and_then(|a| Some((a, a.syscall("sendmsg")?))) {
-            {
-                #[allow(clippy::cast_sign_loss)]
-                let args = [fd as u64, 0, 0, 0, 0, 0];
-                if program.simulate(arch, nr, args) == Action::UserNotif {
-                    return Err(Error::invalid_input(
-                        "seccomp",
-                        format!(
-                            "the filter notifies sendmsg on fd {fd}, the call that hands the listener over, which would wait forever: exclude it (Arg::i32(0).ne({fd}))"
-                        ),
-                    ));
-                }
-            }
+        #[allow(clippy::cast_sign_loss)]
+        let args = [fd as u64, 0, 0, 0, 0, 0];
+        let notifies_handoff = Arch::native()
+            .and_then(|a| Some(program.simulate(a, a.syscall("sendmsg")?, args)))
+            == Some(Action::UserNotif);
+        if notifies_handoff {
+            return Err(Error::invalid_input(
+                "seccomp",
+                format!(
+                    "the filter notifies sendmsg on fd {fd}, the call that hands the listener over, which would wait forever: exclude it (Arg::i32(0).ne({fd}))"
+                ),
+            ));
         }
         let insns: Arc<[Insn]> = program.instructions().into();
         let flags = u64::from(FilterFlags::NEW_LISTENER.bits());

@@ -319,22 +319,19 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
         if let Syscall::Name(name) = &rule.syscall
             && filter.arches.iter().all(|a| a.syscall(name).is_none())
         {
-            {
-                let arches: Vec<&str> = filter.arches.iter().map(|a| a.name()).collect();
-                match filter.unknown {
-                    Unknown::Error => {
-                        return Err(Error::invalid_input(
-                            "seccomp",
-                            format!("no syscall named {name:?} on {}", arches.join(", ")),
-                        )
-                        .with_kind(fd_core::ErrorKind::NotFound));
-                    }
-                    Unknown::Skip => {
-                        if !skipped.contains(&name.to_string()) {
-                            skipped.push(name.to_string());
-                        }
-                    }
+            match filter.unknown {
+                Unknown::Error => {
+                    let arches: Vec<&str> = filter.arches.iter().map(|a| a.name()).collect();
+                    return Err(Error::invalid_input(
+                        "seccomp",
+                        format!("no syscall named {name:?} on {}", arches.join(", ")),
+                    )
+                    .with_kind(fd_core::ErrorKind::NotFound));
                 }
+                Unknown::Skip if !skipped.iter().any(|s| s == name) => {
+                    skipped.push(name.to_string())
+                }
+                Unknown::Skip => {}
             }
         }
     }

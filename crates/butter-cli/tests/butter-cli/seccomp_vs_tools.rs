@@ -209,3 +209,79 @@ fn seccomp_trace_beside_strace() {
         "{out:?}"
     );
 }
+
+/// `butter seccomp sim` on the BPF libseccomp exports for a policy answers
+/// as `butter seccomp sim` on our rule file for the same policy.
+#[test]
+fn seccomp_sim_beside_libseccomp() {
+    let dir = scratch("seccomp-lib");
+    let helper = dir.join("libseccomp_export");
+    let built = Command::new("cc")
+        .arg("-o")
+        .arg(&helper)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../seccomp-lite/tests/seccomp-lite/libseccomp_export.c"
+        ))
+        .arg("-lseccomp")
+        .output();
+    if !built.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot build against libseccomp (libseccomp-dev; .ci/run installs it)");
+        return;
+    }
+    // default errno(EPERM); allow read; errno(EACCES) openat when arg2 & 3 == 1;
+    // kill_thread write when arg0 > 2.
+    // Both bad-architecture actions set: libseccomp's default is a thread
+    // kill, ours the process's.
+    let libseccomp_rules = "default 327681\nbadarch 2147483648\narch x86_64\n\
+         rule 2147418112 read 0\n\
+         rule 327693 openat 1 2 7 3 1\n\
+         rule 0 write 1 0 6 2 0\n";
+    let ours = dir.join("p.rules");
+    std::fs::write(
+        &ours,
+        "default errno(EPERM)\narch x86_64\nallow read\nerrno(EACCES) openat arg2&3==1\nkill_thread write arg0>2\n",
+    )
+    .unwrap();
+    let mut child = Command::new(&helper)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        libseccomp_rules.as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let theirs = dir.join("lib.bpf");
+    std::fs::write(&theirs, &out.stdout).unwrap();
+    let calls: &[&[&str]] = &[
+        &["read", "0"],
+        &["openat", "0", "0", "1"],
+        &["openat", "0", "0", "0x101"],
+        &["openat", "0", "0", "2"],
+        &["write", "1"],
+        &["write", "3"],
+        &["write", "0xffffffffffffffff"],
+        &["close", "3"],
+        &["1073741827"], // an x32 number under an x86_64 filter
+    ];
+    for call in calls {
+        let sim = |filter: &std::path::Path| {
+            let mut argv = vec![
+                "seccomp",
+                "sim",
+                filter.to_str().unwrap(),
+                "--arch",
+                "x86_64",
+            ];
+            argv.extend_from_slice(call);
+            let out = butter(&argv);
+            assert!(out.status.success(), "{argv:?}: {out:?}");
+            text(&out.stdout)
+        };
+        assert_eq!(sim(&ours), sim(&theirs), "{call:?}");
+    }
+}

@@ -62,7 +62,7 @@ pub(crate) fn every_operator_at_the_edges() {
     ];
     let mut checked = 0;
     for width in widths {
-        for (oi, make) in ops.iter().enumerate() {
+        for make in &ops {
             for &value in EDGES {
                 let cmp = make(Arg::with_width(3, width), value);
                 if cmp.validate().is_err() {
@@ -77,7 +77,6 @@ pub(crate) fn every_operator_at_the_edges() {
                     check_against_rules(&filter, &program, Arch::X86_64.audit(), 110, args);
                     checked += 1;
                 }
-                let _ = oi;
             }
         }
     }

@@ -2,7 +2,6 @@
 //! must be the simulator's.
 #![allow(unsafe_code)]
 
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use butter_tests::{become_nobody, fork_child, skip};
@@ -436,33 +435,42 @@ pub(crate) fn a_filter_for_another_arch_kills_native_calls() {
     assert_eq!(wait(pid), End::Signal(libc::SIGSYS));
 }
 
-pub(crate) fn fd_is_not_leaked_and_is_cloexec() {
-    // A listener is close-on-exec as the kernel makes it.
+/// The listener is close-on-exec where it is made, on the parent's side of
+/// a handoff, and gone from the program the child executes.
+pub(crate) fn listener_is_cloexec_and_not_leaked() {
+    use seccomp_lite::fd_core::is_cloexec;
     let program = Filter::new(Action::Allow)
-        .rule(Rule::new("getppid", Action::UserNotif))
+        .rule(Rule::new("kexec_load", Action::UserNotif))
         .compile()
         .unwrap();
     let pid = fork_child(|| {
-        let listener = program.load_listener_here();
-        i32::from(!fd_core_cloexec(listener.as_raw_fd()))
+        let listener = program
+            .loader()
+            .load_listener()
+            .expect("load with a listener");
+        i32::from(!is_cloexec(&listener).unwrap())
     });
-    assert_eq!(wait(pid), End::Exit(0));
-}
-
-trait LoadHere {
-    fn load_listener_here(&self) -> seccomp_lite::Listener;
-}
-
-impl LoadHere for Program {
-    fn load_listener_here(&self) -> seccomp_lite::Listener {
-        self.loader().load_listener().expect("load with a listener")
-    }
-}
-
-fn fd_core_cloexec(fd: i32) -> bool {
-    // SAFETY: F_GETFD on an fd we own.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    flags & libc::FD_CLOEXEC != 0
+    assert_eq!(
+        wait(pid),
+        End::Exit(0),
+        "the listener is close-on-exec where it is made"
+    );
+    let (sender, receiver) = seccomp_lite::handoff().unwrap();
+    let mut cmd = std::process::Command::new("ls");
+    cmd.args(["-l", "/proc/self/fd"])
+        .stdout(std::process::Stdio::piped());
+    seccomp_lite::CommandExt::seccomp_listener(&mut cmd, &program, sender).unwrap();
+    let child = cmd.spawn().unwrap();
+    drop(cmd);
+    let listener = receiver.receive().unwrap();
+    assert!(is_cloexec(&listener).unwrap(), "received close-on-exec");
+    let out = child.wait_with_output().unwrap();
+    let fds = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && fds.contains("/proc/"), "{fds}");
+    assert!(
+        !fds.contains("seccomp"),
+        "the executed program holds the listener:\n{fds}"
+    );
 }
 
 /// LOG, SPEC_ALLOW and WAIT_KILLABLE_RECV (with a listener) load for real

@@ -103,8 +103,8 @@ fn main() -> std::process::ExitCode {
             kernel::a_filter_for_another_arch_kills_native_calls,
         ),
         t(
-            "listener_fd_is_cloexec",
-            kernel::fd_is_not_leaked_and_is_cloexec,
+            "listener_is_cloexec_and_not_leaked",
+            kernel::listener_is_cloexec_and_not_leaked,
         ),
         t("every_other_flag_loads", kernel::every_other_flag_loads),
         t(
