@@ -262,10 +262,16 @@ pub fn run_job(
             // Submitted `batch_submit` at a time, as fio's
             // iodepth_batch_submit: one io_submit for the whole queue makes
             // the device take and finish it in lockstep.
-            let mut batch = batch.into_iter().peekable();
-            while batch.peek().is_some() {
-                let chunk: Vec<Op> = batch.by_ref().take(batch_submit.max(1)).collect();
-                for op in ctx.submit(chunk).map_err(|e| e.error)? {
+            let mut batch = batch.into_iter();
+            let mut chunk = Vec::with_capacity(batch_submit.max(1));
+            loop {
+                chunk.extend(batch.by_ref().take(batch_submit.max(1)));
+                if chunk.is_empty() {
+                    break;
+                }
+                ctx.submit(&mut chunk)?;
+                // What the kernel did not take goes back to the pool.
+                for op in chunk.drain(..) {
                     slots.push(op.token_value());
                     free.extend(op.into_buffers());
                     submitted -= 1;

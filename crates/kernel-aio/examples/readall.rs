@@ -31,8 +31,9 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             batch.push(Op::read(&file, next * BLOCK as u64, vec![0u8; BLOCK]).token(next));
             next += 1;
         }
-        let rest = ctx.submit(batch)?;
-        next -= rest.len() as u64;
+        ctx.submit(&mut batch)?;
+        // What the kernel did not take stays in `batch`: read it later.
+        next -= batch.len() as u64;
         done.clear();
         ctx.reap(1, None, &mut done)?;
         for c in &done {

@@ -1,33 +1,119 @@
-//! [`AsyncContext`]: `submit(op).await` on async-io's reactor (feature
+//! [`AsyncContext`]: `submit(op).await`, and a `Stream` of the completions
+//! of operations started without a future, on async-io's reactor (feature
 //! `async`), through the context's eventfd, under any executor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 use event_fd::AsyncEventFd;
 use fd_core::{Error, Result};
+use futures_core::Stream;
 
-use crate::{Completion, Context, Op};
+use crate::{Completion, Context, Op, Refused};
+
+/// Where a completion goes: the `submit` future of that id, or the stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reaper {
+    Future(u64),
+    Stream,
+}
 
 struct Shared {
     ctx: Context,
     next_id: u64,
-    /// Completions reaped for futures that have not looked yet.
+    /// Completions reaped for `submit` futures that have not looked yet.
     done: HashMap<u64, Completion>,
     /// Futures dropped before their completion: it is discarded when it
     /// arrives (the buffer stayed owned by the context until then).
     abandoned: HashSet<u64>,
-    /// The caller's token of each operation in flight, by our id.
-    tokens: HashMap<u64, u64>,
+    /// Each operation in flight, by our id: the caller's token, and whether
+    /// it was started for the stream.
+    routes: HashMap<u64, (u64, bool)>,
+    /// Completions of started operations, in the order they were reaped.
+    stream: VecDeque<Completion>,
 }
 
-/// A [`Context`] whose operations are awaited: [`submit`](AsyncContext::submit)
-/// resolves to the operation's [`Completion`].
+impl Shared {
+    /// Reaps what is ready without waiting and routes each completion to
+    /// its future or to the stream. Returns whether one went to a waiter
+    /// other than `me` (who must then be woken: `me` consumed the
+    /// eventfd's count).
+    fn pump(&mut self, me: Reaper) -> Result<bool> {
+        let mut reaped = Vec::new();
+        self.ctx.reap(0, Some(Duration::ZERO), &mut reaped)?;
+        let mut for_others = false;
+        for mut c in reaped {
+            let id = c.token;
+            let (token, started) = self.routes.remove(&id).unwrap_or((id, false));
+            c.token = token;
+            if started {
+                for_others |= me != Reaper::Stream;
+                self.stream.push_back(c);
+            } else if !self.abandoned.remove(&id) {
+                for_others |= me != Reaper::Future(id);
+                self.done.insert(id, c);
+            }
+            // An abandoned one is dropped here, with its buffer, now that
+            // the kernel is done with it.
+        }
+        Ok(for_others)
+    }
+
+    #[allow(clippy::result_large_err)] // the operation is given back whole, by value
+    fn submit_one<'fd>(&mut self, op: Op<'fd>) -> std::result::Result<u64, Refused<'fd>> {
+        let id = self.next_id;
+        let token = op.token_value();
+        match self.ctx.submit_one(op.token(id)) {
+            Ok(()) => {
+                self.next_id += 1;
+                self.routes.insert(id, (token, false));
+                Ok(id)
+            }
+            Err(mut r) => {
+                r.op = r.op.token(token);
+                Err(r)
+            }
+        }
+    }
+
+    /// Submits `ops` for the stream, under our ids; those not taken get
+    /// the caller's tokens back.
+    fn start(&mut self, ops: &mut Vec<Op<'_>>) -> Result<usize> {
+        let first = self.next_id;
+        let tokens: Vec<u64> = ops.iter().map(Op::token_value).collect();
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.body.token = first + i as u64;
+        }
+        let result = self.ctx.submit(ops);
+        let taken = *result.as_ref().unwrap_or(&0);
+        for (op, &token) in ops.iter_mut().zip(&tokens[taken..]) {
+            op.body.token = token;
+        }
+        let taken = result?;
+        self.next_id += tokens.len() as u64;
+        for (i, &token) in tokens[..taken].iter().enumerate() {
+            self.routes.insert(first + i as u64, (token, true));
+        }
+        Ok(taken)
+    }
+}
+
+/// A [`Context`] on async-io's reactor.
 ///
-/// Dropping a `submit` future before it resolves does not free the
-/// operation's buffer: the context keeps it until the kernel's completion
-/// arrives, and then drops it.
+/// - [`submit`](AsyncContext::submit) resolves to the operation's
+///   [`Completion`]. Dropping the future before it resolves does not free
+///   the operation's buffer: the context keeps it until the kernel's
+///   completion arrives, and then drops it.
+/// - [`start`](AsyncContext::start) submits without a future; the
+///   completion comes out of [`completions`](AsyncContext::completions), a
+///   `Stream`.
+///
+/// Both can be used at once, from many tasks: whichever task reaps hands
+/// each completion to its owner and wakes it.
 ///
 /// ```
 /// use kernel_aio::{AsyncContext, Op};
@@ -39,6 +125,18 @@ struct Shared {
 /// let ctx = AsyncContext::new(8)?;
 /// let done = futures_lite::future::block_on(ctx.submit(Op::read(&file, 0, vec![0u8; 7])))?;
 /// assert_eq!(done.buffers()[0].as_slice(), b"awaited");
+///
+/// // Started operations come out of the stream, in completion order.
+/// use futures_lite::StreamExt;
+/// let mut ops: Vec<Op> = (0..3)
+///     .map(|block| Op::read(&file, block * 2, vec![0u8; 2]).token(block))
+///     .collect();
+/// assert_eq!(ctx.start(&mut ops)?, 3);
+/// let mut tokens: Vec<u64> = futures_lite::future::block_on(
+///     ctx.completions().take(3).map(|c| c.unwrap().token).collect(),
+/// );
+/// tokens.sort();
+/// assert_eq!(tokens, [0, 1, 2]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct AsyncContext {
@@ -64,7 +162,8 @@ impl AsyncContext {
                 next_id: 1,
                 done: HashMap::new(),
                 abandoned: HashSet::new(),
-                tokens: HashMap::new(),
+                routes: HashMap::new(),
+                stream: VecDeque::new(),
             }),
             wake: AsyncEventFd::new(efd)?,
         })
@@ -72,6 +171,12 @@ impl AsyncContext {
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the other waiters: one of them has a completion to take.
+    fn wake_others(&self) {
+        // A full counter (u64::MAX - 1) is already readable: nothing lost.
+        let _ = self.wake.get_ref().try_write(1);
     }
 
     /// How many operations the kernel holds.
@@ -84,55 +189,130 @@ impl AsyncContext {
     ///
     /// # Errors
     /// As [`Context::submit`] (the operation is dropped with the error;
-    /// use [`Context`] to get it back), and reaping.
-    pub async fn submit(&self, op: Op) -> Result<Completion> {
-        let id = {
-            let mut s = self.lock();
-            let id = s.next_id;
-            s.next_id += 1;
-            s.tokens.insert(id, op.token);
-            if let Err(e) = s.ctx.submit_one(op.token(id)) {
-                s.tokens.remove(&id);
-                return Err(e.error);
-            }
-            id
-        };
+    /// [`start`](AsyncContext::start) gives it back), and reaping.
+    pub async fn submit(&self, op: Op<'_>) -> Result<Completion> {
+        let id = self.lock().submit_one(op).map_err(|r| r.error)?;
         let mut guard = Abandon {
             ctx: self,
             id,
             armed: true,
         };
         loop {
-            let others_waiting = {
+            let woke_others = {
                 let mut s = self.lock();
-                let mut reaped = Vec::new();
-                s.ctx.reap(0, Some(Duration::ZERO), &mut reaped)?;
-                for mut c in reaped {
-                    let key = c.token;
-                    if s.abandoned.remove(&key) {
-                        s.tokens.remove(&key);
-                        continue; // dropped, with its buffer, now that it is done
-                    }
-                    c.token = s.tokens.remove(&key).unwrap_or(key);
-                    s.done.insert(key, c);
-                }
+                let others = s.pump(Reaper::Future(id))?;
                 if let Some(c) = s.done.remove(&id) {
                     guard.armed = false;
-                    let others = !s.done.is_empty();
                     drop(s);
                     if others {
-                        // Completions of other futures were reaped here: wake them.
-                        let _ = self.wake.get_ref().write(1);
+                        self.wake_others();
                     }
                     return Ok(c);
                 }
-                !s.done.is_empty()
+                others
             };
-            if others_waiting {
-                let _ = self.wake.get_ref().write(1);
+            if woke_others {
+                self.wake_others();
             }
             self.wake.read().await?;
         }
+    }
+
+    /// Submits `ops` without futures, as [`Context::submit`]: those the
+    /// kernel took are taken from the front of the vector, the rest stay in
+    /// it. Their completions (tokens kept) come out of
+    /// [`completions`](AsyncContext::completions).
+    ///
+    /// # Errors
+    /// As [`Context::submit`]; every operation stays in `ops`.
+    pub fn start(&self, ops: &mut Vec<Op<'_>>) -> Result<usize> {
+        self.lock().start(ops)
+    }
+
+    /// The completions of the operations [`start`](AsyncContext::start)ed,
+    /// in the order they arrive, as a `Stream` that waits for the next one
+    /// (it never ends: more can be started). Several streams of one context
+    /// share the completions between them.
+    pub fn completions(&self) -> Completions<'_> {
+        Completions {
+            ctx: self,
+            wait: None,
+        }
+    }
+
+    /// Asks the kernel to cancel the operation with the caller's `token`
+    /// (the first in flight with it); as [`Context::cancel`]. Its
+    /// completion goes where it would have gone.
+    ///
+    /// # Errors
+    /// As [`Context::cancel`].
+    pub fn cancel(&self, token: u64) -> Result<()> {
+        let mut s = self.lock();
+        let id = s
+            .routes
+            .iter()
+            .find(|(_, (t, _))| *t == token)
+            .map(|(id, _)| *id)
+            .ok_or_else(|| {
+                Error::from_errno("io_cancel", libc::ENOENT)
+                    .with_kind(fd_core::ErrorKind::NotFound)
+                    .with_detail(format!("no operation with token {token} is in flight"))
+            })?;
+        s.ctx.cancel(id)?;
+        // A completion delivered by the cancel itself waits in the context;
+        // wake whoever it belongs to.
+        drop(s);
+        self.wake_others();
+        Ok(())
+    }
+}
+
+/// The `Stream` of [`AsyncContext::completions`].
+pub struct Completions<'a> {
+    ctx: &'a AsyncContext,
+    wait: Option<Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>>,
+}
+
+impl Stream for Completions<'_> {
+    type Item = Result<Completion>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Completion>>> {
+        let ctx = self.ctx;
+        loop {
+            let (next, others) = {
+                let mut s = ctx.lock();
+                match s.pump(Reaper::Stream) {
+                    Ok(others) => (s.stream.pop_front(), others),
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                }
+            };
+            if others {
+                ctx.wake_others();
+            }
+            if let Some(c) = next {
+                self.wait = None;
+                return Poll::Ready(Some(Ok(c)));
+            }
+            let wait = self.wait.get_or_insert_with(|| Box::pin(ctx.wake.read()));
+            match wait.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => {
+                    self.wait = None;
+                    if let Err(e) = r {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Completions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completions").finish_non_exhaustive()
     }
 }
 

@@ -136,6 +136,19 @@ impl Buf {
     }
 }
 
+impl std::ops::Deref for Buf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for Buf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.as_mut_slice()
+    }
+}
+
 impl From<Vec<u8>> for Buf {
     fn from(v: Vec<u8>) -> Buf {
         Buf::Vec(v)

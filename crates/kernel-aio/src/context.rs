@@ -20,20 +20,21 @@ use std::time::Duration;
 use event_fd::{EventFd, EventFdFlags};
 use fd_core::{Error, ErrorKind, Result};
 
-use crate::op::{Kind, Op};
+use crate::op::{Body, Kind, Op};
 use crate::raw::{ContextId, IoEvent, Iocb, IocbFlags, Opcode, io_setup};
 use crate::sys;
 
 /// An operation the kernel has: its iocb (boxed, so its address holds),
-/// the operation with its buffers, and the iovec array of a vectored one.
+/// the operation's body with its buffers, and the iovec array of a
+/// vectored one.
 struct InFlight {
     iocb: Box<Iocb>,
-    op: Op,
+    body: Body,
     _iovecs: Vec<sys::RawIovec>,
 }
 
 /// A finished operation: its token, the kernel's `res` and `res2` as they
-/// came, and the operation with its buffers, given back.
+/// came, and the operation's buffers, given back.
 #[derive(Debug)]
 pub struct Completion {
     /// The caller's token ([`Op::token`]).
@@ -43,45 +44,62 @@ pub struct Completion {
     pub res: i64,
     /// The second result, whose meaning depends on the file.
     pub res2: i64,
-    op: Op,
+    body: Body,
 }
 
 impl Completion {
     /// `res` as bytes (or events), or its errno as an [`Error`] of the
-    /// operation (`ECANCELED` for a cancelled one).
+    /// operation (`ECANCELED` for a cancelled one). The error names the
+    /// operation's length and offset, and says when `RWF_NOWAIT` is why
+    /// it failed with `EAGAIN`.
     ///
     /// # Errors
     /// The operation's errno.
     pub fn result(&self) -> Result<u64> {
-        if self.res < 0 {
-            let errno = i32::try_from(-self.res).unwrap_or(libc::EIO);
-            return Err(Error::from_errno(opcode_name(self.op.opcode()), errno));
+        if self.res >= 0 {
+            return Ok(self.res.unsigned_abs());
         }
-        Ok(self.res.unsigned_abs())
+        let errno = i32::try_from(-self.res).unwrap_or(libc::EIO);
+        let e = Error::from_errno(opcode_name(self.opcode()), errno);
+        let len: usize = self.body.buffers().iter().map(crate::Buf::len).sum();
+        let what = match self.body.kind {
+            Kind::Read(_) | Kind::Write(_) | Kind::Readv(_) | Kind::Writev(_) => {
+                format!("{len} bytes at offset {}", self.body.offset)
+            }
+            _ => return Err(e),
+        };
+        if errno == libc::EAGAIN && self.body.flags.contains(crate::RwFlags::NOWAIT) {
+            return Err(e.with_detail(format!(
+                "{what}: RWF_NOWAIT, and it would have blocked (data not in the page cache, \
+                 or the device or filesystem had to wait); submit it again without the flag"
+            )));
+        }
+        Err(e.with_detail(what))
     }
 
     /// The opcode.
     pub fn opcode(&self) -> Opcode {
-        self.op.opcode()
+        self.body.opcode()
+    }
+
+    /// The offset the operation was submitted at.
+    pub fn offset(&self) -> u64 {
+        self.body.offset
     }
 
     /// The operation's buffers (read data is in them).
     pub fn buffers(&self) -> &[crate::Buf] {
-        match &self.op.kind {
-            Kind::Read(b) | Kind::Write(b) => std::slice::from_ref(b),
-            Kind::Readv(v) | Kind::Writev(v) => v,
-            _ => &[],
-        }
+        self.body.buffers()
     }
 
     /// The buffers, given back.
     pub fn into_buffers(self) -> Vec<crate::Buf> {
-        self.op.into_buffers()
+        self.body.into_buffers()
     }
 
     /// The one buffer of a read or write.
     pub fn into_buf(self) -> Option<crate::Buf> {
-        self.op.into_buffers().into_iter().next()
+        self.body.into_buffers().into_iter().next()
     }
 }
 
@@ -98,36 +116,43 @@ fn opcode_name(op: Opcode) -> &'static str {
     }
 }
 
-/// A submission the kernel refused as a whole: the error and every
-/// operation, given back with its buffers.
-#[derive(Debug)]
-pub struct SubmitError {
-    /// Why.
-    pub error: Error,
-    /// The operations, none of them submitted.
-    pub ops: Vec<Op>,
+/// The kernel's refusal of `op` (the first of a submission: `io_submit`
+/// fails only when it takes none), with what it means for it.
+fn explain_refusal(e: Error, op: &Op<'_>) -> Error {
+    if e.errno() == libc::EOPNOTSUPP && op.body.flags.contains(crate::RwFlags::NOWAIT) {
+        return e.with_detail(
+            "RWF_NOWAIT: this file cannot do non-blocking reads and writes \
+             (its driver or filesystem does not offer them)",
+        );
+    }
+    e
 }
 
-impl fmt::Display for SubmitError {
+/// An operation [`Context::submit_one`] could not submit: the error and
+/// the operation, given back whole with its buffers.
+#[derive(Debug)]
+pub struct Refused<'fd> {
+    /// Why.
+    pub error: Error,
+    /// The operation, not submitted.
+    pub op: Op<'fd>,
+}
+
+impl fmt::Display for Refused<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({} operations given back)",
-            self.error,
-            self.ops.len()
-        )
+        write!(f, "{} (the operation is given back)", self.error)
     }
 }
 
-impl std::error::Error for SubmitError {
+impl std::error::Error for Refused<'_> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
     }
 }
 
-impl From<SubmitError> for Error {
-    fn from(e: SubmitError) -> Error {
-        e.error
+impl From<Refused<'_>> for Error {
+    fn from(r: Refused<'_>) -> Error {
+        r.error
     }
 }
 
@@ -248,23 +273,20 @@ impl Context {
         )
     }
 
-    fn check_direct(&mut self, op: &Op) -> Result<()> {
-        let Some((mem, off)) = self.direct_alignment(op.fd) else {
+    fn check_direct(&mut self, op: &Op<'_>) -> Result<()> {
+        let Some((mem, off)) = self.direct_alignment(op.raw_fd()) else {
             return Ok(());
         };
-        let bufs: &[crate::Buf] = match &op.kind {
-            Kind::Read(b) | Kind::Write(b) => std::slice::from_ref(b),
-            Kind::Readv(v) | Kind::Writev(v) => v,
-            _ => return Ok(()),
-        };
+        let bufs = op.buffers();
+        if bufs.is_empty() {
+            return Ok(());
+        }
         let call = opcode_name(op.opcode());
-        if !op.offset.is_multiple_of(u64::from(off)) {
+        let offset = op.body.offset;
+        if !offset.is_multiple_of(u64::from(off)) {
             return Err(Error::invalid_input(
                 call,
-                format!(
-                    "O_DIRECT: the offset {} is not a multiple of {off}",
-                    op.offset
-                ),
+                format!("O_DIRECT: the offset {offset} is not a multiple of {off}"),
             ));
         }
         for (i, b) in bufs.iter().enumerate() {
@@ -291,34 +313,36 @@ impl Context {
         Ok(())
     }
 
-    #[allow(clippy::result_large_err)] // the operation is given back whole, by value
-    fn prepare(&mut self, mut op: Op, key: u64) -> std::result::Result<InFlight, (Error, Op)> {
-        if let Err(e) = self.check_direct(&op) {
-            return Err((e, op));
-        }
+    /// The iocb (and iovec array) for `op`, pointing at its buffers, whose
+    /// heap addresses do not move when the operation itself is moved.
+    fn prepare(&mut self, op: &mut Op<'_>, key: u64) -> Result<(Box<Iocb>, Vec<sys::RawIovec>)> {
+        self.check_direct(op)?;
         let mut iocb = Box::new(Iocb {
             aio_data: key,
             aio_lio_opcode: op.opcode() as u16,
-            aio_fildes: op.fd.unsigned_abs(),
-            aio_offset: i64::try_from(op.offset).unwrap_or(i64::MAX),
-            aio_rw_flags: op.flags.bits().cast_signed(),
+            aio_fildes: op.raw_fd().unsigned_abs(),
+            aio_offset: i64::try_from(op.body.offset).map_err(|_| {
+                Error::invalid_input(
+                    opcode_name(op.opcode()),
+                    format!(
+                        "the offset {} is past the largest a file can have",
+                        op.body.offset
+                    ),
+                )
+            })?,
+            aio_rw_flags: op.body.flags.bits().cast_signed(),
             ..Iocb::default()
         });
-        if let Some(p) = op.priority {
-            match p.raw() {
-                Ok(raw) => {
-                    iocb.aio_reqprio = raw;
-                    iocb.aio_flags |= IocbFlags::IOPRIO.bits();
-                }
-                Err(e) => return Err((e, op)),
-            }
+        if let Some(p) = op.body.priority {
+            iocb.aio_reqprio = p.raw()?;
+            iocb.aio_flags |= IocbFlags::IOPRIO.bits();
         }
         if let Some(efd) = &self.eventfd {
             iocb.aio_flags |= IocbFlags::RESFD.bits();
             iocb.aio_resfd = efd.as_fd().as_raw_fd().unsigned_abs();
         }
         let mut iovecs = Vec::new();
-        match &mut op.kind {
+        match &mut op.body.kind {
             Kind::Read(b) | Kind::Write(b) => {
                 iocb.aio_buf = b.as_mut_ptr() as u64;
                 iocb.aio_nbytes = b.len() as u64;
@@ -337,16 +361,15 @@ impl Context {
             Kind::Poll(events) => iocb.aio_buf = u64::from(events.cast_unsigned()),
             Kind::Fsync | Kind::Fdsync => {}
         }
-        Ok(InFlight {
-            iocb,
-            op,
-            _iovecs: iovecs,
-        })
+        Ok((iocb, iovecs))
     }
 
-    /// Submits `ops` in one `io_submit`. Returns the operations the kernel
-    /// did not take (it takes from the front; empty when it took all), with
-    /// their buffers, to submit again after reaping.
+    /// Submits the operations in `ops` in one `io_submit`, taking from the
+    /// front of the vector those the kernel took and leaving the rest in
+    /// it, with their buffers, to submit again after reaping. Returns how
+    /// many were taken (0 for an empty vector). The kernel stops at the
+    /// first operation it refuses, so that one is then at the front of
+    /// `ops`, and submitting again reports its error.
     ///
     /// One call for many operations saves syscalls, but a device may then
     /// serve them as one batch and complete them together: on a virtio disk
@@ -355,82 +378,123 @@ impl Context {
     /// submitting as completions arrive.
     ///
     /// # Errors
-    /// A [`SubmitError`] with every operation given back when none was
-    /// taken: the first one's error (`EAGAIN` when the ring is full,
-    /// `EBADF`, `EINVAL` for a bad opcode or flags, `EOPNOTSUPP` for
-    /// `RWF_NOWAIT` on a file that cannot honour it), an `O_DIRECT`
-    /// alignment naming address, length or offset (checked first), or use
-    /// in a forked child.
-    pub fn submit(&mut self, ops: Vec<Op>) -> std::result::Result<Vec<Op>, SubmitError> {
-        if let Err(error) = self.check_owner("io_submit") {
-            return Err(SubmitError { error, ops });
+    /// When none was taken; every operation stays in `ops`. The first
+    /// one's error from the kernel (`EAGAIN` when the context is full,
+    /// `EBADF` for an fd not open for the operation, `EINVAL` for a bad
+    /// opcode or flags, `EOPNOTSUPP` for `RWF_NOWAIT` on a file that cannot
+    /// honour it), or, checked first and naming the operation's place, an
+    /// `O_DIRECT` misalignment of address, length or offset, a priority out
+    /// of range, an offset past `i64::MAX`; or use in a forked child.
+    pub fn submit(&mut self, ops: &mut Vec<Op<'_>>) -> Result<usize> {
+        self.check_owner("io_submit")?;
+        if ops.is_empty() {
+            return Ok(0);
         }
-        let mut prepared: Vec<(u64, InFlight)> = Vec::with_capacity(ops.len());
-        let mut ops = ops.into_iter();
-        while let Some(op) = ops.next() {
-            let key = self.next_key;
-            self.next_key += 1;
-            match self.prepare(op, key) {
-                Ok(f) => prepared.push((key, f)),
-                Err((error, op)) => {
-                    let mut back: Vec<Op> = prepared.into_iter().map(|(_, f)| f.op).collect();
-                    back.push(op);
-                    back.extend(ops);
-                    return Err(SubmitError { error, ops: back });
+        let first_key = self.next_key;
+        let count = ops.len();
+        let mut prepared = Vec::with_capacity(count);
+        for (i, op) in ops.iter_mut().enumerate() {
+            match self.prepare(op, first_key + i as u64) {
+                Ok(p) => prepared.push(p),
+                Err(e) if count == 1 => return Err(e),
+                Err(e) => {
+                    let detail = format!(
+                        "operation {i} of {count}: {}",
+                        e.detail().unwrap_or_default()
+                    );
+                    return Err(e.with_detail(detail));
                 }
             }
         }
         let ptrs: Vec<*mut Iocb> = prepared
             .iter_mut()
-            .map(|(_, f)| std::ptr::from_mut(f.iocb.as_mut()))
+            .map(|(iocb, _)| std::ptr::from_mut(iocb.as_mut()))
             .collect();
-        // SAFETY: each iocb is boxed and its buffers and iovecs are owned by
-        // the InFlight that holds it; those taken go into `in_flight`, which
-        // keeps them until their completions are reaped (or io_destroy has
-        // waited for them).
-        let taken = match unsafe { sys::io_submit(self.id, &ptrs) } {
-            Ok(n) => n,
-            Err(error) => {
-                let error = if error.errno() == libc::EAGAIN {
-                    error.with_detail(format!(
-                        "the context is full ({} in flight, made for {})",
-                        self.in_flight.len(),
-                        self.max_events
-                    ))
-                } else {
-                    error
-                };
-                return Err(SubmitError {
-                    error,
-                    ops: prepared.into_iter().map(|(_, f)| f.op).collect(),
-                });
-            }
+        // SAFETY: each iocb is boxed and points at heap buffers owned by
+        // the operations in `ops` (and at iovec arrays in `prepared`), which
+        // nothing else can touch while we hold `&mut`; those the kernel
+        // takes move into `in_flight` below, which keeps them (heap
+        // addresses unchanged) until their completions are reaped, or
+        // io_destroy has waited for them.
+        let taken = match unsafe { self.issue(&ptrs) } {
+            Ok(n) => n.min(count),
+            Err(e) => return Err(explain_refusal(e, &ops[0])),
         };
-        let mut rest = Vec::new();
-        for (i, (key, f)) in prepared.into_iter().enumerate() {
-            if i < taken {
-                self.in_flight.insert(key, f);
-            } else {
-                rest.push(f.op);
-            }
+        self.next_key += count as u64;
+        for ((i, op), (iocb, iovecs)) in ops.drain(..taken).enumerate().zip(prepared) {
+            self.in_flight.insert(
+                first_key + i as u64,
+                InFlight {
+                    iocb,
+                    body: op.body,
+                    _iovecs: iovecs,
+                },
+            );
         }
-        Ok(rest)
+        Ok(taken)
     }
 
-    /// Submits one operation.
+    /// `io_submit` of prepared iocbs, with the context's state in the
+    /// error when it is full.
+    ///
+    /// # Safety
+    /// As [`sys::io_submit`]: the caller moves those taken into
+    /// `in_flight`.
+    unsafe fn issue(&self, ptrs: &[*mut Iocb]) -> Result<usize> {
+        // SAFETY: passed on from the caller.
+        unsafe { sys::io_submit(self.id, ptrs) }.map_err(|error| {
+            if error.errno() == libc::EAGAIN {
+                error.with_detail(format!(
+                    "the context is full ({} in flight, made for {})",
+                    self.in_flight.len(),
+                    self.max_events
+                ))
+            } else {
+                error
+            }
+        })
+    }
+
+    /// Submits one operation, with no allocation but its iocb.
     ///
     /// # Errors
-    /// As [`Context::submit`]; an operation the kernel did not take comes
-    /// back in the error as `EAGAIN`.
-    pub fn submit_one(&mut self, op: Op) -> std::result::Result<(), SubmitError> {
-        let rest = self.submit(vec![op])?;
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(SubmitError {
-                error: Error::from_errno("io_submit", libc::EAGAIN),
-                ops: rest,
-            })
+    /// As [`Context::submit`], with the operation given back in the
+    /// [`Refused`]; one the kernel did not take comes back as `EAGAIN`.
+    #[allow(clippy::result_large_err)] // the operation is given back whole, by value
+    pub fn submit_one<'fd>(&mut self, mut op: Op<'fd>) -> std::result::Result<(), Refused<'fd>> {
+        if let Err(error) = self.check_owner("io_submit") {
+            return Err(Refused { error, op });
+        }
+        let key = self.next_key;
+        let (mut iocb, iovecs) = match self.prepare(&mut op, key) {
+            Ok(p) => p,
+            Err(error) => return Err(Refused { error, op }),
+        };
+        let ptrs = [std::ptr::from_mut(iocb.as_mut())];
+        // SAFETY: as in `submit`: the iocb points at the operation's heap
+        // buffers, which move into `in_flight` with it if it was taken.
+        match unsafe { self.issue(&ptrs) } {
+            Ok(1) => {
+                self.next_key += 1;
+                self.in_flight.insert(
+                    key,
+                    InFlight {
+                        iocb,
+                        body: op.body,
+                        _iovecs: iovecs,
+                    },
+                );
+                Ok(())
+            }
+            Ok(_) => Err(Refused {
+                error: Error::from_errno("io_submit", libc::EAGAIN)
+                    .with_detail("the kernel took none"),
+                op,
+            }),
+            Err(error) => Err(Refused {
+                error: explain_refusal(error, &op),
+                op,
+            }),
         }
     }
 
@@ -510,10 +574,10 @@ impl Context {
         for ev in self.events.drain(..) {
             if let Some(f) = self.in_flight.remove(&ev.data) {
                 out.push(Completion {
-                    token: f.op.token,
+                    token: f.body.token,
                     res: ev.res,
                     res2: ev.res2,
-                    op: f.op,
+                    body: f.body,
                 });
                 n += 1;
             }
@@ -545,7 +609,11 @@ impl Context {
     ///   normally.
     pub fn cancel(&mut self, token: u64) -> Result<()> {
         self.check_owner("io_cancel")?;
-        let Some((&key, f)) = self.in_flight.iter_mut().find(|(_, f)| f.op.token == token) else {
+        let Some((&key, f)) = self
+            .in_flight
+            .iter_mut()
+            .find(|(_, f)| f.body.token == token)
+        else {
             return Err(Error::from_errno("io_cancel", libc::ENOENT)
                 .with_kind(ErrorKind::NotFound)
                 .with_detail(format!("no operation with token {token} is in flight")));
@@ -557,10 +625,10 @@ impl Context {
             Ok(Some(ev)) => {
                 if let Some(f) = self.in_flight.remove(&key) {
                     self.ready.push_back(Completion {
-                        token: f.op.token,
+                        token: f.body.token,
                         res: ev.res,
                         res2: ev.res2,
-                        op: f.op,
+                        body: f.body,
                     });
                 }
                 Ok(())

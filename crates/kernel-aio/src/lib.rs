@@ -36,7 +36,7 @@
 //! let mut file = tempfile()?;
 //! file.write_all(b"hello, completion")?;
 //! let mut ctx = Context::new(8)?;
-//! ctx.submit(vec![Op::read(&file, 7, vec![0u8; 10]).token(1)])?;
+//! ctx.submit(&mut vec![Op::read(&file, 7, vec![0u8; 10]).token(1)])?;
 //! let done = ctx.wait(1, None)?;
 //! assert_eq!((done[0].token, done[0].result()?), (1, 10));
 //! assert_eq!(done[0].buffers()[0].as_slice(), b"completion");
@@ -69,9 +69,9 @@ mod raw;
 mod sys;
 
 #[cfg(feature = "async")]
-pub use asynchronous::AsyncContext;
+pub use asynchronous::{AsyncContext, Completions};
 pub use buffer::{AlignedBuf, Buf};
-pub use context::{Completion, Context, SubmitError};
+pub use context::{Completion, Context, Refused};
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use op::Op;
 pub use probe::probe;
