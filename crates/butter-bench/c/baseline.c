@@ -275,7 +275,7 @@ int butter_c_clone_ns_wait(const char *path, uint64_t n) {
  * (opened O_DIRECT), depth in flight, raw io_submit/io_getevents as a C
  * programmer would write them without libaio, per_submit operations per
  * io_submit. Returns the IOs done, or -1. */
-int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks, uint32_t per_submit) {
+int64_t butter_c_aio_read(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks, uint32_t per_submit, uint32_t seq) {
     aio_context_t ctx = 0;
     if (syscall(SYS_io_setup, depth, &ctx) < 0) return -1;
     struct iocb *cbs = calloc(depth, sizeof *cbs);
@@ -300,7 +300,7 @@ int64_t butter_c_aio_randread(int fd, uint64_t bs, uint32_t depth, uint64_t n, u
             cb->aio_fildes = fd;
             cb->aio_buf = (uint64_t)(uintptr_t)(bufs + (uint64_t)s * bs);
             cb->aio_nbytes = bs;
-            cb->aio_offset = (int64_t)((rng % blocks) * bs);
+            cb->aio_offset = (int64_t)((seq ? submitted % blocks : rng % blocks) * bs);
             ptrs[batch++] = cb;
             submitted++;
         }

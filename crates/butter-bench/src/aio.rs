@@ -41,31 +41,77 @@ fn prepare(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-fn ours(file: &File, depth: u32, n: u64, batched: bool) -> Duration {
-    let blocks = SIZE / BS as u64;
-    let mut ctx = Context::new(depth).expect("io_setup");
-    let mut free: Vec<Buf> = (0..depth)
-        .map(|_| Buf::from(AlignedBuf::new(BS, 4096).expect("buffer")))
+/// A job: block size, queue depth, sequential or random offsets.
+#[derive(Clone, Copy)]
+struct Job {
+    bs: usize,
+    depth: u32,
+    seq: bool,
+}
+
+impl Job {
+    const fn rand4k(depth: u32) -> Job {
+        Job {
+            bs: BS,
+            depth,
+            seq: false,
+        }
+    }
+
+    fn blocks(self) -> u64 {
+        SIZE / self.bs as u64
+    }
+}
+
+/// Offsets of a job, in block units: xorshift for random ones (the same
+/// sequence as the C loop), a wrapping counter for sequential ones.
+struct Offsets {
+    rng: u64,
+    next: u64,
+    job: Job,
+}
+
+impl Offsets {
+    fn new(job: Job) -> Offsets {
+        Offsets {
+            rng: 0x2545_F491_4F6C_DD1D,
+            next: 0,
+            job,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let block = if self.job.seq {
+            self.next % self.job.blocks()
+        } else {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            self.rng % self.job.blocks()
+        };
+        self.next += 1;
+        block * self.job.bs as u64
+    }
+}
+
+fn ours(file: &File, job: Job, n: u64, batched: bool) -> Duration {
+    let mut ctx = Context::new(job.depth).expect("io_setup");
+    let mut free: Vec<Buf> = (0..job.depth)
+        .map(|_| Buf::from(AlignedBuf::new(job.bs, 4096).expect("buffer")))
         .collect();
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut done: Vec<Completion> = Vec::with_capacity(depth as usize);
+    let mut offsets = Offsets::new(job);
+    let mut done: Vec<Completion> = Vec::with_capacity(job.depth as usize);
     timed(|| {
         let (mut submitted, mut finished) = (0u64, 0u64);
-        let mut batch_all = Vec::with_capacity(depth as usize);
+        let mut batch_all = Vec::with_capacity(job.depth as usize);
         while finished < n {
-            let mut batch = Vec::with_capacity(free.len());
             while submitted < n {
                 let Some(buf) = free.pop() else { break };
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                batch.push(Op::read(file, (rng % blocks) * BS as u64, buf));
+                let op = Op::read(file, offsets.next(), buf);
                 submitted += 1;
-            }
-            // One operation per io_submit, as fio does by default: a
-            // whole queue in one call is served in lockstep (see the
-            // batched row).
-            for op in batch.drain(..) {
+                // One operation per io_submit, as fio does by default: a
+                // whole queue in one call is served in lockstep (see the
+                // batched row).
                 if batched {
                     batch_all.push(op);
                 } else {
@@ -77,9 +123,10 @@ fn ours(file: &File, depth: u32, n: u64, batched: bool) -> Duration {
                 assert_eq!(ctx.submit(&mut batch_all).expect("submit"), all);
             }
             done.clear();
-            ctx.reap(1, None, &mut done).expect("reap");
+            ctx.reap(1, job.depth as usize, None, &mut done)
+                .expect("reap");
             for c in done.drain(..) {
-                assert_eq!(c.res, 4096);
+                assert_eq!(c.result().ok(), Some(job.bs as u64));
                 finished += 1;
                 free.extend(c.into_buffers());
             }
@@ -87,28 +134,89 @@ fn ours(file: &File, depth: u32, n: u64, batched: bool) -> Duration {
     })
 }
 
-fn in_c(file: &File, depth: u32, n: u64) -> Duration {
+fn in_c(file: &File, job: Job, n: u64) -> Duration {
     let mut ok = false;
-    let took =
-        timed(|| ok = c::aio_randread(file.as_fd(), BS as u64, depth, n, SIZE / BS as u64, 1));
+    let took = timed(|| {
+        ok = c::aio_read(
+            file.as_fd(),
+            job.bs as u64,
+            job.depth,
+            n,
+            job.blocks(),
+            1,
+            job.seq,
+        );
+    });
     assert!(ok, "C aio loop failed");
     took
 }
 
+/// The same job through io_uring (the `io-uring` crate), what a user might
+/// pick instead of native AIO, in the same pattern as the AIO loops: each
+/// read submitted by its own `io_uring_enter` as its buffer frees up (all
+/// queued reads in one call would be served in lockstep, as the batched
+/// AIO row shows), then a wait for at least one completion, taken from the
+/// shared ring.
+#[allow(unsafe_code)]
+fn uring(file: &File, job: Job, n: u64) -> Duration {
+    use io_uring::{IoUring, opcode, types};
+    let mut ring = IoUring::new(job.depth.next_power_of_two()).expect("io_uring_setup");
+    let mut bufs: Vec<AlignedBuf> = (0..job.depth)
+        .map(|_| AlignedBuf::new(job.bs, 4096).expect("buffer"))
+        .collect();
+    let mut free: Vec<usize> = (0..bufs.len()).collect();
+    let mut offsets = Offsets::new(job);
+    let fd = types::Fd(std::os::fd::AsRawFd::as_raw_fd(file));
+    let len = u32::try_from(job.bs).expect("block size");
+    timed(|| {
+        let (mut submitted, mut finished) = (0u64, 0u64);
+        while finished < n {
+            while submitted < n {
+                let Some(slot) = free.pop() else { break };
+                let read = opcode::Read::new(fd, bufs[slot].as_mut_ptr(), len)
+                    .offset(offsets.next())
+                    .build()
+                    .user_data(slot as u64);
+                // SAFETY: the buffer is not touched again until its
+                // completion comes back below, and outlives the ring's use.
+                unsafe { ring.submission().push(&read).expect("room in the queue") };
+                ring.submit().expect("io_uring_enter");
+                submitted += 1;
+            }
+            ring.submit_and_wait(1).expect("io_uring_enter");
+            for cqe in ring.completion() {
+                assert_eq!(cqe.result(), i32::try_from(job.bs).unwrap_or(-1));
+                free.push(usize::try_from(cqe.user_data()).unwrap_or(0));
+                finished += 1;
+            }
+        }
+    })
+}
+
 /// fio's own measure of the same job, as the time for `n` IOs.
-fn fio(path: &Path, depth: u32, n: u64) -> Option<Duration> {
+fn fio(path: &Path, job: Job, n: u64) -> Option<Duration> {
     let out = Command::new("fio")
         .args([
             "--name=j",
             "--ioengine=libaio",
-            "--rw=randread",
             "--direct=1",
             "--output-format=json",
         ])
+        .arg(if job.seq {
+            "--rw=read"
+        } else {
+            "--rw=randread"
+        })
         .arg(format!("--filename={}", path.display()))
-        .arg(format!("--bs={BS}"))
-        .arg(format!("--iodepth={depth}"))
+        .arg(format!("--bs={}", job.bs))
+        .arg(format!("--iodepth={}", job.depth))
         .arg(format!("--size={SIZE}"))
+        // Past the file's end, fio starts over (as ours and C do): a
+        // sequential job longer than the file is still n reads.
+        .arg(format!(
+            "--loops={}",
+            (n * job.bs as u64).div_ceil(SIZE).max(1)
+        ))
         .arg(format!("--number_ios={n}"))
         .output()
         .ok()?;
@@ -129,7 +237,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
             return Vec::new();
         }
     };
-    let have_fio = fio(&path, 1, 16).is_some();
+    let have_fio = fio(&path, Job::rand4k(1), 16).is_some();
     if !have_fio {
         eprintln!(
             "butter-bench: fio is not installed (apt install fio): the aio rows show no fio column"
@@ -143,12 +251,13 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
     ] {
         let n = plan.aio_ios;
         let iops = |s: f64| n as f64 / s;
+        let job = Job::rand4k(depth);
         let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
-            Box::new(|| ours(&file, depth, n, false)),
-            Box::new(|| in_c(&file, depth, n)),
+            Box::new(|| ours(&file, job, n, false)),
+            Box::new(|| in_c(&file, job, n)),
         ];
         if have_fio {
-            variants.push(Box::new(|| fio(&path, depth, n).expect("fio")));
+            variants.push(Box::new(|| fio(&path, job, n).expect("fio")));
         }
         let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
             .iter_mut()
@@ -170,8 +279,8 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
     let n = plan.aio_ios;
     let m = interleaved(
         plan.rounds,
-        &mut [&mut || ours(&file, 32, n, true), &mut || {
-            ours(&file, 32, n, false)
+        &mut [&mut || ours(&file, Job::rand4k(32), n, true), &mut || {
+            ours(&file, Job::rand4k(32), n, false)
         }],
     );
     rows.push(Row {
@@ -182,6 +291,57 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         peer: Some(("ours, one per io_submit", n as f64 / m[1])),
         higher_is_better: true,
         note: "batching the submission halves what a virtio disk delivers".into(),
+    });
+    // Beside io_uring, at depths 1 and 32.
+    for (depth, name) in [
+        (1u32, "aio 4 KiB random reads, depth 1, beside io_uring"),
+        (32, "aio 4 KiB random reads, depth 32, beside io_uring"),
+    ] {
+        let job = Job::rand4k(depth);
+        let m = interleaved(
+            plan.rounds,
+            &mut [&mut || ours(&file, job, n, false), &mut || {
+                uring(&file, job, n)
+            }],
+        );
+        rows.push(Row {
+            name,
+            unit: "IOPS",
+            ours: n as f64 / m[0],
+            c: None,
+            peer: Some(("io_uring (io-uring crate)", n as f64 / m[1])),
+            higher_is_better: true,
+            note: "io_uring submitting each read as it is queued".into(),
+        });
+    }
+    // Sequential 1 MiB reads: bandwidth, in MB/s (10^6 bytes).
+    let job = Job {
+        bs: 1 << 20,
+        depth: 4,
+        seq: true,
+    };
+    let n = (plan.aio_ios / 100).max(16);
+    let mbs = |s: f64| (n * job.bs as u64) as f64 / s / 1e6;
+    let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
+        Box::new(|| ours(&file, job, n, false)),
+        Box::new(|| in_c(&file, job, n)),
+    ];
+    if have_fio {
+        variants.push(Box::new(|| fio(&path, job, n).expect("fio")));
+    }
+    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
+        .iter_mut()
+        .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
+        .collect();
+    let m = interleaved(plan.rounds, &mut refs);
+    rows.push(Row {
+        name: "aio 1 MiB sequential reads, O_DIRECT, depth 4",
+        unit: "MB/s",
+        ours: mbs(m[0]),
+        c: Some(mbs(m[1])),
+        peer: m.get(2).map(|&s| ("fio libaio (the tool)", mbs(s))),
+        higher_is_better: true,
+        note: format!("{n} MiB read, through the 256 MiB file and over again"),
     });
     rows
 }

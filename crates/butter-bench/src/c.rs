@@ -166,30 +166,40 @@ pub(crate) fn clone_ns_wait(path: &std::ffi::CStr, n: u64) -> bool {
 }
 
 unsafe extern "C" {
-    fn butter_c_aio_randread(
+    fn butter_c_aio_read(
         fd: i32,
         bs: u64,
         depth: u32,
         n: u64,
         blocks: u64,
         per_submit: u32,
+        seq: u32,
     ) -> i64;
 }
 
-/// `n` random `bs`-byte reads of `fd` (O_DIRECT) with `depth` in flight,
-/// by raw `io_submit`/`io_getevents`; `false` on error.
-pub(crate) fn aio_randread(
+/// `n` `bs`-byte reads of `fd` (O_DIRECT), random or sequential (`seq`)
+/// over its first `blocks` blocks, with `depth` in flight, by raw
+/// `io_submit`/`io_getevents`; `false` on error.
+pub(crate) fn aio_read(
     fd: BorrowedFd<'_>,
     bs: u64,
     depth: u32,
     n: u64,
     blocks: u64,
     per_submit: u32,
+    seq: bool,
 ) -> bool {
     // SAFETY: `fd` is open for the call; the C code owns its context and
     // buffers and destroys the context before returning.
     unsafe {
-        butter_c_aio_randread(fd.as_raw_fd(), bs, depth, n, blocks, per_submit)
-            == i64::try_from(n).unwrap_or(-1)
+        butter_c_aio_read(
+            fd.as_raw_fd(),
+            bs,
+            depth,
+            n,
+            blocks,
+            per_submit,
+            u32::from(seq),
+        ) == i64::try_from(n).unwrap_or(-1)
     }
 }

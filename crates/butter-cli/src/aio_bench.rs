@@ -285,7 +285,7 @@ pub fn run_job(
             break;
         }
         done.clear();
-        ctx.reap(1, Some(Duration::from_secs(10)), &mut done)?;
+        ctx.reap(1, depth as usize, Some(Duration::from_secs(10)), &mut done)?;
         let now = Instant::now();
         for c in done.drain(..) {
             let slot = c.token;

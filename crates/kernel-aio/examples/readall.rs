@@ -35,7 +35,7 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         // What the kernel did not take stays in `batch`: read it later.
         next -= batch.len() as u64;
         done.clear();
-        ctx.reap(1, None, &mut done)?;
+        ctx.reap(1, DEPTH as usize, None, &mut done)?;
         for c in &done {
             let n = usize::try_from(c.result()?)?;
             let at = usize::try_from(c.token)? * BLOCK;

@@ -44,7 +44,8 @@ impl Shared {
     /// eventfd's count).
     fn pump(&mut self, me: Reaper) -> Result<bool> {
         let mut reaped = Vec::new();
-        self.ctx.reap(0, Some(Duration::ZERO), &mut reaped)?;
+        self.ctx
+            .reap(0, usize::MAX, Some(Duration::ZERO), &mut reaped)?;
         let mut for_others = false;
         for mut c in reaped {
             let id = c.token;

@@ -7,7 +7,9 @@
 //! second module allowed `unsafe`. Every iocb submitted, with the operation
 //! that owns its buffers and the iovec array it points to, is kept in
 //! `in_flight` until the kernel's completion for it has been taken from the
-//! ring or `io_getevents`; `Drop` calls `io_destroy`, which returns only
+//! ring or `io_getevents` (during the `io_submit` itself the operations sit
+//! in the caller's vector, held by `&mut`; moving them moves no heap
+//! buffer); `Drop` calls `io_destroy`, which returns only
 //! when no operation is in flight any more. The ring is read only through
 //! `&mut self` (one reaper), of a live context whose header was checked.
 #![allow(unsafe_code)]
@@ -172,6 +174,11 @@ impl From<Refused<'_>> for Error {
 /// - the async future of `AsyncContext` (feature `async`) holds a
 ///   token, not the buffer: dropping it leaves the buffer in the context.
 ///
+/// The tests check the first point under an allocator that poisons freed
+/// buffers and never reuses them: no completion lands in one after the
+/// context was dropped (and the check fails when the drop frees the
+/// buffers before `io_destroy`, or skips it).
+///
 /// A context belongs to the process that made it: used in a forked child
 /// it returns an error (and its drop there skips `io_destroy`).
 pub struct Context {
@@ -185,6 +192,11 @@ pub struct Context {
     ring: bool,
     eventfd: Option<EventFd>,
     dio_align: HashMap<i32, (u32, u32)>,
+    /// Boxed iocbs of reaped operations, reused (the kernel reads an iocb
+    /// only during `io_submit` and `io_cancel`): boxed, since each one's
+    /// address is handed to the kernel and must hold while in flight.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Iocb>>,
 }
 
 impl Context {
@@ -208,6 +220,7 @@ impl Context {
             ring,
             eventfd: None,
             dio_align: HashMap::new(),
+            spare: Vec::new(),
         })
     }
 
@@ -317,22 +330,24 @@ impl Context {
     /// heap addresses do not move when the operation itself is moved.
     fn prepare(&mut self, op: &mut Op<'_>, key: u64) -> Result<(Box<Iocb>, Vec<sys::RawIovec>)> {
         self.check_direct(op)?;
-        let mut iocb = Box::new(Iocb {
+        let offset = i64::try_from(op.body.offset).map_err(|_| {
+            Error::invalid_input(
+                opcode_name(op.opcode()),
+                format!(
+                    "the offset {} is past the largest a file can have",
+                    op.body.offset
+                ),
+            )
+        })?;
+        let mut iocb = self.spare.pop().unwrap_or_default();
+        *iocb = Iocb {
             aio_data: key,
             aio_lio_opcode: op.opcode() as u16,
             aio_fildes: op.raw_fd().unsigned_abs(),
-            aio_offset: i64::try_from(op.body.offset).map_err(|_| {
-                Error::invalid_input(
-                    opcode_name(op.opcode()),
-                    format!(
-                        "the offset {} is past the largest a file can have",
-                        op.body.offset
-                    ),
-                )
-            })?,
+            aio_offset: offset,
             aio_rw_flags: op.body.flags.bits().cast_signed(),
             ..Iocb::default()
-        });
+        };
         if let Some(p) = op.body.priority {
             iocb.aio_reqprio = p.raw()?;
             iocb.aio_flags |= IocbFlags::IOPRIO.bits();
@@ -498,47 +513,63 @@ impl Context {
         }
     }
 
-    /// Reaps at least `min` completions (waiting up to `timeout`, `None`:
-    /// no limit) and at most as many as are ready, appending them to
-    /// `out`; returns how many. Completions come from the ring in user
-    /// space when no wait is needed, else from `io_getevents`. The event
-    /// buffer is reused: no allocation per completion.
+    /// Reaps at least `min` and at most `max` completions (waiting up to
+    /// `timeout`, `None`: no limit), appending them to `out`; returns how
+    /// many. Completions come from the ring in user space when no wait is
+    /// needed, else from `io_getevents`. The event buffer is reused: no
+    /// allocation per completion. Completions past `max` stay with the
+    /// kernel for the next call.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`]: `min` over what is in flight (it would
-    /// wait forever), or use in a forked child; `EINTR` from the wait.
+    /// [`ErrorKind::InvalidInput`]: `max` 0 or under `min`; `min` over what
+    /// is in flight (it would wait forever); use in a forked child. An
+    /// error from the wait itself hands nothing out: what was reaped is
+    /// kept for the next call.
     pub fn reap(
         &mut self,
         min: usize,
+        max: usize,
         timeout: Option<Duration>,
         out: &mut Vec<Completion>,
     ) -> Result<usize> {
         self.check_owner("io_getevents")?;
-        let mut got = 0;
-        while let Some(c) = self.ready.pop_front() {
-            out.push(c);
-            got += 1;
+        if max == 0 || max < min {
+            return Err(Error::invalid_input(
+                "io_getevents",
+                format!("at most {max} completions, at least {min}: max must be ≥ 1 and ≥ min"),
+            ));
         }
-        if min > got + self.in_flight.len() {
+        if min > self.ready.len() + self.in_flight.len() {
             return Err(Error::invalid_input(
                 "io_getevents",
                 format!(
                     "waiting for {min} completions with {} in flight would never end",
-                    got + self.in_flight.len()
+                    self.ready.len() + self.in_flight.len()
                 ),
             ));
         }
+        let base = out.len();
+        while out.len() - base < max {
+            let Some(c) = self.ready.pop_front() else {
+                break;
+            };
+            out.push(c);
+        }
+        let got = out.len() - base;
+        let cap = self.in_flight.len().min(max - got);
+        if cap == 0 {
+            return Ok(got);
+        }
         self.events.clear();
-        let cap = self.in_flight.len().max(1);
         if self.ring {
             // SAFETY: our live context, with a known ring, reaped only here
             // (`&mut self`).
             unsafe { sys::ring_reap(self.id, &mut self.events, cap) };
         }
         let have = got + self.events.len();
-        if have < min || (!self.ring && !self.in_flight.is_empty()) {
+        if have < min || (!self.ring && self.events.len() < cap) {
             let start = self.events.len();
-            let room = cap.saturating_sub(start).max(1);
+            let room = cap - start;
             self.events.resize(start + room, IoEvent::default());
             let want = min.saturating_sub(have).min(room);
             let wait = if have >= min {
@@ -554,18 +585,24 @@ impl Context {
                     wait.map(crate::raw::timespec),
                 )
             });
-            let n = match n {
-                Ok(n) => n,
+            match n {
+                Ok(n) => self.events.truncate(start + n),
                 Err(e) => {
+                    // Keep everything for the next call, in order.
                     self.events.truncate(start);
-                    self.deliver(out);
+                    let mut kept = Vec::new();
+                    self.deliver(&mut kept);
+                    for c in kept.into_iter().rev() {
+                        self.ready.push_front(c);
+                    }
+                    for c in out.drain(base..).rev() {
+                        self.ready.push_front(c);
+                    }
                     return Err(e);
                 }
-            };
-            self.events.truncate(start + n);
+            }
         }
-        got += self.deliver(out);
-        Ok(got)
+        Ok(got + self.deliver(out))
     }
 
     /// Turns the gathered events into completions.
@@ -573,6 +610,9 @@ impl Context {
         let mut n = 0;
         for ev in self.events.drain(..) {
             if let Some(f) = self.in_flight.remove(&ev.data) {
+                if self.spare.len() < self.max_events as usize {
+                    self.spare.push(f.iocb);
+                }
                 out.push(Completion {
                     token: f.body.token,
                     res: ev.res,
@@ -585,14 +625,19 @@ impl Context {
         n
     }
 
-    /// Waits for at least `min` completions; as [`Context::reap`] into a
-    /// new vector.
+    /// Waits for at least `min` and takes at most `max` completions; as
+    /// [`Context::reap`] into a new vector.
     ///
     /// # Errors
     /// As [`Context::reap`].
-    pub fn wait(&mut self, min: usize, timeout: Option<Duration>) -> Result<Vec<Completion>> {
+    pub fn wait(
+        &mut self,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Completion>> {
         let mut out = Vec::new();
-        self.reap(min, timeout, &mut out)?;
+        self.reap(min, max, timeout, &mut out)?;
         Ok(out)
     }
 

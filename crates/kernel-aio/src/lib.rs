@@ -7,8 +7,9 @@
 //! express. Here an [`Op`] owns its buffers ([`Buf`]: a `Vec<u8>`, a boxed
 //! slice, or an [`AlignedBuf`] for `O_DIRECT`), [`Context::submit`] moves it
 //! into the context, and only the [`Completion`] the kernel delivered gives
-//! it back. [`Context`] explains why that holds against drop, leaks and
-//! `mem::forget`.
+//! the buffers back. [`Context`] explains why that holds against drop,
+//! leaks and `mem::forget`. An `Op` borrows its fd until it is submitted,
+//! so a write cannot be sent to a file that took a closed fd's number.
 //!
 //! # How it works
 //!
@@ -16,16 +17,20 @@
 //!   (the `unsafe` ones say what the caller must keep alive),
 //!   [`io_getevents`], [`io_pgetevents`], the kernel's [`Iocb`] and
 //!   [`IoEvent`], [`Opcode`], [`RwFlags`], [`IocbFlags`], [`IoPriority`].
-//! - [`Context`]: batch submission that gives back what the kernel did not
-//!   take; reaping from the completion ring in user space (acquire/release
-//!   on its head and tail, as libaio does) with `io_getevents` when a wait
-//!   is needed, into a reused buffer; cancellation whose completion arrives
-//!   exactly once; an eventfd for `poll`/`epoll` loops; `O_DIRECT`
-//!   alignment checked before submission, naming address, length or
-//!   offset; refusal in a forked child.
+//! - [`Context`]: batch submission that takes what the kernel took from the
+//!   front of the caller's vector and leaves the rest there; reaping from
+//!   the completion ring in user space (acquire/release on its head and
+//!   tail, as libaio does) with `io_getevents` when a wait is needed, into
+//!   a reused buffer; cancellation whose completion arrives exactly once;
+//!   an eventfd for `poll`/`epoll` loops; `O_DIRECT` alignment checked
+//!   before submission, naming address, length or offset; errors that name
+//!   the operation's length and offset, and `RWF_NOWAIT` where it is why;
+//!   refusal in a forked child.
 //! - `AsyncContext` (feature `async`): `submit(op).await` resolves to the
-//!   operation's completion, on async-io's reactor through the eventfd,
-//!   under any executor; a dropped future leaves its buffer to the context.
+//!   operation's completion, and `start(ops)` + `completions()` give a
+//!   `Stream` of the completions of operations started without a future;
+//!   on async-io's reactor through the eventfd, under any executor. A
+//!   dropped future leaves its buffer to the context.
 //!
 //! # Example
 //!
@@ -37,7 +42,7 @@
 //! file.write_all(b"hello, completion")?;
 //! let mut ctx = Context::new(8)?;
 //! ctx.submit(&mut vec![Op::read(&file, 7, vec![0u8; 10]).token(1)])?;
-//! let done = ctx.wait(1, None)?;
+//! let done = ctx.wait(1, 8, None)?;
 //! assert_eq!((done[0].token, done[0].result()?), (1, 10));
 //! assert_eq!(done[0].buffers()[0].as_slice(), b"completion");
 //! # fn tempfile() -> std::io::Result<std::fs::File> {
