@@ -114,7 +114,10 @@ pub(crate) fn mean(samples: &[f64]) -> f64 {
 }
 
 /// Runs every variant once per round, interleaved, after one warm-up round;
-/// returns each variant's median seconds per round.
+/// returns each variant's median seconds per round. Each round starts at
+/// the next variant, so none always runs first or right after the same
+/// one (a rate-limited cloud disk refills its budget during a tool's
+/// start-up, and the variant after that gap would gain from it).
 pub(crate) fn interleaved(
     rounds: usize,
     variants: &mut [&mut dyn FnMut() -> Duration],
@@ -122,10 +125,12 @@ pub(crate) fn interleaved(
     for v in variants.iter_mut() {
         v();
     }
-    let mut samples = vec![Vec::with_capacity(rounds); variants.len()];
-    for _ in 0..rounds {
-        for (v, s) in variants.iter_mut().zip(&mut samples) {
-            s.push(v().as_secs_f64());
+    let n = variants.len();
+    let mut samples = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            samples[i].push(variants[i]().as_secs_f64());
         }
     }
     samples.iter_mut().map(|s| median(s)).collect()

@@ -43,6 +43,10 @@ pub struct Args {
     /// Seconds to run.
     #[arg(long, default_value_t = 5.0)]
     pub runtime: f64,
+    /// Stop after this many operations, if --runtime has not passed first
+    /// (fio's number_ios).
+    #[arg(long, value_name = "N")]
+    pub number_ios: Option<u64>,
     /// O_DIRECT (the buffers are aligned for it).
     #[arg(long)]
     pub direct: bool,
@@ -345,6 +349,9 @@ pub fn run(args: &Args) -> Outcome {
             args.size, args.bs
         )));
     }
+    if args.number_ios == Some(0) {
+        return Err(UsageError("--number-ios must be at least 1".into()));
+    }
     if args.iodepth == 0 {
         return Err(UsageError("--iodepth must be at least 1".into()));
     }
@@ -367,7 +374,7 @@ pub fn run(args: &Args) -> Outcome {
         args.iodepth,
         size,
         runtime,
-        None,
+        args.number_ios,
         args.nowait,
         args.batch,
         |ios, at| {
@@ -393,6 +400,7 @@ pub fn run(args: &Args) -> Outcome {
         o.insert("iodepth".into(), args.iodepth.into());
         o.insert("direct".into(), args.direct.into());
         o.insert("ios".into(), s.ios.into());
+        o.insert("bytes".into(), s.bytes.into());
         o.insert("iops".into(), s.iops().into());
         o.insert(
             "bw_bytes".into(),

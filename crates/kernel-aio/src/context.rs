@@ -121,13 +121,20 @@ fn opcode_name(op: Opcode) -> &'static str {
 /// The kernel's refusal of `op` (the first of a submission: `io_submit`
 /// fails only when it takes none), with what it means for it.
 fn explain_refusal(e: Error, op: &Op<'_>) -> Error {
-    if e.errno() == libc::EOPNOTSUPP && op.body.flags.contains(crate::RwFlags::NOWAIT) {
-        return e.with_detail(
+    match (e.errno(), &op.body.kind) {
+        (libc::EOPNOTSUPP, _) if op.body.flags.contains(crate::RwFlags::NOWAIT) => e.with_detail(
             "RWF_NOWAIT: this file cannot do non-blocking reads and writes \
              (its driver or filesystem does not offer them)",
-        );
+        ),
+        (libc::EINVAL, Kind::Fsync | Kind::Fdsync) => e.with_detail(
+            "this file has no fsync (a pipe, a socket, some devices), or the kernel \
+             predates IOCB_CMD_FSYNC/FDSYNC (Linux 4.18)",
+        ),
+        (libc::EINVAL, Kind::Poll(_)) => e.with_detail(
+            "the kernel predates IOCB_CMD_POLL (Linux 4.18), or the events are not poll(2) events",
+        ),
+        _ => e,
     }
-    e
 }
 
 /// An operation [`Context::submit_one`] could not submit: the error and
@@ -330,6 +337,18 @@ impl Context {
     /// heap addresses do not move when the operation itself is moved.
     fn prepare(&mut self, op: &mut Op<'_>, key: u64) -> Result<(Box<Iocb>, Vec<sys::RawIovec>)> {
         self.check_direct(op)?;
+        if !op.body.flags.is_empty()
+            && matches!(op.body.kind, Kind::Fsync | Kind::Fdsync | Kind::Poll(_))
+        {
+            return Err(Error::invalid_input(
+                opcode_name(op.opcode()),
+                format!(
+                    "RWF flags ({:?}) apply to reads and writes only (the kernel refuses \
+                     them here with EINVAL)",
+                    op.body.flags
+                ),
+            ));
+        }
         let offset = i64::try_from(op.body.offset).map_err(|_| {
             Error::invalid_input(
                 opcode_name(op.opcode()),

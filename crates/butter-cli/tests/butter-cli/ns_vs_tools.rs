@@ -287,7 +287,9 @@ fn enter_by_container_name_and_errors() {
 }
 
 /// `butter aio-bench` beside fio on the same small job: both run it and
-/// report IOPS; bad arguments are usage errors.
+/// report IOPS; the same fixed jobs (a count of reads or writes, direct or
+/// buffered) report the same operations and bytes in both, and the file
+/// fio reads is the one ours made; bad arguments are usage errors.
 #[test]
 fn aio_bench_beside_fio() {
     let dir = crate::scratch("aio-bench");
@@ -348,12 +350,61 @@ fn aio_bench_beside_fio() {
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&fio.stdout).unwrap();
         assert!(v["jobs"][0]["read"]["iops"].as_f64().unwrap() > 0.0);
+        // Fixed work: both must report what was asked, no more, no less.
+        for (rw, fio_rw, side, direct) in [
+            ("write", "write", "write", true),
+            ("read", "read", "read", true),
+            ("randread", "randread", "read", false),
+        ] {
+            let mut ours = vec![
+                "aio-bench",
+                f,
+                "--rw",
+                rw,
+                "--bs",
+                "64k",
+                "--size",
+                "1M",
+                "--iodepth",
+                "4",
+                "--number-ios",
+                "12",
+                "--runtime",
+                "60",
+                "--json",
+            ];
+            if direct {
+                ours.push("--direct");
+            }
+            let out = butter(&ours);
+            assert!(out.status.success(), "{rw}: {}", text(&out.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let theirs = Command::new("fio")
+                .args(["--name=j", "--ioengine=libaio", "--bs=64k", "--iodepth=4"])
+                .args(["--size=1M", "--number_ios=12", "--output-format=json"])
+                .arg(format!("--rw={fio_rw}"))
+                .arg(format!("--direct={}", u8::from(direct)))
+                .arg(format!("--filename={f}"))
+                .output()
+                .unwrap();
+            assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+            let fv: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+            let job = &fv["jobs"][0][side];
+            assert_eq!(
+                (v["ios"].as_u64(), v["bytes"].as_u64()),
+                (job["total_ios"].as_u64(), job["io_bytes"].as_u64()),
+                "{rw}: ours {v} beside fio's {job}"
+            );
+            assert_eq!(v["ios"].as_u64(), Some(12), "{rw}");
+            assert_eq!(v["bytes"].as_u64(), Some(12 * 65536), "{rw}");
+        }
     }
     for bad in [
         ["--rw", "sideways"],
         ["--bs", "100"],
         ["--iodepth", "0"],
         ["--runtime", "-1"],
+        ["--number-ios", "0"],
     ] {
         let out = butter(&["aio-bench", f, bad[0], bad[1]]);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));

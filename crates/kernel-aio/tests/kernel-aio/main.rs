@@ -1077,6 +1077,21 @@ fn errors() {
             assert!(c.result().unwrap_err().to_string().contains("aio pread"));
         }
     }
+    // RWF flags on an operation that takes none: refused before the kernel
+    // would say EINVAL.
+    let e = ctx
+        .submit_one(Op::fsync(&file).flags(RwFlags::DSYNC))
+        .unwrap_err();
+    assert_eq!(e.error.kind(), ErrorKind::InvalidInput);
+    assert!(
+        e.error.to_string().contains("reads and writes only"),
+        "{}",
+        e.error
+    );
+    // fsync of a pipe, which has none: the kernel's EINVAL, explained.
+    let e = ctx.submit_one(Op::fsync(&r)).unwrap_err();
+    assert_eq!(e.error.errno(), libc::EINVAL, "{}", e.error);
+    assert!(e.error.to_string().contains("has no fsync"), "{}", e.error);
     // A max of 0, or under min.
     for (min, max) in [(0, 0), (2, 1)] {
         let e = ctx.wait(min, max, LIMIT).unwrap_err();
@@ -1155,6 +1170,17 @@ fn pgetevents() {
     assert_eq!(n, 1);
     assert_eq!((events[0].data, events[0].res), (77, 9));
     assert_eq!(&buf, b"raw layer");
+    // An opcode the kernel does not implement (NOOP has never been one):
+    // EINVAL from io_submit, nothing taken.
+    let mut noop = kernel_aio::Iocb {
+        aio_lio_opcode: kernel_aio::Opcode::Noop as u16,
+        aio_fildes: std::os::fd::AsRawFd::as_raw_fd(&file).unsigned_abs(),
+        ..kernel_aio::Iocb::default()
+    };
+    let ptrs = [std::ptr::from_mut(&mut noop)];
+    // SAFETY: no buffer; the iocb outlives the call, which takes nothing.
+    let e = unsafe { kernel_aio::io_submit(ctx_id, &ptrs) }.unwrap_err();
+    assert_eq!(e.errno(), libc::EINVAL, "{e}");
     // SAFETY: our context, nothing in flight, not used again.
     unsafe { kernel_aio::io_destroy(ctx_id).unwrap() };
 }
