@@ -420,14 +420,19 @@ pub fn run(args: &Args) -> Outcome {
     let mib = s.bytes as f64 / s.elapsed.as_secs_f64() / f64::from(1 << 20);
     let us = |ns: u64| ns as f64 / 1e3;
     Ok(print(&format!(
-        "{}: bs={} iodepth={} direct={} runtime={:.1}s\n  IOPS={:.1}k, BW={mib:.1}MiB/s\n  \
+        "{}: bs={} iodepth={} direct={} runtime={:.1}s\n  IOPS={}, BW={mib:.1}MiB/s\n  \
          clat (usec): p50={:.1}, p99={:.1}, p99.9={:.1}\n  cpu per IO: usr={:.2}us sys={:.2}us{}",
         args.rw,
         args.bs,
         args.iodepth,
         u8::from(args.direct),
         s.elapsed.as_secs_f64(),
-        s.iops() / 1e3,
+        // As fio prints it: 836, 31.1k.
+        if s.iops() < 10_000.0 {
+            format!("{:.0}", s.iops())
+        } else {
+            format!("{:.1}k", s.iops() / 1e3)
+        },
         us(s.percentile(50.0)),
         us(s.percentile(99.0)),
         us(s.percentile(99.9)),

@@ -26,7 +26,7 @@ Synopsis:
                [--user NAME] [--] [CMD ARGS...]
   butter ns [--json] [PID]
   butter aio-bench FILE [--rw RW] [--bs 4k] [--iodepth N] [--size S] [--runtime SECS]
-                   [--direct] [--nowait] [--json]
+                   [--number-ios N] [--direct] [--nowait] [--batch N] [--json]
   butter completions SHELL
 
 Across the commands: --count 0 and --timeout 0 mean no limit; a usage
