@@ -264,6 +264,18 @@ impl Context {
         self.ring
     }
 
+    /// Turns reaping from the ring in user space on (the default, where the
+    /// ring's header is the one this crate knows) or off (every reap is an
+    /// `io_getevents`, as on a kernel whose ring this crate does not know:
+    /// to compare the two, or to rule the ring out). Returns whether it is
+    /// on now: asking for it on a ring this crate does not know leaves it
+    /// off.
+    pub fn set_user_space_reaping(&mut self, on: bool) -> bool {
+        // SAFETY: our live context.
+        self.ring = on && self.owner == sys::getpid() && unsafe { sys::ring_known(self.id) };
+        self.ring
+    }
+
     fn check_owner(&self, call: &'static str) -> Result<()> {
         let me = sys::getpid();
         if me != self.owner {

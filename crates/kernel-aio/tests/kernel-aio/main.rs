@@ -685,16 +685,37 @@ fn short_reads() {
     assert_eq!(done[0].result().unwrap(), 100, "a short read at the end");
     assert_eq!(&done[0].buffers()[0].as_slice()[..100], data(100, 1));
     assert_eq!(done[1].result().unwrap(), 0, "past the end: 0");
+    // The same bound by syscall alone.
+    let mut by_syscall = Context::new(8).unwrap();
+    assert!(!by_syscall.set_user_space_reaping(false));
+    by_syscall
+        .submit(&mut vec![
+            Op::read(&file, 0, vec![0u8; 8]),
+            Op::read(&file, 8, vec![0u8; 8]),
+        ])
+        .unwrap();
+    assert_eq!(by_syscall.wait(0, 1, LIMIT).unwrap().len(), 1);
+    assert_eq!(by_syscall.wait(1, 64, LIMIT).unwrap().len(), 1);
 }
 
 fn many_rounds() {
     let dir = TempDir::new("aio-rounds");
     let file = scratch(&dir, "f", 0);
     file.set_len(1 << 20).unwrap();
+    // Reaped from the ring in user space, then by syscall only (the path a
+    // kernel with a ring this crate does not know takes).
+    for ring in [true, false] {
+        many_rounds_with(&file, ring);
+    }
+}
+
+fn many_rounds_with(file: &File, ring: bool) {
     let mut ctx = Context::new(8).unwrap();
+    assert!(ctx.reaps_in_user_space(), "this kernel's ring is known");
+    assert_eq!(ctx.set_user_space_reaping(ring), ring);
     let total = 2000u64;
     let mut pending: Vec<Op> = (0..total)
-        .map(|i| Op::read(&file, (i % 256) * 4096, vec![0u8; 512]).token(i))
+        .map(|i| Op::read(file, (i % 256) * 4096, vec![0u8; 512]).token(i))
         .collect();
     let mut seen = vec![0u32; total as usize];
     let mut done = Vec::new();
@@ -836,11 +857,24 @@ fn drop_poisoned() {
         );
         drop(ctx);
     }
-    assert_eq!(
-        quarantine::held(),
-        ROUNDS * OPS as usize,
-        "every buffer was freed"
-    );
+    let mut expected = ROUNDS * OPS as usize;
+    // Async: each read's future polled once (submitted) and dropped, then
+    // the context dropped; the buffers stay the context's until the kernel
+    // is done, then go.
+    #[cfg(feature = "async")]
+    for round in 0..4 {
+        let ctx = kernel_aio::AsyncContext::new(OPS as u32).unwrap();
+        for op in reads() {
+            let mut fut = Box::pin(ctx.submit(op));
+            let polled = futures_lite::future::block_on(futures_lite::future::poll_once(&mut fut));
+            if let Some(done) = polled {
+                assert_eq!(done.unwrap().result().unwrap(), LEN as u64, "round {round}");
+            }
+        }
+        drop(ctx);
+        expected += OPS as usize;
+    }
+    assert_eq!(quarantine::held(), expected, "every buffer was freed");
     // The same reads again, waited for: the disk has served everything
     // asked of it before (a late write would have landed by now).
     let mut ctx = Context::new(OPS as u32).unwrap();
