@@ -857,6 +857,7 @@ fn drop_poisoned() {
         );
         drop(ctx);
     }
+    #[allow(unused_mut)] // added to with the async feature
     let mut expected = ROUNDS * OPS as usize;
     // Async: each read's future polled once (submitted) and dropped, then
     // the context dropped; the buffers stay the context's until the kernel
