@@ -275,7 +275,15 @@ int butter_c_clone_ns_wait(const char *path, uint64_t n) {
  * (opened O_DIRECT), depth in flight, raw io_submit/io_getevents as a C
  * programmer would write them without libaio, per_submit operations per
  * io_submit. Returns the IOs done, or -1. */
-int64_t butter_c_aio_read(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks, uint32_t per_submit, uint32_t seq) {
+static uint64_t ns_of(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop alone is timed, wall and CPU (the context and buffers are made
+ * before and freed after, as the Rust variant's are). */
+int64_t butter_c_aio_read(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint64_t blocks, uint32_t per_submit, uint32_t seq, uint64_t *wall_ns, uint64_t *cpu_ns) {
     aio_context_t ctx = 0;
     if (syscall(SYS_io_setup, depth, &ctx) < 0) return -1;
     struct iocb *cbs = calloc(depth, sizeof *cbs);
@@ -288,6 +296,7 @@ int64_t butter_c_aio_read(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint6
     for (uint32_t i = 0; i < depth; i++) free_slots[i] = i;
     uint64_t rng = 0x2545F4914F6CDD1DULL, submitted = 0, done = 0;
     int64_t result = 0;
+    uint64_t wall0 = ns_of(CLOCK_MONOTONIC), cpu0 = ns_of(CLOCK_PROCESS_CPUTIME_ID);
     while (done < n) {
         int batch = 0;
         while (nfree > 0 && submitted < n) {
@@ -319,6 +328,8 @@ int64_t butter_c_aio_read(int fd, uint64_t bs, uint32_t depth, uint64_t n, uint6
         }
         if (result < 0) break;
     }
+    *wall_ns = ns_of(CLOCK_MONOTONIC) - wall0;
+    *cpu_ns = ns_of(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     syscall(SYS_io_destroy, ctx);
     free(cbs); free(ptrs); free(events); free(bufs); free(free_slots);
     return result < 0 ? -1 : (int64_t)done;

@@ -94,14 +94,28 @@ impl Offsets {
     }
 }
 
+/// The wall and CPU time of a loop.
+#[derive(Clone, Copy)]
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
 fn ours(file: &File, job: Job, n: u64, batched: bool) -> Duration {
+    ours_took(file, job, n, batched).wall
+}
+
+/// Our loop; the context is made before and destroyed after the timed
+/// part, as the C loop's.
+fn ours_took(file: &File, job: Job, n: u64, batched: bool) -> Took {
     let mut ctx = Context::new(job.depth).expect("io_setup");
     let mut free: Vec<Buf> = (0..job.depth)
         .map(|_| Buf::from(AlignedBuf::new(job.bs, 4096).expect("buffer")))
         .collect();
     let mut offsets = Offsets::new(job);
     let mut done: Vec<Completion> = Vec::with_capacity(job.depth as usize);
-    timed(|| {
+    let cpu0 = cpu_time();
+    let wall = timed(|| {
         let (mut submitted, mut finished) = (0u64, 0u64);
         let mut batch_all = Vec::with_capacity(job.depth as usize);
         while finished < n {
@@ -131,24 +145,29 @@ fn ours(file: &File, job: Job, n: u64, batched: bool) -> Duration {
                 free.extend(c.into_buffers());
             }
         }
-    })
+    });
+    Took {
+        wall,
+        cpu: cpu_time().saturating_sub(cpu0),
+    }
 }
 
 fn in_c(file: &File, job: Job, n: u64) -> Duration {
-    let mut ok = false;
-    let took = timed(|| {
-        ok = c::aio_read(
-            file.as_fd(),
-            job.bs as u64,
-            job.depth,
-            n,
-            job.blocks(),
-            1,
-            job.seq,
-        );
-    });
-    assert!(ok, "C aio loop failed");
-    took
+    in_c_took(file, job, n).wall
+}
+
+fn in_c_took(file: &File, job: Job, n: u64) -> Took {
+    let (wall, cpu) = c::aio_read(
+        file.as_fd(),
+        job.bs as u64,
+        job.depth,
+        n,
+        job.blocks(),
+        1,
+        job.seq,
+    )
+    .expect("C aio loop failed");
+    Took { wall, cpu }
 }
 
 /// The same job through io_uring (the `io-uring` crate), what a user might
@@ -193,8 +212,16 @@ fn uring(file: &File, job: Job, n: u64) -> Duration {
     })
 }
 
-/// fio's own measure of the same job, as the time for `n` IOs.
-fn fio(path: &Path, job: Job, n: u64) -> Option<Duration> {
+/// What fio measured of a job: its IOPS, and its CPU time (user and
+/// system, from its `usr_cpu`/`sys_cpu` percentages of the job's runtime)
+/// per operation, in seconds.
+struct FioRun {
+    iops: f64,
+    cpu_per_io: f64,
+}
+
+/// fio's own measure of the same job.
+fn fio_run(path: &Path, job: Job, n: u64) -> Option<FioRun> {
     let out = Command::new("fio")
         .args([
             "--name=j",
@@ -224,8 +251,29 @@ fn fio(path: &Path, job: Job, n: u64) -> Option<Duration> {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let iops = v["jobs"][0]["read"]["iops"].as_f64()?;
-    Some(Duration::from_secs_f64(n as f64 / iops))
+    let j = &v["jobs"][0];
+    let ios = j["read"]["total_ios"].as_f64()?;
+    let cpu_pct = j["usr_cpu"].as_f64()? + j["sys_cpu"].as_f64()?;
+    let runtime_s = j["job_runtime"].as_f64()? / 1e3;
+    Some(FioRun {
+        iops: j["read"]["iops"].as_f64()?,
+        cpu_per_io: cpu_pct / 100.0 * runtime_s / ios.max(1.0),
+    })
+}
+
+/// fio's time for `n` operations of the job, at its rate.
+fn fio(path: &Path, job: Job, n: u64) -> Option<Duration> {
+    fio_run(path, job, n).map(|r| Duration::from_secs_f64(n as f64 / r.iops))
+}
+
+/// This process's CPU time, user and system (`CLOCK_PROCESS_CPUTIME_ID`,
+/// as the C loop reads it).
+fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        t.tv_sec.unsigned_abs(),
+        t.tv_nsec.unsigned_abs().try_into().unwrap_or(0),
+    )
 }
 
 pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
@@ -291,6 +339,35 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         peer: Some(("ours, one per io_submit", n as f64 / m[1])),
         higher_is_better: true,
         note: "batching the submission halves what a virtio disk delivers".into(),
+    });
+    // CPU per operation at depth 32: ours reaps from the ring in user
+    // space where the C loop calls io_getevents every time; fio's own
+    // accounting of its job.
+    let job = Job::rand4k(32);
+    let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
+        Box::new(|| ours_took(&file, job, n, false).cpu),
+        Box::new(|| in_c_took(&file, job, n).cpu),
+    ];
+    if have_fio {
+        variants.push(Box::new(|| {
+            let r = fio_run(&path, job, n).expect("fio");
+            Duration::from_secs_f64(r.cpu_per_io * n as f64)
+        }));
+    }
+    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
+        .iter_mut()
+        .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
+        .collect();
+    let m = interleaved(plan.rounds, &mut refs);
+    let us = |s: f64| s / n as f64 * 1e6;
+    rows.push(Row {
+        name: "aio 4 KiB random reads, depth 32: CPU per read",
+        unit: "µs",
+        ours: us(m[0]),
+        c: Some(us(m[1])),
+        peer: m.get(2).map(|&s| ("fio libaio (the tool)", us(s))),
+        higher_is_better: false,
+        note: "user + system time of the loop (fio: of its job)".into(),
     });
     // Beside io_uring, at depths 1 and 32.
     for (depth, name) in [

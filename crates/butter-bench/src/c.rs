@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
 
 unsafe extern "C" {
     fn butter_c_eventfd_pairs(fd: i32, n: u64) -> u64;
@@ -174,12 +175,15 @@ unsafe extern "C" {
         blocks: u64,
         per_submit: u32,
         seq: u32,
+        wall_ns: *mut u64,
+        cpu_ns: *mut u64,
     ) -> i64;
 }
 
 /// `n` `bs`-byte reads of `fd` (O_DIRECT), random or sequential (`seq`)
 /// over its first `blocks` blocks, with `depth` in flight, by raw
-/// `io_submit`/`io_getevents`; `false` on error.
+/// `io_submit`/`io_getevents`: the loop's wall and CPU time (setting up and
+/// tearing down the context are not in them); `None` on error.
 pub(crate) fn aio_read(
     fd: BorrowedFd<'_>,
     bs: u64,
@@ -188,10 +192,12 @@ pub(crate) fn aio_read(
     blocks: u64,
     per_submit: u32,
     seq: bool,
-) -> bool {
+) -> Option<(Duration, Duration)> {
+    let (mut wall, mut cpu) = (0u64, 0u64);
     // SAFETY: `fd` is open for the call; the C code owns its context and
-    // buffers and destroys the context before returning.
-    unsafe {
+    // buffers and destroys the context before returning; it writes the two
+    // times into the locals.
+    let done = unsafe {
         butter_c_aio_read(
             fd.as_raw_fd(),
             bs,
@@ -200,6 +206,10 @@ pub(crate) fn aio_read(
             blocks,
             per_submit,
             u32::from(seq),
-        ) == i64::try_from(n).unwrap_or(-1)
-    }
+            &raw mut wall,
+            &raw mut cpu,
+        )
+    };
+    (done == i64::try_from(n).ok()?)
+        .then(|| (Duration::from_nanos(wall), Duration::from_nanos(cpu)))
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use event_fd::AsyncEventFd;
@@ -15,12 +15,17 @@ use futures_core::Stream;
 
 use crate::{Completion, Context, Op, Refused};
 
-/// Where a completion goes: the `submit` future of that id, or the stream.
+/// Who reaps: the `submit` future of that id, a completions stream, or
+/// neither (a cancel handing out what it delivered).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reaper {
     Future(u64),
     Stream,
+    Nobody,
 }
+
+/// The eventfd read a waiter is parked on, kept across its polls.
+type Wait<'a> = Option<Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>>;
 
 struct Shared {
     ctx: Context,
@@ -35,33 +40,42 @@ struct Shared {
     routes: HashMap<u64, (u64, bool)>,
     /// Completions of started operations, in the order they were reaped.
     stream: VecDeque<Completion>,
+    /// The waker of each `submit` future waiting, by id: a completion
+    /// routed to it by another waiter wakes it directly (the eventfd's
+    /// count, read by whoever came first, cannot wake them all).
+    wakers: HashMap<u64, Waker>,
+    /// The wakers of the streams waiting.
+    stream_wakers: Vec<Waker>,
 }
 
 impl Shared {
-    /// Reaps what is ready without waiting and routes each completion to
-    /// its future or to the stream. Returns whether one went to a waiter
-    /// other than `me` (who must then be woken: `me` consumed the
-    /// eventfd's count).
-    fn pump(&mut self, me: Reaper) -> Result<bool> {
+    /// Reaps what is ready without waiting, routes each completion to its
+    /// future or to the streams, and wakes those of them other than `me`.
+    fn pump(&mut self, me: Reaper) -> Result<()> {
         let mut reaped = Vec::new();
         self.ctx
             .reap(0, usize::MAX, Some(Duration::ZERO), &mut reaped)?;
-        let mut for_others = false;
         for mut c in reaped {
             let id = c.token;
             let (token, started) = self.routes.remove(&id).unwrap_or((id, false));
             c.token = token;
             if started {
-                for_others |= me != Reaper::Stream;
                 self.stream.push_back(c);
+                if me != Reaper::Stream {
+                    self.stream_wakers.drain(..).for_each(Waker::wake);
+                }
             } else if !self.abandoned.remove(&id) {
-                for_others |= me != Reaper::Future(id);
                 self.done.insert(id, c);
+                if me != Reaper::Future(id)
+                    && let Some(w) = self.wakers.remove(&id)
+                {
+                    w.wake();
+                }
             }
             // An abandoned one is dropped here, with its buffer, now that
             // the kernel is done with it.
         }
-        Ok(for_others)
+        Ok(())
     }
 
     #[allow(clippy::result_large_err)] // the operation is given back whole, by value
@@ -165,6 +179,8 @@ impl AsyncContext {
                 abandoned: HashSet::new(),
                 routes: HashMap::new(),
                 stream: VecDeque::new(),
+                wakers: HashMap::new(),
+                stream_wakers: Vec::new(),
             }),
             wake: AsyncEventFd::new(efd)?,
         })
@@ -174,10 +190,54 @@ impl AsyncContext {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the other waiters: one of them has a completion to take.
-    fn wake_others(&self) {
-        // A full counter (u64::MAX - 1) is already readable: nothing lost.
-        let _ = self.wake.get_ref().try_write(1);
+    /// One poll of a waiter: reap and route what is ready, take `me`'s
+    /// completion if there is one, else leave `me`'s waker and wait for the
+    /// eventfd (whoever reads it reaps, and wakes the owners of what it
+    /// reaped).
+    fn poll_for<'a>(
+        &'a self,
+        me: Reaper,
+        cx: &mut std::task::Context<'_>,
+        wait: &mut Wait<'a>,
+    ) -> Poll<Result<Completion>> {
+        loop {
+            {
+                let mut s = self.lock();
+                if let Err(e) = s.pump(me) {
+                    return Poll::Ready(Err(e));
+                }
+                let mine = match me {
+                    Reaper::Future(id) => s.done.remove(&id),
+                    Reaper::Stream => s.stream.pop_front(),
+                    Reaper::Nobody => None,
+                };
+                if let Some(c) = mine {
+                    *wait = None;
+                    return Poll::Ready(Ok(c));
+                }
+                match me {
+                    Reaper::Future(id) => {
+                        s.wakers.insert(id, cx.waker().clone());
+                    }
+                    Reaper::Stream => {
+                        if !s.stream_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                            s.stream_wakers.push(cx.waker().clone());
+                        }
+                    }
+                    Reaper::Nobody => {}
+                }
+            }
+            let read = wait.get_or_insert_with(|| Box::pin(self.wake.read()));
+            match read.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => {
+                    *wait = None;
+                    if let Err(e) = r {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+            }
+        }
     }
 
     /// How many operations the kernel holds.
@@ -198,25 +258,10 @@ impl AsyncContext {
             id,
             armed: true,
         };
-        loop {
-            let woke_others = {
-                let mut s = self.lock();
-                let others = s.pump(Reaper::Future(id))?;
-                if let Some(c) = s.done.remove(&id) {
-                    guard.armed = false;
-                    drop(s);
-                    if others {
-                        self.wake_others();
-                    }
-                    return Ok(c);
-                }
-                others
-            };
-            if woke_others {
-                self.wake_others();
-            }
-            self.wake.read().await?;
-        }
+        let mut wait: Wait<'_> = None;
+        let c = std::future::poll_fn(|cx| self.poll_for(Reaper::Future(id), cx, &mut wait)).await?;
+        guard.armed = false;
+        Ok(c)
     }
 
     /// Submits `ops` without futures, as [`Context::submit`]: those the
@@ -260,18 +305,16 @@ impl AsyncContext {
                     .with_detail(format!("no operation with token {token} is in flight"))
             })?;
         s.ctx.cancel(id)?;
-        // A completion delivered by the cancel itself waits in the context;
-        // wake whoever it belongs to.
-        drop(s);
-        self.wake_others();
-        Ok(())
+        // A completion delivered by the cancel itself waits in the context:
+        // hand it to whoever it belongs to.
+        s.pump(Reaper::Nobody)
     }
 }
 
 /// The `Stream` of [`AsyncContext::completions`].
 pub struct Completions<'a> {
     ctx: &'a AsyncContext,
-    wait: Option<Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>>,
+    wait: Wait<'a>,
 }
 
 impl Stream for Completions<'_> {
@@ -281,33 +324,10 @@ impl Stream for Completions<'_> {
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Option<Result<Completion>>> {
-        let ctx = self.ctx;
-        loop {
-            let (next, others) = {
-                let mut s = ctx.lock();
-                match s.pump(Reaper::Stream) {
-                    Ok(others) => (s.stream.pop_front(), others),
-                    Err(e) => return Poll::Ready(Some(Err(e))),
-                }
-            };
-            if others {
-                ctx.wake_others();
-            }
-            if let Some(c) = next {
-                self.wait = None;
-                return Poll::Ready(Some(Ok(c)));
-            }
-            let wait = self.wait.get_or_insert_with(|| Box::pin(ctx.wake.read()));
-            match wait.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => {
-                    self.wait = None;
-                    if let Err(e) = r {
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                }
-            }
-        }
+        let this = &mut *self;
+        this.ctx
+            .poll_for(Reaper::Stream, cx, &mut this.wait)
+            .map(Some)
     }
 }
 
@@ -329,6 +349,7 @@ impl Drop for Abandon<'_> {
     fn drop(&mut self) {
         if self.armed {
             let mut s = self.ctx.lock();
+            s.wakers.remove(&self.id);
             if s.done.remove(&self.id).is_none() {
                 s.abandoned.insert(self.id);
             }

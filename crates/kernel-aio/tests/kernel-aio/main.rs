@@ -304,19 +304,66 @@ fn async_two_executors() {
 /// really waits), reads that complete at once, and a cancelled poll.
 #[cfg(feature = "async")]
 fn async_stream() {
-    use futures_lite::StreamExt;
-    use kernel_aio::AsyncContext;
     use std::sync::Arc;
     let dir = TempDir::new("aio-stream");
     let file = Arc::new(scratch(&dir, "f", 0));
     (&*file).write_all(&data(64 * 1024, 2)).unwrap();
+    // Many rounds: a wake-up lost between the tasks shows as a hang (the
+    // harness's time limit), and one round alone does not always lose one.
+    for _ in 0..25 {
+        async_stream_round(&file);
+    }
+    async_wakeup_handed_on();
+}
+
+/// The race the rounds above may or may not hit, made deterministic: three
+/// futures parked on the eventfd; two of their polls complete (in the
+/// writer's `write`, so both are in the ring and the eventfd counts 2); one
+/// future reads the count and reaps both; a second reads whatever the first
+/// left on the eventfd and finds nothing of its own. The owner of the other
+/// completion must still wake and take it: the reaper wakes it directly.
+/// Waking it through the eventfd instead (as a first version did) loses it
+/// to the second reader, and this test hangs until the harness kills it.
+#[cfg(feature = "async")]
+fn async_wakeup_handed_on() {
+    use futures_lite::future::{block_on, poll_once};
+    use kernel_aio::AsyncContext;
+    let ctx = AsyncContext::new(8).unwrap();
+    let pipes: Vec<_> = (0..3).map(|_| rustix::pipe::pipe().unwrap()).collect();
+    let mut parked: Vec<_> = pipes
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| Box::pin(ctx.submit(Op::poll(r, libc::POLLIN).token(i as u64))))
+        .collect();
+    for f in &mut parked {
+        assert!(block_on(poll_once(f)).is_none(), "parked");
+    }
+    let [owner, bystander, reaper] = <[_; 3]>::try_from(parked).ok().unwrap();
+    let (mut owner, mut bystander, mut reaper) = (owner, bystander, reaper);
+    rustix::io::write(&pipes[0].1, b"x").unwrap();
+    rustix::io::write(&pipes[2].1, b"x").unwrap();
+    let c = block_on(poll_once(&mut reaper))
+        .expect("the reaper's own")
+        .unwrap();
+    assert_eq!(c.token, 2);
+    assert!(block_on(poll_once(&mut bystander)).is_none());
+    let c = block_on(&mut owner).unwrap();
+    assert_eq!(c.token, 0);
+    drop(bystander);
+}
+
+#[cfg(feature = "async")]
+fn async_stream_round(file: &std::sync::Arc<File>) {
+    use futures_lite::StreamExt;
+    use kernel_aio::AsyncContext;
+    use std::sync::Arc;
     let ctx = Arc::new(AsyncContext::new(64).unwrap());
     let pipes: Arc<Vec<_>> = Arc::new((0..8).map(|_| rustix::pipe::pipe().unwrap()).collect());
     // Started: polls on pipes 0..4, 16 reads, and a poll that is cancelled.
     let mut ops: Vec<Op> = (0..4u64)
         .map(|i| Op::poll(&pipes[i as usize].0, libc::POLLIN).token(i))
         .collect();
-    ops.extend((0..16u64).map(|i| Op::read(&*file, i * 4096, vec![0u8; 4096]).token(100 + i)));
+    ops.extend((0..16u64).map(|i| Op::read(&**file, i * 4096, vec![0u8; 4096]).token(100 + i)));
     let (never, _w) = rustix::pipe::pipe().unwrap();
     ops.push(Op::poll(&never, libc::POLLIN).token(99));
     assert_eq!(ctx.start(&mut ops).unwrap(), 21);
@@ -354,15 +401,26 @@ fn async_stream() {
             })
         })
         .collect();
+    // Two runner threads, started once every task is spawned; each stops
+    // when it takes one from a semaphore eventfd.
+    let stop = Arc::new(
+        event_fd::AsyncEventFd::new(
+            event_fd::EventFd::with_flags(
+                0,
+                event_fd::EventFdFlags::SEMAPHORE | event_fd::EventFdFlags::NONBLOCK,
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
     let runners: Vec<_> = (0..2)
         .map(|_| {
-            let ex = Arc::clone(&ex);
+            let (ex, stop) = (Arc::clone(&ex), Arc::clone(&stop));
             std::thread::spawn(move || {
-                futures_lite::future::block_on(ex.run(std::future::pending::<()>()))
+                futures_lite::future::block_on(ex.run(async move { stop.read().await }))
             })
         })
         .collect();
-    drop(runners); // they run until the process ends
     // Wake the pipes one by one, the awaited and the started ones mixed.
     for i in [4, 0, 5, 1, 6, 2, 7, 3] {
         rustix::io::write(&pipes[i].1, b"x").unwrap();
@@ -383,6 +441,10 @@ fn async_stream() {
     assert_eq!(tokens, want, "each started operation exactly once");
     assert_eq!(ctx.in_flight(), 0);
     assert_eq!(ctx.cancel(99).unwrap_err().kind(), ErrorKind::NotFound);
+    futures_lite::future::block_on(stop.write(2)).unwrap();
+    for r in runners {
+        r.join().unwrap().unwrap();
+    }
 }
 
 /// Reproducible bytes (xorshift), different for each seed.
