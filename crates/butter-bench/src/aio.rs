@@ -276,6 +276,37 @@ fn cpu_time() -> Duration {
     )
 }
 
+/// A measured variant: one run, its time.
+type Variant<'a> = Box<dyn FnMut() -> Duration + 'a>;
+
+/// Ours, the C loop and (where installed) fio on the same job: their wall
+/// times for `n` reads.
+fn ours_c_fio<'a>(
+    file: &'a File,
+    path: &'a Path,
+    job: Job,
+    n: u64,
+    fio_too: bool,
+) -> Vec<Variant<'a>> {
+    let mut variants: Vec<Variant<'a>> = vec![
+        Box::new(move || ours(file, job, n, false)),
+        Box::new(move || in_c(file, job, n)),
+    ];
+    if fio_too {
+        variants.push(Box::new(move || fio(path, job, n).expect("fio")));
+    }
+    variants
+}
+
+/// [`interleaved`] over boxed variants.
+fn medians(rounds: usize, mut variants: Vec<Variant<'_>>) -> Vec<f64> {
+    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
+        .iter_mut()
+        .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
+        .collect();
+    interleaved(rounds, &mut refs)
+}
+
 pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
     let path = bench_file();
     let file = match prepare(&path) {
@@ -300,18 +331,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         let n = plan.aio_ios;
         let iops = |s: f64| n as f64 / s;
         let job = Job::rand4k(depth);
-        let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
-            Box::new(|| ours(&file, job, n, false)),
-            Box::new(|| in_c(&file, job, n)),
-        ];
-        if have_fio {
-            variants.push(Box::new(|| fio(&path, job, n).expect("fio")));
-        }
-        let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
-            .iter_mut()
-            .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
-            .collect();
-        let m = interleaved(plan.rounds, &mut refs);
+        let m = medians(plan.rounds, ours_c_fio(&file, &path, job, n, have_fio));
         rows.push(Row {
             name,
             unit: "IOPS",
@@ -344,7 +364,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
     // space where the C loop calls io_getevents every time; fio's own
     // accounting of its job.
     let job = Job::rand4k(32);
-    let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
+    let mut variants: Vec<Variant> = vec![
         Box::new(|| ours_took(&file, job, n, false).cpu),
         Box::new(|| in_c_took(&file, job, n).cpu),
     ];
@@ -354,11 +374,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
             Duration::from_secs_f64(r.cpu_per_io * n as f64)
         }));
     }
-    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
-        .iter_mut()
-        .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
-        .collect();
-    let m = interleaved(plan.rounds, &mut refs);
+    let m = medians(plan.rounds, variants);
     let us = |s: f64| s / n as f64 * 1e6;
     rows.push(Row {
         name: "aio 4 KiB random reads, depth 32: CPU per read",
@@ -399,18 +415,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
     };
     let n = (plan.aio_ios / 100).max(16);
     let mbs = |s: f64| (n * job.bs as u64) as f64 / s / 1e6;
-    let mut variants: Vec<Box<dyn FnMut() -> Duration>> = vec![
-        Box::new(|| ours(&file, job, n, false)),
-        Box::new(|| in_c(&file, job, n)),
-    ];
-    if have_fio {
-        variants.push(Box::new(|| fio(&path, job, n).expect("fio")));
-    }
-    let mut refs: Vec<&mut dyn FnMut() -> Duration> = variants
-        .iter_mut()
-        .map(|b| &mut **b as &mut dyn FnMut() -> Duration)
-        .collect();
-    let m = interleaved(plan.rounds, &mut refs);
+    let m = medians(plan.rounds, ours_c_fio(&file, &path, job, n, have_fio));
     rows.push(Row {
         name: "aio 1 MiB sequential reads, O_DIRECT, depth 4",
         unit: "MB/s",

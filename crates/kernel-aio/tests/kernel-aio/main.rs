@@ -241,25 +241,7 @@ fn async_two_executors() {
     });
     // On async-executor with two threads, reading them back concurrently.
     let ex = Arc::new(async_executor::Executor::new());
-    // Each runner thread stops when it takes one from a semaphore eventfd.
-    let stop = Arc::new(
-        event_fd::AsyncEventFd::new(
-            event_fd::EventFd::with_flags(
-                0,
-                event_fd::EventFdFlags::SEMAPHORE | event_fd::EventFdFlags::NONBLOCK,
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
-    let runners: Vec<_> = (0..2)
-        .map(|_| {
-            let (ex, stop) = (Arc::clone(&ex), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                futures_lite::future::block_on(ex.run(async move { stop.read().await }))
-            })
-        })
-        .collect();
+    let runners = Runners::start(&ex);
     let tasks: Vec<_> = (0..32u64)
         .map(|i| {
             let (ctx, file) = (Arc::clone(&ctx), Arc::clone(&file));
@@ -277,10 +259,7 @@ fn async_two_executors() {
             t.await;
         }
     });
-    futures_lite::future::block_on(stop.write(2)).unwrap();
-    for r in runners {
-        r.join().unwrap().unwrap();
-    }
+    runners.stop();
     // A future polled once and dropped: its poll stays in flight, owned by
     // the context, and the context still works.
     let (r, w) = rustix::pipe::pipe().unwrap();
@@ -401,26 +380,8 @@ fn async_stream_round(file: &std::sync::Arc<File>) {
             })
         })
         .collect();
-    // Two runner threads, started once every task is spawned; each stops
-    // when it takes one from a semaphore eventfd.
-    let stop = Arc::new(
-        event_fd::AsyncEventFd::new(
-            event_fd::EventFd::with_flags(
-                0,
-                event_fd::EventFdFlags::SEMAPHORE | event_fd::EventFdFlags::NONBLOCK,
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
-    let runners: Vec<_> = (0..2)
-        .map(|_| {
-            let (ex, stop) = (Arc::clone(&ex), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                futures_lite::future::block_on(ex.run(async move { stop.read().await }))
-            })
-        })
-        .collect();
+    // The runner threads start once every task is spawned.
+    let runners = Runners::start(&ex);
     // Wake the pipes one by one, the awaited and the started ones mixed.
     for i in [4, 0, 5, 1, 6, 2, 7, 3] {
         rustix::io::write(&pipes[i].1, b"x").unwrap();
@@ -441,9 +402,47 @@ fn async_stream_round(file: &std::sync::Arc<File>) {
     assert_eq!(tokens, want, "each started operation exactly once");
     assert_eq!(ctx.in_flight(), 0);
     assert_eq!(ctx.cancel(99).unwrap_err().kind(), ErrorKind::NotFound);
-    futures_lite::future::block_on(stop.write(2)).unwrap();
-    for r in runners {
-        r.join().unwrap().unwrap();
+    runners.stop();
+}
+
+/// Two threads running an async-executor, each until it takes one from a
+/// semaphore eventfd.
+#[cfg(feature = "async")]
+struct Runners {
+    stop: std::sync::Arc<event_fd::AsyncEventFd>,
+    threads: Vec<std::thread::JoinHandle<kernel_aio::Result<u64>>>,
+}
+
+#[cfg(feature = "async")]
+impl Runners {
+    fn start(ex: &std::sync::Arc<async_executor::Executor<'static>>) -> Runners {
+        use std::sync::Arc;
+        let stop = Arc::new(
+            event_fd::AsyncEventFd::new(
+                event_fd::EventFd::with_flags(
+                    0,
+                    event_fd::EventFdFlags::SEMAPHORE | event_fd::EventFdFlags::NONBLOCK,
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        );
+        let threads = (0..2)
+            .map(|_| {
+                let (ex, stop) = (Arc::clone(ex), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    futures_lite::future::block_on(ex.run(async move { stop.read().await }))
+                })
+            })
+            .collect();
+        Runners { stop, threads }
+    }
+
+    fn stop(self) {
+        futures_lite::future::block_on(self.stop.write(2)).unwrap();
+        for t in self.threads {
+            t.join().unwrap().unwrap();
+        }
     }
 }
 
