@@ -46,24 +46,27 @@ struct Shared {
     wakers: HashMap<u64, Waker>,
     /// The wakers of the streams waiting.
     stream_wakers: Vec<Waker>,
+    /// The reaping buffer, reused.
+    reaped: Vec<Completion>,
 }
 
 impl Shared {
     /// Reaps what is ready without waiting, routes each completion to its
     /// future or to the streams, and wakes those of them other than `me`.
     fn pump(&mut self, me: Reaper) -> Result<()> {
-        let mut reaped = Vec::new();
-        self.ctx
-            .reap(0, usize::MAX, Some(Duration::ZERO), &mut reaped)?;
-        for mut c in reaped {
+        let mut reaped = std::mem::take(&mut self.reaped);
+        let result = self
+            .ctx
+            .reap(0, usize::MAX, Some(Duration::ZERO), &mut reaped);
+        for mut c in reaped.drain(..) {
             let id = c.token;
             let (token, started) = self.routes.remove(&id).unwrap_or((id, false));
             c.token = token;
             if started {
                 self.stream.push_back(c);
-                if me != Reaper::Stream {
-                    self.stream_wakers.drain(..).for_each(Waker::wake);
-                }
+                // Every stream, the reaping one too if it is one: another
+                // stream may be parked while this one takes only one item.
+                self.stream_wakers.drain(..).for_each(Waker::wake);
             } else if !self.abandoned.remove(&id) {
                 self.done.insert(id, c);
                 if me != Reaper::Future(id)
@@ -75,7 +78,8 @@ impl Shared {
             // An abandoned one is dropped here, with its buffer, now that
             // the kernel is done with it.
         }
-        Ok(())
+        self.reaped = reaped;
+        result.map(drop)
     }
 
     #[allow(clippy::result_large_err)] // the operation is given back whole, by value
@@ -181,6 +185,7 @@ impl AsyncContext {
                 stream: VecDeque::new(),
                 wakers: HashMap::new(),
                 stream_wakers: Vec::new(),
+                reaped: Vec::new(),
             }),
             wake: AsyncEventFd::new(efd)?,
         })

@@ -329,6 +329,28 @@ fn async_wakeup_handed_on() {
     let c = block_on(&mut owner).unwrap();
     assert_eq!(c.token, 0);
     drop(bystander);
+    // Two streams share the started operations' completions: one takes
+    // three and stops, the other the rest; each comes out once.
+    use futures_lite::StreamExt;
+    let dir = TempDir::new("aio-streams");
+    let file = scratch(&dir, "f", 0);
+    file.set_len(1 << 16).unwrap();
+    let mut ops: Vec<Op> = (0..10u64)
+        .map(|i| Op::read(&file, i * 4096, vec![0u8; 16]).token(i))
+        .collect();
+    assert_eq!(ctx.start(&mut ops).unwrap(), 10);
+    let (mut a, mut b) = (ctx.completions(), ctx.completions());
+    let mut tokens: Vec<u64> = (0..3)
+        .map(|_| block_on(a.next()).unwrap().unwrap().token)
+        .collect();
+    tokens.extend(block_on(
+        (&mut b)
+            .take(7)
+            .map(|c| c.unwrap().token)
+            .collect::<Vec<_>>(),
+    ));
+    tokens.sort_unstable();
+    assert_eq!(tokens, (0..10).collect::<Vec<_>>());
 }
 
 #[cfg(feature = "async")]
