@@ -458,6 +458,28 @@ pub fn private_tmpfs() -> PathBuf {
     PathBuf::from("/tmp")
 }
 
+/// The paths `program args` opens through `openat`, in order, as
+/// `strace -f -e trace=openat` reports them (the program's stdout is
+/// discarded); `None` when strace is not installed.
+pub fn strace_opens<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Option<Vec<String>> {
+    use std::process::{Command, Stdio};
+    Command::new("strace").arg("-V").output().ok()?;
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat", "-e", "signal=none"])
+        .args(["-o", "/dev/stderr", program])
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("strace {program}: {e}"));
+    assert!(out.status.success(), "strace {program}: {out:?}");
+    Some(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| l.split('"').nth(1).map(str::to_string))
+            .collect(),
+    )
+}
+
 /// Forks a child that runs `body` and `_exit`s with what it returns; the
 /// pid, for [`exit_code`]. Call it from a test that runs in the harness's
 /// single-threaded forked child (before the test starts threads), so the

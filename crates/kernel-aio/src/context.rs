@@ -461,13 +461,15 @@ impl Context {
             .iter_mut()
             .map(|(iocb, _)| std::ptr::from_mut(iocb.as_mut()))
             .collect();
-        // SAFETY: each iocb is boxed and points at heap buffers owned by
-        // the operations in `ops` (and at iovec arrays in `prepared`), which
+        // Each iocb is boxed and points at heap buffers owned by the
+        // operations in `ops` (and at iovec arrays in `prepared`), which
         // nothing else can touch while we hold `&mut`; those the kernel
         // takes move into `in_flight` below, which keeps them (heap
         // addresses unchanged) until their completions are reaped, or
         // io_destroy has waited for them.
-        let taken = match unsafe { self.issue(&ptrs) } {
+        // SAFETY: so every buffer outlives the kernel's use of it.
+        let issued = unsafe { self.issue(&ptrs) };
+        let taken = match issued {
             Ok(n) => n.min(count),
             Err(e) => return Err(explain_refusal(e, &ops[0])),
         };

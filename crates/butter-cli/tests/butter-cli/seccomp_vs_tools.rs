@@ -132,10 +132,6 @@ fn seccomp_run_denies_what_it_is_told() {
 
 #[test]
 fn seccomp_trace_beside_strace() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("skipped: strace is not installed, so the side-by-side comparison cannot run");
-        return;
-    }
     let dir = scratch("seccomp-trace");
     let files: Vec<String> = (0..3)
         .map(|i| {
@@ -144,25 +140,10 @@ fn seccomp_trace_beside_strace() {
             p.to_str().unwrap().to_string()
         })
         .collect();
-    let strace = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=openat",
-            "-e",
-            "signal=none",
-            "-o",
-            "/dev/stderr",
-            "cat",
-        ])
-        .args(&files)
-        .output()
-        .unwrap();
-    let theirs: Vec<String> = text(&strace.stderr)
-        .lines()
-        .filter_map(|l| l.split('"').nth(1).map(str::to_string))
-        .collect();
+    let Some(theirs) = butter_tests::strace_opens("cat", &files) else {
+        eprintln!("skipped: strace is not installed, so the side-by-side comparison cannot run");
+        return;
+    };
     let mut argv = vec![
         "seccomp",
         "trace",

@@ -147,23 +147,27 @@ fn arb_cmp() -> impl Strategy<Value = Cmp> {
             } else {
                 v
             };
-            match o {
-                0 => a.eq(v),
-                1 => a.ne(v),
-                2 => a.lt(v),
-                3 => a.le(v),
-                4 => a.gt(v),
-                5 => a.ge(v),
-                _ => {
-                    let m = if matches!(w, Width::U32 | Width::I32) {
-                        m & 0xffff_ffff
-                    } else {
-                        m
-                    };
-                    a.masked_eq(m, v & m)
-                }
-            }
+            let m = if matches!(w, Width::U32 | Width::I32) {
+                m & 0xffff_ffff
+            } else {
+                m
+            };
+            cmp_by_op(a, o, v, m)
         })
+}
+
+/// Comparison `op` of `a` with `v` (0 to 5: `==`, `!=`, `<`, `<=`, `>`,
+/// `>=`; otherwise `(arg & m) == (v & m)`), as the random rule sets pick.
+pub(crate) fn cmp_by_op(a: Arg, op: u8, v: u64, m: u64) -> Cmp {
+    match op {
+        0 => a.eq(v),
+        1 => a.ne(v),
+        2 => a.lt(v),
+        3 => a.le(v),
+        4 => a.gt(v),
+        5 => a.ge(v),
+        _ => a.masked_eq(m, v & m),
+    }
 }
 
 fn arb_action() -> impl Strategy<Value = Action> {

@@ -212,34 +212,14 @@ pub(crate) fn handoff_errors() {
 
 pub(crate) fn strace_and_trace_see_the_same_opens() {
     // What `butter seccomp trace` does, beside strace: the paths a program opens.
-    if Command::new("strace").arg("-V").output().is_err() {
-        skip("strace is not installed (.ci/run installs it)");
-    }
     let dir = TempDir::new("seccomp-strace");
     let files: Vec<_> = (0..3).map(|i| dir.join(format!("f{i}"))).collect();
     for f in &files {
         std::fs::write(f, "x").unwrap();
     }
-    let out = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=openat",
-            "-e",
-            "signal=none",
-            "-o",
-            "/dev/stdout",
-            "cat",
-        ])
-        .args(&files)
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let strace_paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split('"').nth(1).map(str::to_string))
-        .collect();
+    let Some(strace_paths) = butter_tests::strace_opens("cat", &files) else {
+        skip("strace is not installed (.ci/run installs it)");
+    };
     let program = notify_filter(&["openat"]);
     let (sender, receiver) = handoff().unwrap();
     let mut cmd = Command::new("cat");

@@ -205,15 +205,7 @@ fn arb_rule(default: Action) -> impl Strategy<Value = Option<Rule>> {
             let mut rule = Rule::new(name, action);
             for (index, (op, v, m)) in indices.into_iter().zip(cmps) {
                 let a = Arg::with_width(index, Width::U64);
-                rule = rule.when(match op {
-                    0 => a.eq(v),
-                    1 => a.ne(v),
-                    2 => a.lt(v),
-                    3 => a.le(v),
-                    4 => a.gt(v),
-                    5 => a.ge(v),
-                    _ => a.masked_eq(m, v & m),
-                });
+                rule = rule.when(crate::compiler::cmp_by_op(a, op, v, m));
             }
             Some(rule)
         })
