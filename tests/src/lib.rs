@@ -394,6 +394,59 @@ pub fn wait_until_blocked_in(tid: i32, nr: i64, limit: Duration) {
     }
 }
 
+/// Waits until `ready()` holds, asking again after each yield, and panics
+/// naming `what` if it does not within `limit`.
+///
+/// For the things the kernel finishes after the call that started them
+/// returned (an AIO completion posted from a workqueue, an event queued by
+/// another CPU): a test waits, bounded, for what it needs instead of
+/// assuming it is there.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    let mut spins = 0u32;
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        spins += 1;
+        if spins < 1000 {
+            std::thread::yield_now();
+        } else {
+            // Past the first thousand looks, back off so as not to burn
+            // the core the kernel's worker needs; `ready` is what decides,
+            // asked again after each pause.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// The counts of this process's open eventfds, read from
+/// `/proc/self/fdinfo` (which shows a count without taking it), by fd
+/// number.
+pub fn eventfd_counts() -> Vec<(i32, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut counts = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let is_eventfd =
+            std::fs::read_link(entry.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:[eventfd]");
+        if !is_eventfd {
+            continue;
+        }
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+        if let Some(n) = info
+            .lines()
+            .find_map(|l| l.strip_prefix("eventfd-count:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        {
+            counts.push((fd, n));
+        }
+    }
+    counts
+}
+
 /// A directory of its own under the system temp dir, removed with all it
 /// holds when dropped.
 #[derive(Debug)]

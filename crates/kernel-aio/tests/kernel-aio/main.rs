@@ -296,8 +296,8 @@ fn async_stream() {
 }
 
 /// The race the rounds above may or may not hit, made deterministic: three
-/// futures parked on the eventfd; two of their polls complete (in the
-/// writer's `write`, so both are in the ring and the eventfd counts 2); one
+/// futures parked on the eventfd; two of their polls complete (the test
+/// waits until both are in the ring and the eventfd counts 2); one
 /// future reads the count and reaps both; a second reads whatever the first
 /// left on the eventfd and finds nothing of its own. The owner of the other
 /// completion must still wake and take it: the reaper wakes it directly.
@@ -321,6 +321,13 @@ fn async_wakeup_handed_on() {
     let (mut owner, mut bystander, mut reaper) = (owner, bystander, reaper);
     rustix::io::write(&pipes[0].1, b"x").unwrap();
     rustix::io::write(&pipes[2].1, b"x").unwrap();
+    // The kernel may post a poll's completion after `write` returned (with
+    // an eventfd attached, from a workqueue: 5 ms later was seen): wait,
+    // bounded, until both are in the ring, which the eventfd's count shows
+    // without being taken.
+    butter_tests::wait_for("both poll completions posted", LIMIT.unwrap(), || {
+        butter_tests::eventfd_counts().iter().any(|&(_, n)| n >= 2)
+    });
     let c = block_on(poll_once(&mut reaper))
         .expect("the reaper's own")
         .unwrap();
