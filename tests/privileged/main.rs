@@ -43,7 +43,143 @@ fn main() -> std::process::ExitCode {
             needs: Needs::Isolation,
             run: pipe_out_of_fds,
         },
+        Test {
+            name: "recursive_scan_leaves_a_file_created_after_the_watch_to_the_kernel",
+            needs: Needs::Isolation,
+            run: scan_leaves_late_file_to_the_kernel,
+        },
     ])
+}
+
+/// The race behind "a file complete twice" (and a file reported complete
+/// before it was written), made deterministic: a new directory's scan is
+/// stopped between placing the watch and listing (its reader thread's
+/// `getdents64` goes to a seccomp listener this test answers), and a file
+/// appears in that moment with no writer, as a file created by
+/// `open(O_CREAT|O_WRONLY)` is before its writer counts as one. Then the
+/// file is written and closed. The kernel reported its creation, so the
+/// kernel's `CLOSE_WRITE` is the one: exactly one "complete", after the
+/// write. (The watcher before this fix reported the scan's too.)
+fn scan_leaves_late_file_to_the_kernel() {
+    use butter::EventSource;
+    use butter::notify::inotify::{EventMask, PathEvent, RecursiveOptions, RecursiveWatcher};
+    use butter::seccomp::{Action, Filter, Response};
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    const LIMIT: Duration = Duration::from_secs(20);
+    let dir = butter_tests::TempDir::new("late-file");
+    let root = dir.path().to_path_buf();
+    let watcher = RecursiveWatcher::with_options(
+        &root,
+        EventMask::CREATE | EventMask::CLOSE_WRITE,
+        RecursiveOptions {
+            scanned_close_write: true,
+        },
+    )
+    .unwrap();
+    let program = Filter::new(Action::Allow)
+        .with_action(Action::UserNotif, ["getdents64"])
+        .compile()
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let late = root.join("d/late");
+    let (watcher, late, done, program) = (&watcher, &late, &done, &program);
+    let events = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (seen_tx, seen) = std::sync::mpsc::channel();
+        let reader = s.spawn(move || {
+            // This thread only (no TSYNC): its listings wait for us.
+            tx.send(program.loader().load_listener().unwrap()).unwrap();
+            let mut events = Vec::new();
+            loop {
+                let Some(event) = watcher.read_event_timeout(LIMIT).unwrap() else {
+                    done.store(true, Ordering::Release);
+                    panic!("no end event within {LIMIT:?}; got {events:#?}");
+                };
+                if matches!(&event, PathEvent::Event { path, mask, .. }
+                    if path == late && mask.contains(EventMask::CREATE))
+                {
+                    seen_tx.send(()).unwrap();
+                }
+                let end = matches!(&event, PathEvent::Event { path, mask, .. }
+                    if path.ends_with("end") && mask.contains(EventMask::CLOSE_WRITE));
+                events.push(event);
+                if end {
+                    done.store(true, Ordering::Release);
+                    return events;
+                }
+            }
+        });
+        let listener = rx.recv().unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        // The reader saw `d` created, watched it, and is about to list it.
+        assert!(
+            listener.wait(Some(LIMIT)).unwrap(),
+            "the scan of d never listed it"
+        );
+        let first = listener.recv().unwrap();
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CREAT)
+            .mode(0o600)
+            .open(late)
+            .unwrap();
+        listener.respond(first.id, Response::Continue).unwrap();
+        // Every later listing goes on at once. (Once the reader is gone the
+        // listener polls as hung up, and a blocking recv would wait forever.)
+        listener.set_nonblocking(true).unwrap();
+        let answer = s.spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                if listener
+                    .wait(Some(Duration::from_millis(50)))
+                    .unwrap_or(false)
+                    && let Ok(n) = listener.recv()
+                {
+                    let _ = listener.respond(n.id, Response::Continue);
+                }
+            }
+        });
+        // The scan of d is over once its report of `late` comes out of the
+        // reader's queue; only then is the file written, as a writer that
+        // had just opened it would.
+        seen.recv_timeout(LIMIT).expect("d/late reported created");
+        std::fs::write(late, b"written after the scan").unwrap();
+        std::fs::write(root.join("end"), b"").unwrap();
+        let events = reader.join().unwrap();
+        answer.join().unwrap();
+        events
+    });
+    let complete: Vec<&PathEvent> = events
+        .iter()
+        .filter(|e| {
+            matches!(e, PathEvent::Event { path, mask, .. }
+            if path == late && mask.contains(EventMask::CLOSE_WRITE))
+        })
+        .collect();
+    assert_eq!(
+        complete.len(),
+        1,
+        "one complete event for d/late: {events:#?}"
+    );
+    assert!(
+        matches!(
+            complete[0],
+            PathEvent::Event {
+                from_scan: false,
+                ..
+            }
+        ),
+        "the kernel's, after the write: {events:#?}"
+    );
+    let created = events
+        .iter()
+        .filter(|e| {
+            matches!(e, PathEvent::Event { path, mask, .. }
+            if path == late && mask.contains(EventMask::CREATE))
+        })
+        .count();
+    assert_eq!(created, 1, "d/late created once: {events:#?}");
 }
 
 /// The harness's promise: hostname and mounts changed in a test stay in the

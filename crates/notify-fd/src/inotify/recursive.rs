@@ -74,6 +74,18 @@ pub struct RecursiveOptions {
     /// exactly one "complete" event, even one written and closed before its
     /// directory was watched.
     ///
+    /// A file the kernel reports created in the new directory (it appeared
+    /// after the watch) gets no scan event: its writer opened it with the
+    /// watch in place, so the kernel's `CLOSE_WRITE` comes. (`open` with
+    /// `O_CREAT` puts the name in the directory a moment before the writer
+    /// counts as one; a lease taken in that moment sees no writer.) Such a
+    /// scan event is held back until the kernel's events from before the
+    /// scan's end have been read, so the watcher's queue may wait on them;
+    /// they are already in the kernel's queue, so that wait is short. A
+    /// file created after the watch and never opened for writing
+    /// (`mknod`, `O_CREAT|O_RDONLY`) gets no `CLOSE_WRITE`, as the kernel
+    /// gives none.
+    ///
     /// The kernel answers "is anyone writing it" through a read lease
     /// (`F_SETLEASE`), held for microseconds; that needs the file to be
     /// ours or `CAP_LEASE`, and a filesystem with leases. Where it cannot
@@ -130,7 +142,9 @@ enum Walk {
 struct State {
     nodes: HashMap<i32, Node>,
     children: HashMap<(i32, OsString), i32>,
-    queue: VecDeque<PathEvent>,
+    /// Events to hand out, in order; a held one (a scan's `CLOSE_WRITE`)
+    /// may still be withdrawn, and stops the queue until it is decided.
+    queue: VecDeque<(PathEvent, Option<Hold>)>,
     buffer: EventBuffer,
     /// Bytes read from the kernel so far.
     read_bytes: u64,
@@ -145,6 +159,68 @@ struct State {
     horizon: u64,
     /// Watches seen by the current resync.
     seen: Option<HashSet<i32>>,
+}
+
+/// A scan's `CLOSE_WRITE` for the file `key` that the kernel may yet show
+/// to be premature: if a `CREATE` (or `MOVED_TO`) of the same name on the
+/// same watch was queued before the scan ended, the file appeared after the
+/// directory's watch, so any writer of it opened it with the watch in place
+/// and the kernel's own `CLOSE_WRITE` will come. A file created with
+/// `open(O_CREAT|O_WRONLY)` is in the directory before its writer counts as
+/// one, so the lease saw no writer: reporting it "complete" then would be
+/// early, and doubled by the kernel's event. The hold is decided once every
+/// byte queued before the scan ended (`until`) has been read.
+#[derive(Debug)]
+struct Hold {
+    key: (i32, OsString),
+    until: u64,
+}
+
+impl State {
+    fn push(&mut self, event: PathEvent) {
+        self.queue.push_back((event, None));
+    }
+
+    /// The first event, unless it is a hold not yet decided (more must be
+    /// read from the kernel first).
+    fn pop_ready(&mut self) -> Option<PathEvent> {
+        match self.queue.front() {
+            Some((_, Some(hold))) if self.read_bytes < hold.until => None,
+            Some(_) => self.queue.pop_front().map(|(event, _)| event),
+            None => None,
+        }
+    }
+
+    /// Whether [`pop_ready`](State::pop_ready) has an event to give.
+    fn has_ready(&self) -> bool {
+        match self.queue.front() {
+            Some((_, Some(hold))) => self.read_bytes >= hold.until,
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// The kernel reported `key` created: the scan's "complete" for it, if
+    /// one is held, was premature; the kernel's own will come.
+    fn withdraw(&mut self, key: &(i32, OsString)) {
+        self.queue
+            .retain(|(_, hold)| hold.as_ref().is_none_or(|h| h.key != *key));
+        if let Some(m) = self.scanned.get_mut(key) {
+            m.remove(EventMask::CLOSE_WRITE);
+        }
+    }
+
+    /// Every hold made by the scan that just ended is decided once `until`
+    /// bytes have been read.
+    fn close_holds(&mut self, until: u64) {
+        for (_, hold) in &mut self.queue {
+            if let Some(h) = hold
+                && h.until == u64::MAX
+            {
+                h.until = until;
+            }
+        }
+    }
 }
 
 /// Watches directory trees and reports paths.
@@ -298,6 +374,13 @@ impl RecursiveWatcher {
     }
 
     fn resync(&self, state: &mut State) -> Result<()> {
+        // What the lost events would have said of a held "complete" is
+        // gone: each is handed out as the scan made it.
+        for (_, hold) in &mut state.queue {
+            if let Some(h) = hold {
+                h.until = 0;
+            }
+        }
         state.scanned.clear();
         state.own.clear();
         state.seen = Some(HashSet::new());
@@ -386,7 +469,7 @@ impl RecursiveWatcher {
                     EventMask::CREATE
                 };
                 if self.events.contains(EventMask::CREATE) {
-                    state.queue.push_back(PathEvent::Event {
+                    state.push(PathEvent::Event {
                         path: path.join(entry),
                         mask,
                         from_scan: true,
@@ -411,11 +494,16 @@ impl RecursiveWatcher {
             for file in files {
                 state.own.insert((wd, Some(file.clone())));
                 if crate::lease::has_writer(dir.as_fd(), file) != Some(true) {
-                    state.queue.push_back(PathEvent::Event {
+                    let hold = Hold {
+                        key: (wd, file.clone()),
+                        until: u64::MAX,
+                    };
+                    let event = PathEvent::Event {
                         path: path.join(file),
                         mask: EventMask::CLOSE_WRITE,
                         from_scan: true,
-                    });
+                    };
+                    state.queue.push_back((event, Some(hold)));
                     *state
                         .scanned
                         .entry((wd, file.clone()))
@@ -450,16 +538,17 @@ impl RecursiveWatcher {
 
     /// A directory appeared at `name` in `parent`: watch and scan it.
     fn appeared(&self, state: &mut State, parent: i32, name: &OsStr, path: &Path) -> Result<()> {
-        self.walk(state, Some(parent), name, path, Walk::Live)?;
+        let walked = self.walk(state, Some(parent), name, path, Walk::Live);
         // Everything our scan could be confused with is queued by now.
         let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;
         state.horizon = state.horizon.max(state.read_bytes + queued);
-        Ok(())
+        state.close_holds(state.read_bytes + queued);
+        walked
     }
 
     fn report(&self, state: &mut State, path: PathBuf, mask: EventMask) {
         if self.wanted(mask) {
-            state.queue.push_back(PathEvent::Event {
+            state.push(PathEvent::Event {
                 path,
                 mask,
                 from_scan: false,
@@ -471,7 +560,7 @@ impl RecursiveWatcher {
     fn process(&self, state: &mut State, change: Change<OsString>) -> Result<()> {
         match change {
             Change::Overflow => {
-                state.queue.push_back(PathEvent::RescanNeeded);
+                state.push(PathEvent::RescanNeeded);
                 self.resync(state)?;
             }
             Change::Event(e) => self.process_event(state, e)?,
@@ -509,13 +598,13 @@ impl RecursiveWatcher {
                 }
                 if already {
                     if self.events.contains(EventMask::MOVED_FROM) {
-                        state.queue.push_back(PathEvent::MovedOut {
+                        state.push(PathEvent::MovedOut {
                             path: old,
                             is_dir: from.is_dir(),
                         });
                     }
                 } else if self.events.intersects(EventMask::MOVE) {
-                    state.queue.push_back(PathEvent::Renamed {
+                    state.push(PathEvent::Renamed {
                         from: old,
                         to: new,
                         is_dir: from.is_dir(),
@@ -535,7 +624,7 @@ impl RecursiveWatcher {
                     self.drop_subtree(state, child);
                 }
                 if self.events.contains(EventMask::MOVED_FROM) {
-                    state.queue.push_back(PathEvent::MovedOut {
+                    state.push(PathEvent::MovedOut {
                         path,
                         is_dir: e.is_dir(),
                     });
@@ -546,11 +635,13 @@ impl RecursiveWatcher {
                     return Ok(());
                 };
                 let (wd, name) = (e.wd.raw(), name_of(&e));
+                // A file moved in was written before (no writer had it when
+                // the scan looked): its held "complete" stands.
                 if state.scanned.remove(&(wd, name.clone())).is_some() {
                     return Ok(()); // a scan reported it already
                 }
                 if self.events.contains(EventMask::MOVED_TO) {
-                    state.queue.push_back(PathEvent::MovedIn {
+                    state.push(PathEvent::MovedIn {
                         path: path.clone(),
                         is_dir: e.is_dir(),
                     });
@@ -598,6 +689,9 @@ impl RecursiveWatcher {
                 && m.contains(EventMask::CREATE)
             {
                 m.remove(EventMask::CREATE);
+                // Created with the watch in place: the kernel reports its
+                // close, not the scan.
+                state.withdraw(&key);
                 return Ok(()); // the scan reported it
             }
             self.report(state, path.clone(), e.mask);
@@ -817,7 +911,7 @@ impl EventSource for RecursiveWatcher {
     fn read_event(&self) -> Result<PathEvent> {
         let mut state = self.lock();
         loop {
-            if let Some(event) = state.queue.pop_front() {
+            if let Some(event) = state.pop_ready() {
                 return Ok(event);
             }
             self.fill(&mut state)?;
@@ -826,11 +920,14 @@ impl EventSource for RecursiveWatcher {
 
     fn read_events(&self, events: &mut Vec<PathEvent>) -> Result<usize> {
         let mut state = self.lock();
-        if state.queue.is_empty() {
+        if !state.has_ready() {
             self.fill(&mut state)?;
         }
-        let n = state.queue.len();
-        events.extend(state.queue.drain(..));
+        let mut n = 0;
+        while let Some(event) = state.pop_ready() {
+            events.push(event);
+            n += 1;
+        }
         Ok(n)
     }
 
@@ -840,7 +937,7 @@ impl EventSource for RecursiveWatcher {
     fn read_event_timeout(&self, timeout: Duration) -> Result<Option<PathEvent>> {
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            if let Some(event) = self.lock().queue.pop_front() {
+            if let Some(event) = self.lock().pop_ready() {
                 return Ok(Some(event));
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -858,7 +955,7 @@ impl EventSource for RecursiveWatcher {
 
     /// Ready at once if events found earlier (by scans) are still queued.
     fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        if !self.lock().queue.is_empty() {
+        if self.lock().has_ready() {
             return Ok(true);
         }
         fd_core::wait_readable(&self.inotify, timeout)
