@@ -24,8 +24,8 @@ Commands:
   test    fmt, clippy, every test (unit, integration, doc, cross-crate,
           privileged) and rustdoc; prints a summary
   bench   run butter-bench (release) and write target/butter-bench.json
-  gen-syscalls [--headers DIR]
-          regenerate seccomp-lite's syscall tables from the kernel headers
+  gen-syscalls [--linux-raw-sys DIR]
+          regenerate seccomp-lite's syscall tables from linux-raw-sys
 ";
 
 fn main() -> ExitCode {

@@ -1,91 +1,111 @@
 //! `cargo xtask gen-syscalls`: the syscall name tables of seccomp-lite,
-//! generated from the kernel's UAPI headers into checked-in source.
+//! generated into checked-in source from the per-architecture numbers that
+//! the `linux-raw-sys` crate carries (bindgen's output of a current
+//! kernel's UAPI headers, every architecture, values already evaluated:
+//! x32's carry `__X32_SYSCALL_BIT`).
 //!
-//! For each architecture the generator asks the C preprocessor for every
-//! `__NR_*` macro the architecture's header defines (`cc -E -dM`), then
-//! compiles and runs a small C program that prints each one's value, so
-//! that values written as expressions (x32's `(__X32_SYSCALL_BIT + 0)`)
-//! come out as the compiler evaluates them. aarch64 has no header of its
-//! own: it is asm-generic's table with the `__ARCH_WANT_*` switches its
-//! `asm/unistd.h` sets. The tests check the result against the C library's
-//! `SYS_*` numbers (host) and against libseccomp's `scmp_sys_resolver`
-//! (every architecture).
+//! The crate is found in cargo's registry through `cargo metadata` (rustix
+//! depends on it, so it is there whenever the workspace builds), or named
+//! with `--linux-raw-sys DIR`. A machine's own `linux-libc-dev` can be
+//! years behind the kernel it runs (6.1's headers stop at syscall 450, so
+//! `fchmodat2` and `futex_wait` were unknown names); linux-raw-sys follows
+//! the kernel's releases. The tests check the result against the C
+//! library's `SYS_*` numbers (host), libseccomp's `scmp_sys_resolver`
+//! (every architecture) and the running kernel (no number it implements
+//! is without a name).
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// One table: the Rust name, the header and the switches set before it.
+/// One table: the Rust name and linux-raw-sys's directory for it.
 struct Table {
     name: &'static str,
-    header: &'static str,
-    defines: &'static [&'static str],
+    dir: &'static str,
 }
 
 const TABLES: &[Table] = &[
     Table {
         name: "X86_64",
-        header: "asm/unistd_64.h",
-        defines: &[],
+        dir: "x86_64",
     },
     Table {
         name: "X32",
-        header: "asm/unistd_x32.h",
-        // arch/x86/include/uapi/asm/unistd.h
-        defines: &["__X32_SYSCALL_BIT 0x40000000"],
+        dir: "x32",
     },
     Table {
         name: "I386",
-        header: "asm/unistd_32.h",
-        defines: &[],
+        dir: "x86",
     },
     Table {
         name: "AARCH64",
-        header: "asm-generic/unistd.h",
-        // arch/arm64/include/uapi/asm/unistd.h
-        defines: &[
-            "__ARCH_WANT_RENAMEAT",
-            "__ARCH_WANT_NEW_STAT",
-            "__ARCH_WANT_SET_GET_RLIMIT",
-            "__ARCH_WANT_TIME32_SYSCALLS",
-            "__ARCH_WANT_SYS_CLONE3",
-            "__ARCH_WANT_MEMFD_SECRET",
-        ],
+        dir: "aarch64",
     },
 ];
 
-/// Macros in the headers that are not syscalls.
+/// `__NR_*` constants that are not syscalls.
 const NOT_SYSCALLS: &[&str] = &["syscalls", "arch_specific_syscall"];
 
+/// Entries linux-raw-sys carries for an ABI that the kernel's table does
+/// not give it: (table, name, why).
+const NOT_ON: &[(&str, &str, &str)] = &[(
+    "X32",
+    "map_shadow_stack",
+    "syscall_64.tbl numbers it `64`, not `common`: shadow stacks are for 64-bit code only",
+)];
+
+/// Syscalls of a released kernel that linux-raw-sys does not carry yet:
+/// (table, name, number, where from). Each goes once linux-raw-sys has it
+/// (the generator then refuses the duplicate).
+const NEWER: &[(&str, &str, u32, &str)] = &[
+    (
+        "X86_64",
+        "uprobe",
+        336,
+        "Linux 6.18, syscall_64.tbl `336 common uprobe`",
+    ),
+    (
+        "X32",
+        "uprobe",
+        336 | 0x4000_0000,
+        "Linux 6.18, syscall_64.tbl `336 common uprobe`",
+    ),
+];
+
 pub(crate) fn generate(root: &Path, args: &[String]) -> Result<(), String> {
-    let mut include: Option<String> = None;
+    let mut source: Option<PathBuf> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--headers" => include = Some(it.next().ok_or("--headers needs a directory")?.clone()),
+            "--linux-raw-sys" => {
+                source = Some(
+                    it.next()
+                        .ok_or("--linux-raw-sys needs the crate's directory")?
+                        .into(),
+                );
+            }
             other => return Err(format!("gen-syscalls: unknown argument {other:?}")),
         }
     }
-    let work = std::env::temp_dir().join(format!("xtask-syscalls-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let result = generate_in(root, &work, include.as_deref());
-    let _ = std::fs::remove_dir_all(&work);
-    result
-}
-
-fn generate_in(root: &Path, work: &Path, include: Option<&str>) -> Result<(), String> {
-    let version = headers_version(include);
+    let source = match source {
+        Some(dir) => dir,
+        None => find_linux_raw_sys(root)?,
+    };
+    let version = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out = String::new();
     writeln!(
         out,
         "//! Syscall numbers per architecture, sorted by name.\n//!\n\
-         //! Generated by `cargo xtask gen-syscalls` from the kernel's UAPI headers\n\
-         //! ({version}); do not edit. The tests check them against the C library's\n\
-         //! `SYS_*` numbers and libseccomp's `scmp_sys_resolver`.\n"
+         //! Generated by `cargo xtask gen-syscalls` from {version}'s per-architecture\n\
+         //! `general.rs`; do not edit. The tests check them against the C library's\n\
+         //! `SYS_*` numbers, libseccomp's `scmp_sys_resolver` and the running kernel.\n"
     )
     .unwrap();
     for table in TABLES {
-        let entries = read_table(work, table, include)?;
+        let entries = read_table(&source, table)?;
         writeln!(
             out,
             "/// {} syscalls: (name, number), sorted by name.",
@@ -110,101 +130,80 @@ fn generate_in(root: &Path, work: &Path, include: Option<&str>) -> Result<(), St
     Ok(())
 }
 
-fn headers_version(include: Option<&str>) -> String {
-    if let Some(dir) = include {
-        return format!("headers from {dir}");
-    }
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", "linux-libc-dev"])
-        .output();
-    match out {
-        Ok(o) if o.status.success() && !o.stdout.is_empty() => {
-            format!("linux-libc-dev {}", String::from_utf8_lossy(&o.stdout))
-        }
-        _ => "the C compiler's default include path".to_string(),
-    }
-}
-
-fn prelude(table: &Table) -> String {
-    let mut src = String::new();
-    for define in table.defines {
-        writeln!(src, "#define {define}").unwrap();
-    }
-    writeln!(src, "#include <{}>", table.header).unwrap();
-    src
-}
-
-fn cc(include: Option<&str>) -> Command {
-    let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    if let Some(dir) = include {
-        cmd.arg("-I").arg(dir);
-    }
-    cmd
-}
-
-fn read_table(
-    work: &Path,
-    table: &Table,
-    include: Option<&str>,
-) -> Result<Vec<(String, u32)>, String> {
-    let header = work.join(format!("{}.h", table.name));
-    std::fs::write(&header, prelude(table)).map_err(|e| e.to_string())?;
-    let out = cc(include)
-        .args(["-E", "-dM"])
-        .arg(&header)
+/// The directory of the linux-raw-sys that the workspace resolves to.
+fn find_linux_raw_sys(root: &Path) -> Result<PathBuf, String> {
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1"])
         .output()
-        .map_err(|e| format!("cc: {e}"))?;
+        .map_err(|e| format!("cargo metadata: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cc -E {}: {}",
-            table.header,
+            "cargo metadata: {}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("#define __NR_"))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| !NOT_SYSCALLS.contains(n))
-        .map(str::to_string)
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Every package's "manifest_path"; the JSON escapes nothing in a
+    // registry path but backslashes, which a Linux path does not have.
+    let mut found: Vec<PathBuf> = text
+        .split("\"manifest_path\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n.to_string_lossy().starts_with("linux-raw-sys-"))
+        })
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
         .collect();
-    names.sort();
-    names.dedup();
-    let mut src = prelude(table);
-    src.push_str("#include <stdio.h>\nint main(void) {\n");
-    for name in &names {
-        writeln!(
-            src,
-            "    printf(\"%s %lu\\n\", \"{name}\", (unsigned long)(__NR_{name}));"
-        )
-        .unwrap();
-    }
-    src.push_str("    return 0;\n}\n");
-    let c = work.join(format!("{}.c", table.name));
-    let exe = work.join(table.name);
-    std::fs::write(&c, src).map_err(|e| e.to_string())?;
-    let status = cc(include)
-        .arg("-o")
-        .arg(&exe)
-        .arg(&c)
-        .status()
-        .map_err(|e| format!("cc: {e}"))?;
-    if !status.success() {
-        return Err(format!("compiling the {} table printer failed", table.name));
-    }
-    let out = Command::new(&exe).output().map_err(|e| e.to_string())?;
+    found.sort();
+    found
+        .pop()
+        .ok_or_else(|| "linux-raw-sys is not in the workspace's dependency graph; name it with --linux-raw-sys DIR".into())
+}
+
+fn read_table(source: &Path, table: &Table) -> Result<Vec<(String, u32)>, String> {
+    let file = source.join("src").join(table.dir).join("general.rs");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut entries = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let (name, nr) = line
-            .split_once(' ')
-            .ok_or_else(|| format!("bad line {line:?}"))?;
-        let nr: u32 = nr.parse().map_err(|_| format!("bad number in {line:?}"))?;
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub const __NR_") else {
+            continue;
+        };
+        let Some((name, value)) = rest.split_once(": u32 = ") else {
+            continue;
+        };
+        if NOT_SYSCALLS.contains(&name)
+            || NOT_ON.iter().any(|&(t, n, _)| t == table.name && n == name)
+        {
+            continue;
+        }
+        let value = value.trim_end_matches(';');
+        let nr: u32 = value
+            .parse()
+            .map_err(|_| format!("{}: bad number in {line:?}", file.display()))?;
         entries.push((name.to_string(), nr));
     }
+    for &(t, name, nr, from) in NEWER {
+        if t != table.name {
+            continue;
+        }
+        if entries.iter().any(|(n, _)| n == name) {
+            return Err(format!(
+                "{}: linux-raw-sys has {name} now; remove it from NEWER ({from})",
+                file.display()
+            ));
+        }
+        entries.push((name.to_string(), nr));
+    }
+    entries.sort();
+    entries.dedup();
     if entries.len() < 200 {
         return Err(format!(
-            "{}: only {} syscalls found; wrong headers?",
-            table.name,
+            "{}: only {} syscalls found; not linux-raw-sys?",
+            file.display(),
             entries.len()
         ));
     }

@@ -14,7 +14,9 @@ pub const MAX_ERRNO: u16 = 4095;
 ///
 /// Listed from the most restrictive to the least: when several rules of a
 /// filter match one call, and when several filters are stacked, the most
-/// restrictive answer wins (the kernel's order, and libseccomp's).
+/// restrictive answer wins (the kernel's order between stacked filters;
+/// see [`Filter`](crate::Filter) for rules of one filter, and where
+/// libseccomp differs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Action {

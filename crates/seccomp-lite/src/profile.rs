@@ -223,7 +223,76 @@ fn cmp(arg: &RawArg, what: &str) -> Result<Cmp> {
     })
 }
 
+/// libseccomp's architecture names (`SCMP_ARCH_*`), those this crate has
+/// tables for and those it has not.
+const LIBSECCOMP_ARCHES: &[&str] = &[
+    "X86",
+    "X86_64",
+    "X32",
+    "ARM",
+    "AARCH64",
+    "LOONGARCH64",
+    "M68K",
+    "MIPS",
+    "MIPS64",
+    "MIPS64N32",
+    "MIPSEL",
+    "MIPSEL64",
+    "MIPSEL64N32",
+    "PPC",
+    "PPC64",
+    "PPC64LE",
+    "S390",
+    "S390X",
+    "PARISC",
+    "PARISC64",
+    "RISCV64",
+    "SH",
+    "SHEB",
+];
+
+/// An architecture of a profile: ours, `None` for one of libseccomp's that
+/// this crate has no table for (a profile for many machines names them),
+/// or an error for a name that is no architecture at all.
+fn parse_arch(s: &str) -> Result<Option<Arch>> {
+    match s.parse::<Arch>() {
+        Ok(a) => Ok(Some(a)),
+        Err(_)
+            if s.strip_prefix("SCMP_ARCH_")
+                .is_some_and(|n| LIBSECCOMP_ARCHES.contains(&n)) =>
+        {
+            Ok(None)
+        }
+        Err(_) => Err(bad(format!(
+            "unknown architecture {s:?}: libseccomp's are SCMP_ARCH_{}",
+            LIBSECCOMP_ARCHES.join(", SCMP_ARCH_")
+        ))),
+    }
+}
+
 impl Profile {
+    /// The architectures the profile names (in `architectures` or its
+    /// `archMap`) that this crate has no syscall table for, such as
+    /// `SCMP_ARCH_MIPS`: [`to_filter`](Profile::to_filter) leaves them
+    /// out, so a program of one of them gets the bad-architecture action
+    /// (`KILL_PROCESS`, unless the caller set another). A caller should
+    /// say so; `butter seccomp` prints a warning naming them.
+    pub fn unsupported_architectures(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.raw
+                .architectures
+                .iter()
+                .chain(self.raw.arch_map.iter().flat_map(|e| {
+                    std::iter::once(&e.architecture).chain(e.sub_architectures.iter())
+                }))
+                .filter(|a| matches!(parse_arch(a), Ok(None)))
+                .cloned()
+                .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Parses a profile.
     ///
     /// # Errors
@@ -262,15 +331,7 @@ impl Profile {
                 arches.push(a);
             }
         };
-        let parse_arch = |s: &str| -> Result<Option<Arch>> {
-            match s.parse::<Arch>() {
-                Ok(a) => Ok(Some(a)),
-                // Architectures this crate has no table for (arm, s390x,
-                // ppc64le, riscv64, mips): a profile for many machines names them.
-                Err(_) if s.starts_with("SCMP_ARCH_") => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
+        let parse_arch = parse_arch;
         if !raw.architectures.is_empty() {
             for a in &raw.architectures {
                 if let Some(a) = parse_arch(a)? {
