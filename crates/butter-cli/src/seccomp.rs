@@ -291,15 +291,54 @@ pub fn parse_rules(text: &str) -> Result<Filter, String> {
     Ok(filter)
 }
 
+/// The most `read_capped` reads: a BPF program is at most 32 KiB (4096
+/// instructions), Docker's profile about 20 KiB.
+const MAX_INPUT: u64 = 16 << 20;
+
+/// Reads a profile, rule file or BPF program, refusing what is larger than
+/// any of them can be (`/dev/zero` would otherwise be read until memory
+/// ran out).
+fn read_capped(path: &Path) -> Result<Vec<u8>, UsageError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(usage(format!(
+            "{}: over {} MiB: no profile, rule file or BPF program is that large (a program is at most 32 KiB)",
+            path.display(),
+            MAX_INPUT >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 fn load_filter(path: &Path, arches: &[String]) -> Result<Filter, UsageError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8(read_capped(path)?).map_err(|_| {
+        usage(format!(
+            "{}: not UTF-8 text: a profile is JSON, a rule file text",
+            path.display()
+        ))
+    })?;
     let mut filter = if text.trim_start().starts_with('{') {
         let profile =
             Profile::parse(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-        profile
+        let filter = profile
             .to_filter(&ProfileOptions::default())
-            .map_err(|e| usage(format!("{}: {e}", path.display())))?
+            .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let dropped = profile.unsupported_architectures();
+        if !dropped.is_empty() && arches.is_empty() {
+            eprintln!(
+                "butter seccomp: warning: {}: no syscall table here for {}; calls from {} get the bad-architecture action ({})",
+                path.display(),
+                dropped.join(", "),
+                if dropped.len() == 1 { "it" } else { "them" },
+                filter.bad_arch_action()
+            );
+        }
+        filter
     } else {
         parse_rules(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?
     };
@@ -406,7 +445,7 @@ fn sim(path: &Path, arch: Option<&str>, syscall: &str, args: &[String]) -> Outco
         None => Arch::native()
             .ok_or_else(|| usage("this machine's architecture is unknown: pass --arch"))?,
     };
-    let bytes = std::fs::read(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let bytes = read_capped(path)?;
     let program = if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
         Program::from_bytes(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))?
     } else {

@@ -207,7 +207,7 @@ fn emit_cmp(e: &mut Emitter, arch: Arch, cmp: &Cmp, t: Label, f: Label) -> Label
 /// One syscall's rules, most restrictive first, as resolved for an arch.
 struct Body<'a> {
     nr: u32,
-    rules: Vec<(usize, &'a crate::filter::Rule)>,
+    rules: Vec<(usize, std::borrow::Cow<'a, crate::filter::Rule>)>,
 }
 
 /// Emits a syscall's rules; returns the entry label.
@@ -248,13 +248,10 @@ fn emit_search(e: &mut Emitter, arch: Arch, bodies: &[Body<'_>], default: u32) -
 
 /// The rules of one architecture, grouped and ordered.
 fn bodies_for<'a>(filter: &'a Filter, arch: Arch) -> Vec<Body<'a>> {
-    let mut by_nr: BTreeMap<u32, Vec<(usize, &'a crate::filter::Rule)>> = BTreeMap::new();
-    for (i, rule) in filter.rules.iter().enumerate() {
-        if let Some(nr) = rule.syscall.on(arch)
-            && nr != u32::MAX
-        {
-            by_nr.entry(nr).or_default().push((i, rule));
-        }
+    type Rules<'a> = Vec<(usize, std::borrow::Cow<'a, crate::filter::Rule>)>;
+    let mut by_nr: BTreeMap<u32, Rules<'a>> = BTreeMap::new();
+    for (nr, i, rule) in filter.rules_on(arch) {
+        by_nr.entry(nr).or_default().push((i, rule));
     }
     let default = filter.default;
     by_nr
@@ -316,8 +313,17 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
                 e.with_detail(detail)
             })?;
         }
+        if rule.syscall == Syscall::Nr(u32::MAX) {
+            return Err(Error::invalid_input(
+                "seccomp",
+                "a rule on syscall -1 (4294967295) can never match: the kernel hands -1 to a filter only for a call a tracer skipped, and gives it the default action",
+            ));
+        }
         if let Syscall::Name(name) = &rule.syscall
-            && filter.arches.iter().all(|a| a.syscall(name).is_none())
+            && filter
+                .arches
+                .iter()
+                .all(|&a| a.syscall(name).is_none() && !crate::multiplex::reachable(a, name))
         {
             match filter.unknown {
                 Unknown::Error => {

@@ -399,12 +399,40 @@ pub enum Unknown {
 ///
 /// **Which rule wins.** For a call matching several rules of one syscall,
 /// the most restrictive action wins, in [`Action`]'s order
-/// (`KILL_PROCESS` first, `ALLOW` last), as libseccomp and the kernel's
-/// stacking of filters decide; between two rules with the same action and
-/// different data (`ERRNO(EPERM)` and `ERRNO(EACCES)`), the one added
-/// first. A call matching no rule gets the default action. A call from an
-/// architecture the filter does not cover gets the bad-architecture
-/// action (`KILL_PROCESS` unless set).
+/// (`KILL_PROCESS` first, `ALLOW` last): the order in which the kernel
+/// ranks the answers of stacked filters, so one filter with two rules
+/// answers as two filters with one rule each would. Between two matching
+/// rules with the same action and different data (`ERRNO(EPERM)` and
+/// `ERRNO(EACCES)`), the one added first. An unconditional rule and a
+/// conditional one follow the same rule. A call matching no rule gets the
+/// default action. A call from an architecture the filter does not cover
+/// gets the bad-architecture action (`KILL_PROCESS` unless set).
+///
+/// **Multiplexers.** On an architecture with `socketcall` or `ipc` (i386
+/// here), a rule on a socket or SysV IPC call also covers that call made
+/// through the multiplexer (`socketcall(SYS_SOCKET, …)`), by the call
+/// number in its first argument. The multiplexed call's own arguments are
+/// in the caller's memory, out of BPF's reach: a rule with comparisons
+/// covers it only when it is more restrictive than the default action, and
+/// then every such call (denying `socket(AF_INET, …)` denies every
+/// `socketcall(SYS_SOCKET, …)`); a less restrictive one with comparisons
+/// leaves the multiplexed call to the other rules and the default.
+///
+/// **Where libseccomp answers otherwise**, on purpose:
+/// - Overlapping rules of one syscall: libseccomp builds one decision tree
+///   per syscall, in which an unconditional rule shadows every conditional
+///   one and, of two matching conditional rules, the one its tree tests
+///   first wins, whatever their actions. Here the most restrictive match
+///   always wins, so adding a deny never lets a call through.
+/// - Arguments on the 32-bit ABIs (i386, x32): libseccomp compares only the
+///   lower 32 bits there and truncates a value over 32 bits. Here every
+///   comparison is of the 64 bits the kernel hands the filter, at the
+///   rule's [`Width`] (use [`Arg::u32`]/[`Arg::i32`] for the lower half).
+///   The kernel zero-extends i386's arguments, so a 64-bit comparison with
+///   a value over 32 bits never matches there, as it never could be made.
+/// - A multiplexed twin of a less restrictive rule with comparisons:
+///   libseccomp drops the comparisons (allowing every family through
+///   `socketcall`); here there is no twin (see above).
 ///
 /// ```
 /// use seccomp_lite::{Action, Arg, Filter, Rule};
@@ -562,8 +590,8 @@ impl Filter {
             return Action::Errno(38);
         }
         let mut best: Option<Action> = None;
-        for rule in &self.rules {
-            if rule.syscall.on(arch) == Some(nr)
+        for (rule_nr, _, rule) in self.rules_on(arch) {
+            if rule_nr == nr
                 && rule.matches(args)
                 && best.is_none_or(|b| rule.action.precedence() < b.precedence())
             {
@@ -571,6 +599,26 @@ impl Filter {
             }
         }
         best.unwrap_or(self.default)
+    }
+
+    /// The rules that apply on `arch`, in the order added, each with its
+    /// syscall's number there and the index of the rule it comes from:
+    /// the rules that name a syscall `arch` has, and the twins on the
+    /// multiplexers (`socketcall`, `ipc`) of those on calls the
+    /// architecture also routes through one (see the crate docs).
+    pub(crate) fn rules_on(&self, arch: Arch) -> Vec<(u32, usize, Cow<'_, Rule>)> {
+        let mut out = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Some(nr) = rule.syscall.on(arch)
+                && nr != u32::MAX
+            {
+                out.push((nr, i, Cow::Borrowed(rule)));
+            }
+            if let Some((nr, twin)) = crate::multiplex::twin(arch, rule, self.default) {
+                out.push((nr, i, Cow::Owned(twin)));
+            }
+        }
+        out
     }
 
     /// Numbers above this get the ENOSYS stub on `arch`: the newest

@@ -7,8 +7,9 @@
 //! - [`Filter`]: a default action, [`Rule`]s (a syscall by name or number,
 //!   argument [`Cmp`]arisons at a stated [`Width`], an [`Action`]), the
 //!   [`Arch`]itectures covered and a bad-architecture action. When
-//!   several rules match, the most restrictive action wins (see
-//!   [`Filter`]).
+//!   several rules match, the most restrictive action wins; a rule on a
+//!   socket or SysV IPC call covers it through `socketcall`/`ipc` too
+//!   (see [`Filter`], also for where libseccomp answers otherwise).
 //! - [`Filter::compile`] makes a [`Program`]: the architecture check
 //!   first, the x32 guard on x86_64, a balanced binary search over the
 //!   syscall numbers (cost grows with log n, and the path to a syscall
@@ -33,8 +34,9 @@
 //!   the parent) for programs started with `std::process::Command`.
 //! - `Profile` (feature `oci`): Docker / OCI JSON profiles.
 //!
-//! Syscall tables for x86_64, x32, i386 and aarch64 are generated from the
-//! kernel headers (`cargo xtask gen-syscalls`).
+//! Syscall tables for x86_64, x32, i386 and aarch64 are generated from
+//! the per-architecture numbers of a current kernel that linux-raw-sys
+//! carries (`cargo xtask gen-syscalls`).
 //!
 //! # Example
 //!
@@ -76,6 +78,7 @@ mod compile;
 mod disasm;
 mod filter;
 mod load;
+mod multiplex;
 mod notify;
 mod probe;
 #[cfg(feature = "oci")]

@@ -10,6 +10,7 @@
 
 mod compiler;
 mod kernel;
+mod multiplex;
 mod notify;
 mod tools;
 
@@ -76,6 +77,25 @@ fn main() -> std::process::ExitCode {
             tools::tables_match_scmp_sys_resolver,
         ),
         t("compiled_like_libseccomp", tools::compiled_like_libseccomp),
+        t(
+            "multiplexed_calls_are_filtered_too",
+            multiplex::multiplexed_calls_are_filtered_too,
+        ),
+        Test {
+            name: "i386_program_cannot_route_around_a_deny",
+            // Its own IPC namespace: a shmget that got through would make
+            // its segment there, not on the machine.
+            needs: Needs::Namespaces,
+            run: multiplex::i386_program_cannot_route_around_a_deny,
+        },
+        t(
+            "nothing_is_dropped_silently",
+            multiplex::nothing_is_dropped_silently,
+        ),
+        t(
+            "every_implemented_number_has_a_name",
+            multiplex::every_implemented_number_has_a_name,
+        ),
         t(
             "every_action_kernel_equals_simulator",
             kernel::every_action_kernel_equals_simulator,
