@@ -39,9 +39,26 @@ fn open_src(path: &OsStr) -> Result<End, String> {
     Ok(End::File(file))
 }
 
+/// The permission bits a new destination is created with, as cp gives
+/// them: the source's `rwx` bits (no set-id or sticky bit), less the umask
+/// (the kernel applies it), so a copy is never more readable than its
+/// source; `0666` less the umask for a source that is not a file (stdin, a
+/// pipe), as a shell's `>` creates one.
+fn new_file_mode(src: &End) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    match src {
+        End::File(f) => f
+            .metadata()
+            .map_or(0o600, |m| m.permissions().mode() & 0o777),
+        _ => 0o666,
+    }
+}
+
 /// Opens the destination without truncating it: it is truncated only after
-/// [`check_pair`] has made sure it is not the source.
-fn open_dst(path: &OsStr) -> Result<End, String> {
+/// [`check_pair`] has made sure it is not the source. A new one gets
+/// [`new_file_mode`]; an existing one keeps its own.
+fn open_dst(path: &OsStr, mode: u32) -> Result<End, String> {
+    use std::os::unix::fs::OpenOptionsExt;
     if path == "-" {
         return Ok(End::Stdout(std::io::stdout()));
     }
@@ -50,6 +67,7 @@ fn open_dst(path: &OsStr) -> Result<End, String> {
         .create(true)
         // Truncated by `run` once the pair has been checked.
         .truncate(false)
+        .mode(mode)
         .open(path)
         .map(End::File)
         .map_err(|e| format!("{}: {e}", path.to_string_lossy()))
@@ -196,7 +214,7 @@ pub fn run(
     progress: bool,
 ) -> Result<String, CopyFailed> {
     let src_end = open_src(src)?;
-    let dst_end = open_dst(dst)?;
+    let dst_end = open_dst(dst, new_file_mode(&src_end))?;
     butter::pipe::check_pair(src_end.fd(), dst_end.fd()).map_err(|e| {
         format!(
             "{} -> {}: {}; nothing was written",

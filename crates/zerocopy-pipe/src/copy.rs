@@ -956,6 +956,11 @@ impl Relay {
 fn by_splice_via_pipe(job: &mut Job<'_>) -> Stop {
     let mut relay = match Relay::new(false) {
         Ok(r) => r,
+        // Out of fds (or pipe buffers): nothing was taken yet, and
+        // read/write needs no pipe.
+        Err(e) if e.kind() == ErrorKind::ResourceLimit => {
+            return Stop::FallBack(format!("no pipe to splice through: {e}"));
+        }
         Err(e) => return Stop::Failed(e),
     };
     loop {

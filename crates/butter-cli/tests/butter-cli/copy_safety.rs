@@ -14,6 +14,8 @@ const EVERY_METHOD: [&str; 5] = [
     "read-write",
 ];
 
+const BIN: &str = env!("CARGO_BIN_EXE_butter");
+
 fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
@@ -228,4 +230,78 @@ fn limit_takes_sizes_with_units() {
         text(&out.stderr)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A new destination gets the source's permission bits less the umask,
+/// as cp gives them: a 600 file stays private, a 755 script stays
+/// executable; an existing destination keeps its own mode.
+#[test]
+fn new_destination_is_never_more_readable_than_its_source() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("copy-mode");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    for (name, bits) in [
+        ("private", 0o600),
+        ("script", 0o755),
+        ("setuid", 0o4755),
+        ("ro", 0o400),
+    ] {
+        let src = dir.join(name);
+        std::fs::write(&src, b"#!/bin/sh\necho ran\n").unwrap();
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(bits)).unwrap();
+        let (ours, theirs) = (
+            dir.join(format!("{name}.butter")),
+            dir.join(format!("{name}.cp")),
+        );
+        // The same umask for both, one that takes something away.
+        let run = |cmd: String| {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!("umask 022; {cmd}"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{cmd}: {out:?}");
+        };
+        run(format!("'{}' copy '{}' '{}'", BIN, s(&src), s(&ours)));
+        run(format!("cp '{}' '{}'", s(&src), s(&theirs)));
+        assert_eq!(mode(&ours), mode(&theirs), "{name}: butter copy vs cp");
+        assert_eq!(mode(&ours), bits & 0o755, "{name}");
+    }
+    // An existing destination keeps its mode, as with cp.
+    let existing = dir.join("existing");
+    std::fs::write(&existing, b"old").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = butter(&["copy", s(&dir.join("script")), s(&existing)]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&existing), 0o640);
+    assert_eq!(std::fs::read(&existing).unwrap(), b"#!/bin/sh\necho ran\n");
+}
+
+/// Out of fds for a pipe (`ulimit -n 5`: stdio, the source and the
+/// destination), the copy goes on by read/write, as cp's does, and says
+/// why splice was passed over; the destination ends up whole, not
+/// truncated to nothing.
+#[test]
+fn no_fds_for_a_pipe_falls_back_to_read_write() {
+    let dir = scratch("copy-emfile");
+    let dst = dir.join("existing");
+    std::fs::write(&dst, vec![7u8; 5000]).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 5 && exec '{}' copy /dev/zero '{}' --limit 1M",
+            BIN,
+            s(&dst)
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = text(&out.stderr) + &text(&out.stdout);
+    assert!(
+        err.contains("by read-write") && err.contains("EMFILE"),
+        "{err}"
+    );
+    let data = std::fs::read(&dst).unwrap();
+    assert_eq!(data.len(), 1 << 20);
+    assert!(data.iter().all(|&b| b == 0));
 }
