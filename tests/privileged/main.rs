@@ -89,12 +89,19 @@ fn scan_leaves_late_file_to_the_kernel() {
         let (tx, rx) = std::sync::mpsc::channel();
         let (seen_tx, seen) = std::sync::mpsc::channel();
         let reader = s.spawn(move || {
+            // However this thread ends, the one answering its listings stops.
+            struct Done<'a>(&'a AtomicBool);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Release);
+                }
+            }
+            let _done = Done(done);
             // This thread only (no TSYNC): its listings wait for us.
             tx.send(program.loader().load_listener().unwrap()).unwrap();
             let mut events = Vec::new();
             loop {
                 let Some(event) = watcher.read_event_timeout(LIMIT).unwrap() else {
-                    done.store(true, Ordering::Release);
                     panic!("no end event within {LIMIT:?}; got {events:#?}");
                 };
                 if matches!(&event, PathEvent::Event { path, mask, .. }
@@ -106,7 +113,6 @@ fn scan_leaves_late_file_to_the_kernel() {
                     if path.ends_with("end") && mask.contains(EventMask::CLOSE_WRITE));
                 events.push(event);
                 if end {
-                    done.store(true, Ordering::Release);
                     return events;
                 }
             }
@@ -126,17 +132,22 @@ fn scan_leaves_late_file_to_the_kernel() {
             .open(late)
             .unwrap();
         listener.respond(first.id, Response::Continue).unwrap();
-        // Every later listing goes on at once. (Once the reader is gone the
-        // listener polls as hung up, and a blocking recv would wait forever.)
+        // Every later listing goes on at once.
         listener.set_nonblocking(true).unwrap();
         let answer = s.spawn(move || {
             while !done.load(Ordering::Acquire) {
-                if listener
-                    .wait(Some(Duration::from_millis(50)))
-                    .unwrap_or(false)
-                    && let Ok(n) = listener.recv()
-                {
-                    let _ = listener.respond(n.id, Response::Continue);
+                if !listener.wait(Some(Duration::from_millis(50))).unwrap() {
+                    continue;
+                }
+                match listener.recv() {
+                    Ok(n) => {
+                        let _ = listener.respond(n.id, Response::Continue);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    // The reader is gone (it ended, or failed): nothing
+                    // more will come.
+                    Err(e) if e.kind() == ErrorKind::NotFound => return,
+                    Err(e) => panic!("answering the reader's listings: {e}"),
                 }
             }
         });

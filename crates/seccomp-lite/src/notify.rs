@@ -3,7 +3,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 
-use fd_core::{Error, ErrorKind, EventSource, Result};
+use fd_core::{Error, ErrorKind, EventSource, Result, SyscallResult};
 use rustix::fs::{Mode, OFlags};
 
 use crate::arch::Arch;
@@ -168,15 +168,30 @@ impl Listener {
     /// first; keep one reader per listener).
     ///
     /// # Errors
-    /// `WouldBlock` as above; `Interrupted` on a signal; the kernel's.
+    /// `WouldBlock` as above; `NotFound` once every task under the filter
+    /// has exited (nothing can come any more); `Interrupted` on a signal;
+    /// the kernel's.
     pub fn recv(&self) -> Result<Notification> {
         let nonblocking = fd_core::is_nonblocking(&self.fd)?;
         loop {
-            if nonblocking && !fd_core::wait_readable(&self.fd, Some(std::time::Duration::ZERO))? {
-                return Err(Error::from_errno(
-                    "ioctl(SECCOMP_IOCTL_NOTIF_RECV)",
-                    libc::EAGAIN,
-                ));
+            // Readiness first, in both modes: the ioctl blocks even on a
+            // non-blocking fd, and forever once the filter's last task has
+            // exited (the listener then polls as hung up).
+            match self.readiness(nonblocking)? {
+                Ready::Notification => {}
+                Ready::Nothing => {
+                    return Err(Error::from_errno(
+                        "ioctl(SECCOMP_IOCTL_NOTIF_RECV)",
+                        libc::EAGAIN,
+                    ));
+                }
+                Ready::HungUp => {
+                    return Err(
+                        Error::from_errno("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", libc::ENOENT)
+                            .with_kind(ErrorKind::NotFound)
+                            .with_detail(ORPHANED),
+                    );
+                }
             }
             match with_buf(self.words, |buf| sys::notif_recv(self.fd.as_fd(), buf)) {
                 Ok(n) => {
@@ -193,8 +208,9 @@ impl Listener {
                         },
                     });
                 }
-                // The caller went away between wake-up and receipt.
-                Err(e) if e.errno() == libc::ENOENT => continue,
+                // The caller went away between wake-up and receipt (the
+                // readiness check then tells whether any task is left).
+                Err(e) if e.errno() == libc::ENOENT => {}
                 Err(e) => return Err(e),
             }
         }
@@ -349,6 +365,27 @@ impl Listener {
         }
     }
 
+    /// What the listener's readiness says, now (`nonblocking`) or once
+    /// something happens.
+    fn readiness(&self, nonblocking: bool) -> Result<Ready> {
+        use rustix::event::{PollFd, PollFlags};
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        // A signal ends a blocking wait with `Interrupted`, as the ioctl's did.
+        rustix::event::poll(&mut fds, nonblocking.then_some(&zero)).syscall("poll")?;
+        let revents = fds[0].revents();
+        Ok(if revents.contains(PollFlags::IN) {
+            Ready::Notification
+        } else if revents.contains(PollFlags::HUP) {
+            Ready::HungUp
+        } else {
+            Ready::Nothing
+        })
+    }
+
     /// Sets or clears non-blocking mode for [`recv`](Listener::recv).
     ///
     /// # Errors
@@ -369,6 +406,16 @@ fn read_at(mem: &OwnedFd, addr: u64, buf: &mut [u8]) -> Result<usize> {
             }
         }
     }
+}
+
+/// The detail of [`Listener::recv`]'s error once no task is left.
+const ORPHANED: &str = "the filter has no tasks left (every thread and process under it has exited): no notification will come";
+
+/// A listener's readiness.
+enum Ready {
+    Notification,
+    Nothing,
+    HungUp,
 }
 
 fn gone(e: Error, id: u64) -> Error {

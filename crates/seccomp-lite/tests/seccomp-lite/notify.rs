@@ -330,6 +330,19 @@ pub(crate) fn listener_source_without_blocking() {
     listener.respond(n.id, Response::Value(7)).unwrap();
     assert_eq!(worker.join().unwrap(), 7);
     assert!(listener.sizes().notif >= 80);
+    // The filtered thread is gone: nothing can come any more. recv says so
+    // (it spun on ENOENT before), in either mode; a blocking recv does not
+    // wait forever.
+    let e = listener.recv().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("no tasks left"), "{e}");
+    listener.set_nonblocking(false).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(listener.recv().map(|_| ()).map_err(|e| e.kind())));
+    assert_eq!(
+        rx.recv_timeout(LIMIT).expect("a blocking recv returns"),
+        Err(ErrorKind::NotFound)
+    );
 }
 
 #[cfg(feature = "oci")]
