@@ -20,7 +20,10 @@ use crate::output::{Outcome, UsageError, fail, print};
     about = "Measure native AIO on a file, as fio's libaio engine does",
     long_about = "Runs a fio-like job on FILE through kernel-aio: --iodepth operations kept in \
 flight, each --bs bytes, at random or sequential offsets within --size, for --runtime seconds. \
-Makes the file (filled with data) when it is missing or shorter. Prints IOPS, bandwidth, \
+Makes the file (filled with data) when it is missing, and marks it as its own \
+(the user.butter.aio-bench attribute): only such a file is lengthened to --size, and a write job \
+writes into any other existing file only with --overwrite. Latencies are kept in a fixed-size \
+histogram. Prints IOPS, bandwidth, \
 completion latency percentiles and CPU time per IO, like fio's summary; --json prints one \
 object. The matching fio job: fio --name=j --ioengine=libaio --filename=FILE --rw=RW --bs=BS \
 --iodepth=N --size=S --runtime=SECS --time_based --direct=1."
@@ -56,6 +59,10 @@ pub struct Args {
     /// Operations per io_submit (fio's iodepth_batch_submit).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub batch: usize,
+    /// Let a write job write into an existing file that aio-bench did not
+    /// lay out (its data is overwritten).
+    #[arg(long)]
+    pub overwrite: bool,
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
@@ -70,8 +77,9 @@ pub struct Summary {
     pub bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Completion latencies, sorted, in nanoseconds.
-    pub latencies_ns: Vec<u64>,
+    /// Completion latencies in nanoseconds, as a histogram of three
+    /// significant digits: fixed memory however long the run.
+    pub latencies: hdrhistogram::Histogram<u64>,
     /// CPU time of this process in user and system mode.
     pub cpu_user: Duration,
     /// See `cpu_user`.
@@ -86,20 +94,22 @@ impl Summary {
         self.ios as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// The latency at percentile `p` (0–100), in nanoseconds.
+    /// The latency at percentile `p` (0–100), in nanoseconds (0 when
+    /// nothing completed), to three significant digits.
     pub fn percentile(&self, p: f64) -> u64 {
-        if self.latencies_ns.is_empty() {
+        if self.latencies.is_empty() {
             return 0;
         }
-        let last = self.latencies_ns.len() - 1;
-        // The nearest rank, counted in whole steps so no float is cast.
-        let per_mille = (p.clamp(0.0, 100.0) * 10.0).round();
-        let mut i = 0usize;
-        while i < last && ((i as f64) * 1000.0) < per_mille * last as f64 {
-            i += 1;
-        }
-        self.latencies_ns[i]
+        self.latencies
+            .value_at_quantile(p.clamp(0.0, 100.0) / 100.0)
     }
+}
+
+/// A latency histogram from 1 ns to an hour, three significant digits
+/// (about 300 KiB, whatever the number of IOs).
+fn latency_histogram() -> Result<hdrhistogram::Histogram<u64>, butter::Error> {
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+        .map_err(|e| butter::Error::invalid_input("aio-bench", format!("latency histogram: {e}")))
 }
 
 /// The kind of job.
@@ -155,19 +165,88 @@ fn cpu_times() -> (Duration, Duration) {
     )
 }
 
-/// Opens (and makes or lengthens, filled with data) the job's file.
+/// This process's peak resident memory (`VmHWM`), in KiB.
+fn max_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The extended attribute that marks a file as laid out by `aio-bench`:
+/// such a file may be lengthened and written by a later run.
+const MARK: &str = "user.butter.aio-bench";
+
+/// Whether `aio-bench` laid `file` out itself (it carries [`MARK`]).
+fn laid_out_by_us(file: &File) -> bool {
+    let mut value = [0u8; 16];
+    rustix::fs::fgetxattr(file, MARK, &mut value).is_ok()
+}
+
+/// Opens the job's file, making it (filled with data) when it is missing.
+///
+/// A file that was there before is the user's: it is never lengthened, and
+/// opened for writing only when the job writes and `overwrite` says so,
+/// unless an earlier run laid it out (it carries the `user.butter.aio-bench`
+/// attribute, where the filesystem keeps user attributes).
 ///
 /// # Errors
-/// Opening or writing the file.
-pub fn prepare_file(path: &std::path::Path, size: u64, direct: bool) -> std::io::Result<File> {
-    let have = std::fs::metadata(path).map_or(0, |m| m.len());
+/// Opening or writing the file; `InvalidInput` (as an `io::Error`) for an
+/// existing file that is shorter than `size`, or that a writing job would
+/// overwrite without `overwrite`.
+pub fn prepare_file(
+    path: &std::path::Path,
+    size: u64,
+    direct: bool,
+    writes: bool,
+    overwrite: bool,
+) -> std::io::Result<File> {
+    use std::io::{Error, ErrorKind};
+    let made = match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => None,
+        Err(e) => return Err(e),
+    };
+    let ours = match &made {
+        Some(f) => {
+            // Best effort: without user attributes the file is simply
+            // treated as the user's next time.
+            let _ = rustix::fs::fsetxattr(f, MARK, b"1", rustix::fs::XattrFlags::empty());
+            true
+        }
+        None => File::open(path).is_ok_and(|f| laid_out_by_us(&f)),
+    };
+    let have = std::fs::metadata(path)?.len();
+    if !ours {
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "not a regular file: aio-bench runs on a file it may lay out (a block device's data is not to be written to)",
+            ));
+        }
+        if have < size {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "an existing file of {have} bytes, shorter than --size {size}: aio-bench lengthens only a file it made; pass a --size it holds, or a new file name"
+                ),
+            ));
+        }
+        if writes && !overwrite {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "an existing file that this write job would overwrite; pass --overwrite to let it, or a new file name",
+            ));
+        }
+    }
     if have < size {
         use std::io::{Seek, SeekFrom, Write};
-        let mut f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(path)?;
+        let mut f = match made {
+            Some(f) => f,
+            None => OpenOptions::new().write(true).open(path)?,
+        };
         f.seek(SeekFrom::Start(have))?;
         let chunk: Vec<u8> = (0..1 << 20)
             .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
@@ -181,7 +260,7 @@ pub fn prepare_file(path: &std::path::Path, size: u64, direct: bool) -> std::io:
         f.sync_all()?;
     }
     let mut o = OpenOptions::new();
-    o.read(true).write(true);
+    o.read(true).write(writes);
     if direct {
         o.custom_flags(rustix::fs::OFlags::DIRECT.bits().cast_signed());
     }
@@ -216,7 +295,7 @@ pub fn run_job(
     let mut slots: Vec<u64> = (0..u64::from(depth)).collect();
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let mut next_seq = 0u64;
-    let mut latencies = Vec::new();
+    let mut latencies = latency_histogram()?;
     let (mut ios, mut bytes, mut would_block) = (0u64, 0u64, 0u64);
     let (u0, s0) = cpu_times();
     let start = Instant::now();
@@ -297,7 +376,7 @@ pub fn run_job(
                 Ok(n) => {
                     ios += 1;
                     bytes += n;
-                    latencies.push(
+                    latencies.saturating_record(
                         u64::try_from((now - started[slot as usize]).as_nanos())
                             .unwrap_or(u64::MAX),
                     );
@@ -318,12 +397,11 @@ pub fn run_job(
     }
     let elapsed = start.elapsed();
     let (u1, s1) = cpu_times();
-    latencies.sort_unstable();
     Ok(Summary {
         ios,
         bytes,
         elapsed,
-        latencies_ns: latencies,
+        latencies,
         cpu_user: u1.saturating_sub(u0),
         cpu_sys: s1.saturating_sub(s0),
         would_block,
@@ -360,7 +438,8 @@ pub fn run(args: &Args) -> Outcome {
             "--runtime must be a positive number of seconds".into(),
         ));
     }
-    let file = match prepare_file(&args.file, size, args.direct) {
+    let writes = matches!(rw, Rw::Write | Rw::RandWrite | Rw::RandRw);
+    let file = match prepare_file(&args.file, size, args.direct, writes, args.overwrite) {
         Ok(f) => f,
         Err(e) => return Ok(fail(&format!("{}: {e}", args.file.display()))),
     };
@@ -415,6 +494,7 @@ pub fn run(args: &Args) -> Outcome {
             json::json!({"user": per_io(s.cpu_user), "sys": per_io(s.cpu_sys)}),
         );
         o.insert("would_block".into(), s.would_block.into());
+        o.insert("max_rss_kib".into(), max_rss_kib().into());
         return Ok(print(&json::line(o)));
     }
     let mib = s.bytes as f64 / s.elapsed.as_secs_f64() / f64::from(1 << 20);
