@@ -10,7 +10,7 @@ use butter::ns::{
 };
 
 use crate::json;
-use crate::output::{Outcome, UsageError, fail, print};
+use crate::output::{Outcome, UsageError, exec_errno, fail, fail_exec, print};
 
 /// The exit status a shell would give for how a program ended.
 fn exit_status(status: ChildStatus) -> ExitCode {
@@ -79,11 +79,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_init: bool,
     /// The command and its arguments (default: $SHELL, else /bin/sh).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// Options go before it (or before `--`); from the command's name on,
+    /// every word is the command's.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
@@ -168,7 +166,7 @@ pub fn run(args: &RunArgs) -> Outcome {
     let sandbox = args.sandbox()?;
     Ok(match sandbox.spawn().and_then(|mut c| c.wait()) {
         Ok(status) => exit_status(status),
-        Err(e) => fail(&e),
+        Err(e) => fail_exec(&e, exec_errno(&e)),
     })
 }
 
@@ -207,13 +205,15 @@ pub struct EnterArgs {
     /// Run as this user of the container (a name or a uid).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// PID (without a container flag), then the command and its arguments.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PID|CMD"
-    )]
-    pub args: Vec<OsString>,
+    /// The target's pid (without a container flag; with one, this is the
+    /// command's name).
+    #[arg(value_name = "PID")]
+    pub pid: Option<OsString>,
+    /// The command and its arguments. Options go before it (or before
+    /// `--`), after the PID or before it; from the command's name on, every
+    /// word is the command's.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
 }
 
 impl EnterArgs {
@@ -233,13 +233,15 @@ impl EnterArgs {
         .flatten()
         .next();
         if let Some(t) = named {
-            return Ok((t, self.args.clone()));
+            let command = self.pid.iter().chain(&self.command).cloned().collect();
+            return Ok((t, command));
         }
-        let Some((pid, rest)) = self.args.split_first() else {
+        let Some(pid) = &self.pid else {
             return Err(UsageError(
                 "a target is needed: a PID, or --docker/--podman/--lxc/--lxd/--machine NAME".into(),
             ));
         };
+        let rest = &self.command[..];
         let pid = pid
             .to_str()
             .and_then(|p| p.parse::<u32>().ok())
@@ -279,7 +281,7 @@ pub fn enter(args: &EnterArgs) -> Outcome {
     }
     Ok(match e.status() {
         Ok(status) => exit_status(status),
-        Err(err) => fail(&err),
+        Err(err) => fail_exec(&err, exec_errno(&err)),
     })
 }
 

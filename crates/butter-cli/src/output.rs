@@ -21,6 +21,34 @@ pub fn fail(err: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Reports a failure to start a command and returns the status the shell,
+/// `env`, `unshare` and `nsenter` give: 127 when the program was not found,
+/// 126 when it was found but could not be run, 1 for any other failure.
+pub fn fail_exec(err: &dyn std::fmt::Display, exec_errno: Option<i32>) -> ExitCode {
+    eprintln!("butter: {err}");
+    use rustix::io::Errno;
+    const NOT_RUNNABLE: [Errno; 8] = [
+        Errno::ACCESS,
+        Errno::NOEXEC,
+        Errno::PERM,
+        Errno::ISDIR,
+        Errno::NOTDIR,
+        Errno::LOOP,
+        Errno::TXTBSY,
+        Errno::LIBBAD,
+    ];
+    match exec_errno.map(Errno::from_raw_os_error) {
+        Some(Errno::NOENT) => ExitCode::from(127),
+        Some(e) if NOT_RUNNABLE.contains(&e) => ExitCode::from(126),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// The errno of a failed `execve` in `err`, if that is what failed.
+pub fn exec_errno(err: &butter::Error) -> Option<i32> {
+    (err.call() == "execve").then(|| err.errno())
+}
+
 /// Writes one output line, flushed; `Some(exit code)` when the run should
 /// end: the reader went away (`butter ... | head`: success), or writing
 /// failed.
@@ -133,4 +161,60 @@ where
     text.replace(',', "|")
         .parse()
         .map_err(|e: butter::Error| e.detail().unwrap_or("bad events").to_owned())
+}
+
+/// A name or path as text output shows it, as `ls -b` does: a backslash
+/// is `\\`, a control character (C0, DEL, C1) its C escape (`\n`, `\t`)
+/// or three octal digits (`\033`), and each byte that is not valid UTF-8
+/// three octal digits, so that one event is one line, no name can forge
+/// another line or reach the terminal as an escape sequence, and no byte
+/// is lost. Everything else, spaces included, is printed as it is (the
+/// `--json` output keeps the exact bytes for programs).
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        let _ = write!(out, "\\{b:03o}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\{b:03o}");
+        }
+    }
+    out
+}
+
+/// [`escape_bytes`] of a path.
+pub fn escape_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    escape_bytes(path.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_bytes;
+
+    #[test]
+    fn escapes_what_could_forge_a_line() {
+        assert_eq!(escape_bytes(b"plain name.txt"), "plain name.txt");
+        assert_eq!(escape_bytes(b"a\nb"), "a\\nb");
+        assert_eq!(escape_bytes(b"back\\slash"), "back\\\\slash");
+        assert_eq!(escape_bytes(b"\x1b[31mred"), "\\033[31mred");
+        assert_eq!(escape_bytes(b"\xff\xfe"), "\\377\\376");
+        assert_eq!(escape_bytes("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape_bytes("\u{85}".as_bytes()), "\\302\\205");
+        assert_eq!(escape_bytes(b"\x7f"), "\\177");
+    }
 }

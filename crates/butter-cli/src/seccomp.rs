@@ -10,7 +10,7 @@ use butter::seccomp::{
     Program, Response, Rule, Width, handoff,
 };
 
-use crate::output::{Outcome, UsageError, emit, fail, print};
+use crate::output::{Outcome, UsageError, emit, fail, fail_exec, print};
 
 /// `butter seccomp`.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,12 +74,18 @@ pub enum Sub {
         /// The action for everything else (allow, log, errno(EPERM), kill, ...).
         #[arg(long, value_name = "ACTION")]
         default: Option<String>,
-        /// The command and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The command and its arguments (options go before it, or before
+        /// `--`; from its name on, every word is the command's).
+        #[arg(required = true, trailing_var_arg = true)]
         command: Vec<String>,
     },
     /// Run a command and print every call of chosen syscalls, with paths,
     /// through a user-notification listener (no ptrace).
+    ///
+    /// Paths and addresses are read from the caller's memory while the
+    /// call waits; another thread of the traced program can change them
+    /// before the kernel reads them, so what is printed is a record, not a
+    /// security decision (`--deny` goes by syscall, never by path).
     #[command(help_template = crate::output::HELP_TEMPLATE)]
     Trace {
         /// The syscalls to report (comma-separated).
@@ -91,8 +97,9 @@ pub enum Sub {
         /// One JSON object per call.
         #[arg(long)]
         json: bool,
-        /// The command and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The command and its arguments (options go before it, or before
+        /// `--`; from its name on, every word is the command's).
+        #[arg(required = true, trailing_var_arg = true)]
         command: Vec<String>,
     },
 }
@@ -504,7 +511,7 @@ fn run_under(
     cmd.args(&command[1..]).seccomp(&program);
     match cmd.status() {
         Ok(status) => Ok(exit_like(status)),
-        Err(e) => Ok(fail(&format!("{}: {e}", command[0]))),
+        Err(e) => Ok(fail_exec(&format!("{}: {e}", command[0]), e.raw_os_error())),
     }
 }
 
@@ -707,7 +714,7 @@ fn trace(syscalls: &[String], deny: &[String], json: bool, command: &[String]) -
         Ok(mut child) => child.wait(),
         Err(e) => {
             let _ = server.join();
-            return Ok(fail(&format!("{}: {e}", command[0])));
+            return Ok(fail_exec(&format!("{}: {e}", command[0]), e.raw_os_error()));
         }
     };
     let served = server

@@ -171,8 +171,9 @@ impl Enter {
     /// - [`ErrorKind::NotFound`]: the user is not in the target's
     ///   `/etc/passwd`.
     /// - A failed step in the child: the error's detail names it (`join
-    ///   the mnt namespace`, `chroot into the target's root`, `setgroups`,
-    ///   `execve of …`) with the errno.
+    ///   the mnt namespace`, `chroot into the target's root`, `setgroups`)
+    ///   with the errno; the program's exec failing is the call `execve`
+    ///   (detail `execve of … inside the target`).
     pub fn spawn(&self) -> Result<Child> {
         const CALL: &str = "Enter::spawn";
         let pidfd = PidFd::open(self.pid).map_err(|e| {
@@ -343,7 +344,12 @@ impl Enter {
                     None => format!("step {n}"),
                 },
             };
-            return Err(Error::from_errno(CALL, errno).with_detail(what));
+            let call = if step == child::STEP_EXEC {
+                "execve"
+            } else {
+                CALL
+            };
+            return Err(Error::from_errno(call, errno).with_detail(what));
         }
         let [stdin, stdout, stderr] = parent_ends;
         Ok(Child {

@@ -382,8 +382,11 @@ impl Sandbox {
     ///   numbers that clash, a NUL byte in a string.
     /// - A failed step in the child: the error's call is
     ///   `Sandbox::spawn`, its errno the step's, and its detail names the
-    ///   step (`bind-mount /usr on /srv/root/usr: …`, `execve of "sh" (PATH
-    ///   searched: …)`).
+    ///   step (`bind-mount /usr on /srv/root/usr: …`).
+    /// - The program's exec failed: the call is `execve`, with its errno
+    ///   (`ENOENT`: not found, the shell's 127; `EACCES`, `ENOEXEC`: found
+    ///   but not executable, 126) and a detail naming the program (`execve
+    ///   of "sh" (searched in PATH inside the sandbox)`).
     /// - [`ErrorKind::PermissionDenied`] (`EPERM`) from `clone3`: namespaces
     ///   other than user need `CAP_SYS_ADMIN` (add a user namespace), or
     ///   user namespaces are refused by policy.
@@ -432,7 +435,14 @@ impl Sandbox {
         if let Some((step, errno)) = read_report(&report_read).map_err(abandon)? {
             let _ = pidfd.wait();
             let what = describe_step(step, &descriptions, self);
-            let base = Error::from_errno("Sandbox::spawn", errno);
+            // The program's own exec is `execve` (so a caller can tell "not
+            // found" from a setup failure, as a shell's 127 and 126 do).
+            let call = if step == child::STEP_EXEC {
+                "execve"
+            } else {
+                "Sandbox::spawn"
+            };
+            let base = Error::from_errno(call, errno);
             return Err(base.with_detail(what));
         }
         let [stdin, stdout, stderr] = parent_ends;

@@ -121,7 +121,11 @@ fn run_passes_the_status_through_and_names_errors() {
         text(&out.stderr)
     );
     let out = butter(&["run", "--", "no-such-program"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "not found, as unshare says it"
+    );
     assert!(
         text(&out.stderr).contains("execve of \"no-such-program\""),
         "{}",
@@ -532,4 +536,135 @@ fn aio_bench_memory_does_not_grow_with_the_run() {
         large < small + 1024,
         "peak RSS {small} KiB for 10k IOs, {large} KiB for 200k"
     );
+}
+
+/// The synopsis as the README and `--help` write it, and other orders:
+/// options after the PID and before `--` are options, not the command.
+#[test]
+fn enter_takes_options_in_any_order_before_the_command() {
+    if !userns_allowed() {
+        return;
+    }
+    let mut target = container();
+    let pid = target.pid().to_string();
+    let p = pid.as_str();
+    for args in [
+        vec!["enter", p, "--user", "root", "--", "id", "-u"],
+        vec!["enter", "--user", "root", p, "--", "id", "-u"],
+        vec!["enter", p, "--user", "root", "id", "-u"],
+        vec!["enter", "--user=root", p, "id", "-u"],
+    ] {
+        let out = butter(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "0", "{args:?}");
+    }
+    for args in [
+        vec!["enter", p, "-n", "uts", "--", "hostname"],
+        vec!["enter", "-n", "uts", p, "hostname"],
+        vec!["enter", p, "--ns", "uts", "hostname"],
+        vec!["enter", p, "-n", "uts,mnt", "--", "hostname"],
+    ] {
+        let out = butter(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "box", "{args:?}");
+    }
+    // From the command's name on, every word is the command's.
+    let out = butter(&["enter", p, "sh", "-c", "echo --user -n"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "--user -n",
+        "{}",
+        text(&out.stderr)
+    );
+    // An option butter does not have is a usage error, never a command.
+    let out = butter(&["enter", p, "--map-user=1000", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--map-user"),
+        "{}",
+        text(&out.stderr)
+    );
+    target.kill(Signal::KILL).unwrap();
+    target.wait().unwrap();
+}
+
+/// Unknown options are usage errors (status 2) in every command that runs
+/// another: they were run as the command (`--map-user=1000`) or looked up
+/// through all of PATH (`-p`).
+#[test]
+fn unknown_options_are_usage_errors_not_commands() {
+    for args in [
+        &["run", "--map-user=1000", "--", "id"][..],
+        &["run", "-r", "--bogus", "true"],
+        &["seccomp", "trace", "-p", "1"],
+        &["seccomp", "run", "--deny", "openat", "-x", "--", "true"],
+    ] {
+        let out = butter(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("unexpected argument"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // After `--` (or the command's name), hyphens are the command's.
+    let out = butter(&[
+        "seccomp",
+        "run",
+        "--default",
+        "allow",
+        "--",
+        "sh",
+        "-c",
+        "echo -p",
+    ]);
+    assert_eq!(text(&out.stdout).trim(), "-p", "{}", text(&out.stderr));
+}
+
+/// A command that is not there: 127; there but not executable: 126; as
+/// `unshare`, `nsenter` and `env` give them.
+#[test]
+fn command_not_found_127_not_executable_126() {
+    let dir = crate::scratch("exit-126");
+    let script = dir.join("not-executable");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let script = script.to_str().unwrap();
+    let missing = "no-such-command-xyz";
+    let status = |args: &[&str]| butter(args).status.code();
+    let env = |cmd: &str| Command::new("env").arg(cmd).output().unwrap().status.code();
+    assert_eq!((env(missing), env(script)), (Some(127), Some(126)));
+    for (cmd, want) in [(missing, 127), (script, 126)] {
+        assert_eq!(
+            status(&["seccomp", "run", "--default", "allow", "--", cmd]),
+            Some(want),
+            "seccomp run {cmd}"
+        );
+        assert_eq!(
+            status(&["seccomp", "trace", "--", cmd]),
+            Some(want),
+            "seccomp trace {cmd}"
+        );
+        if userns_allowed() {
+            assert_eq!(status(&["run", "-r", "--", cmd]), Some(want), "run {cmd}");
+            if have("unshare") {
+                let theirs = Command::new("unshare").args(["-r", cmd]).output().unwrap();
+                assert_eq!(theirs.status.code(), Some(want), "unshare -r {cmd}");
+            }
+            let mut target = container();
+            let pid = target.pid().to_string();
+            assert_eq!(
+                status(&["enter", &pid, "--", cmd]),
+                Some(want),
+                "enter {cmd}"
+            );
+            target.kill(Signal::KILL).unwrap();
+            target.wait().unwrap();
+        }
+    }
 }

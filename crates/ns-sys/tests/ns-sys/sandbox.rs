@@ -458,14 +458,14 @@ pub(crate) fn failing_steps() {
         e.to_string().contains("execve of \"no-such-program-xyz\""),
         "{e}"
     );
-    assert_eq!(e.call(), "Sandbox::spawn");
+    assert_eq!(e.call(), "execve");
     no_children_left();
     let scratch = TempDir::new("steps");
     let script = scratch.join("not-executable");
     std::fs::write(&script, b"#!/bin/sh\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     let e = Sandbox::new(&script).unshare(ns).spawn().unwrap_err();
-    assert_eq!(e.errno(), libc::EACCES, "{e}");
+    assert_eq!((e.call(), e.errno()), ("execve", libc::EACCES), "{e}");
     no_children_left();
     // A mount point under a regular file: mkdir fails with ENOTDIR, and
     // the error names the step.
