@@ -63,7 +63,7 @@ pub fn event_paths(group: &Fanotify, event: &Event) -> (Option<PathBuf>, Option<
 }
 
 fn show(path: Option<&Path>) -> String {
-    path.map_or_else(|| "?".to_owned(), |p| p.to_string_lossy().into_owned())
+    path.map_or_else(|| "?".to_owned(), crate::output::escape_path)
 }
 
 /// Who caused an event: its pid (`None` where the kernel withheld it: an
@@ -105,12 +105,12 @@ pub fn text_line(
     let mut line = format!(
         "{} {pid} {} {} {}",
         time::rfc3339(at),
-        who.comm,
+        crate::output::escape_bytes(who.comm.as_bytes()),
         event.mask(),
         show(path)
     );
     if let Some(to) = to {
-        line.push_str(&format!(" -> {}", to.to_string_lossy()));
+        line.push_str(&format!(" -> {}", crate::output::escape_path(to)));
     }
     if let Some(v) = verdict {
         line.push_str(&format!(" [{v}]"));
@@ -158,7 +158,9 @@ fatrace; directories included. Needs CAP_SYS_ADMIN for --mount and --fs; PATHs a
 inode (with their children for directories). Says on stderr when its marks are in place.\n\n\
 Without CAP_SYS_ADMIN (Linux 5.13+, PATHs only, create/delete/rename/attrib events): the kernel \
 gives no fds and withholds other processes' pids, shown as - (your own are shown); paths are \
-resolved against the marked directories, and ? stands for what cannot be resolved."
+resolved against the marked directories, and ? stands for what cannot be resolved.\n\n\
+In names and paths, backslashes, control characters and bytes that are not UTF-8 are escaped as \
+ls -b does (\\\\, \\n, \\033, \\377), so each event is one line; --json keeps the exact bytes."
 )]
 pub struct Args {
     /// Every file on PATH's mount.

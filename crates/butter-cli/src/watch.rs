@@ -108,7 +108,7 @@ pub fn from_path_event(event: &PathEvent) -> Record {
 }
 
 fn show(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    crate::output::escape_path(path)
 }
 
 /// `TIME EVENTS PATH [-> NEW] [cookie N]`.
@@ -152,7 +152,9 @@ pub fn json_line(record: &Record, at: SystemTime) -> String {
     about = "Print file events as they happen, like inotifywait -m",
     long_about = "Prints file events as they happen, one line each: time, events, path (and the \
 new path of a rename, paired from its two halves), in the kernel's order. Says on stderr when its \
-watches are in place."
+watches are in place. In names, backslashes, control characters and bytes that are not UTF-8 are \
+escaped as ls -b does (\\\\, \\n, \\033, \\377), so each event is one line; --json keeps the exact \
+bytes."
 )]
 pub struct Args {
     /// Watch directories and everything below them: new directories are

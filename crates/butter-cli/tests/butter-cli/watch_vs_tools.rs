@@ -544,3 +544,42 @@ fn fanotify_unprivileged_resolves_paths_and_says_what_it_cannot_know() {
     assert!(line.trim_end().ends_with(s(&dir.join("made"))), "{line}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file name cannot forge a line: a newline followed by a made-up event,
+/// an escape sequence, a backslash and bytes that are not UTF-8 come out
+/// escaped as `ls -b` shows them, each event on one line, no byte lost
+/// (inotifywait prints them raw: a second line, the terminal's colours).
+#[test]
+fn text_output_escapes_what_could_forge_a_line() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("vs-forge");
+    let names: [&[u8]; 4] = [
+        b"x\n2026-01-01T00:00:00Z create shadow",
+        b"\x1b[31mred",
+        b"back\\slash",
+        b"caf\xe9",
+    ];
+    let args = ["watch", "-e", "create", "--count", "4", s(&dir)];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    for name in names {
+        std::fs::write(dir.join(std::ffi::OsStr::from_bytes(name)), b"").unwrap();
+    }
+    assert!(ours.wait_for(LIMIT, |l| l.len() >= 4), "{:?}", ours.seen);
+    assert!(
+        !ours.wait_line(Duration::from_millis(1), |_| true),
+        "a fifth line: {:?}",
+        ours.seen
+    );
+    let d = s(&dir);
+    for (line, escaped) in ours.seen.iter().zip([
+        r"x\n2026-01-01T00:00:00Z create shadow",
+        r"\033[31mred",
+        r"back\\slash",
+        r"caf\351",
+    ]) {
+        assert!(line.ends_with(&format!(" create {d}/{escaped}")), "{line}");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+    }
+    drop(ours);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
