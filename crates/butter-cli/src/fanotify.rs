@@ -154,7 +154,8 @@ pub fn json_line(
     help_template = crate::output::HELP_TEMPLATE,
     about = "Who touches which file, like fatrace; --deny refuses opens",
     long_about = "Prints one line per file event: time, pid, process name, events, path, like \
-fatrace; directories included. Needs CAP_SYS_ADMIN for --mount and --fs; PATHs are marked inode by \
+fatrace; directories included; its own accesses (such as writing its output) are left out, as \
+fatrace leaves out its own. Needs CAP_SYS_ADMIN for --mount and --fs; PATHs are marked inode by \
 inode (with their children for directories). Says on stderr when its marks are in place.\n\n\
 Without CAP_SYS_ADMIN (Linux 5.13+, PATHs only, create/delete/rename/attrib events): the kernel \
 gives no fds and withholds other processes' pids, shown as - (your own are shown); paths are \
@@ -287,6 +288,11 @@ fn watch(
              (shown as -); paths resolve against the marked directories"
         );
     }
+    // What this process does itself (writing its output to a file on the
+    // marked mount, reading /proc to name a process) is not reported, as
+    // fatrace leaves out its own: `butter fanotify --mount /tmp > /tmp/log`
+    // would otherwise log its own writes to the log.
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
     let mut bounds = Bounds::new(args.timeout, args.count);
     loop {
         let Some(left) = bounds.left() else {
@@ -300,6 +306,12 @@ fn watch(
         // Names first: a short-lived process is gone by the time paths are resolved.
         let whos: Vec<Who> = batch.iter().map(who).collect();
         for (mut event, who) in batch.into_iter().zip(whos) {
+            if event.pid() == me {
+                if event.is_permission() {
+                    event.respond(Response::Allow, false)?;
+                }
+                continue;
+            }
             let (path, to) = event_paths(&group, &event);
             let verdict = if event.is_permission() {
                 let denied = args
