@@ -68,8 +68,12 @@ fn workspace_root() -> PathBuf {
 /// `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION` once: a later run with
 /// the same version would build against the stale copy of a member whose
 /// API has changed since. So those unpacked copies of our own members (and
-/// only those: crates.io's are left alone) go first.
-fn forget_packaged_members(root: &Path) {
+/// only those: crates.io's are left alone) go first. Cargo also takes a
+/// registry crate's build as fresh by its name and version alone: the
+/// verification builds go to a target directory of their own
+/// (`verify_dir`), where our members' fingerprints are removed too, so
+/// they are rebuilt from the new tarballs while crates.io's stay built.
+fn forget_packaged_members(root: &Path, verify_dir: &Path) {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -91,6 +95,26 @@ fn forget_packaged_members(root: &Path) {
                     .and_then(|r| r.strip_suffix('"'))
             }) {
                 names.push(format!("{name}-"));
+            }
+        }
+    }
+    let ours = |file: &str, sep: &str| {
+        names.iter().any(|n| {
+            let stem = n.trim_end_matches('-');
+            file.strip_prefix(stem)
+                .and_then(|r| r.strip_prefix(sep))
+                .is_some()
+        })
+    };
+    for profile in ["debug", "release"] {
+        let fingerprints = verify_dir.join(profile).join(".fingerprint");
+        for entry in std::fs::read_dir(&fingerprints)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if ours(&entry.file_name().to_string_lossy(), "-") {
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     }
@@ -254,16 +278,19 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     ));
     // Every member packs and builds from its own tarball (what a publish
     // would upload), offline: the tests above fetched every dependency.
-    forget_packaged_members(root);
+    let verify_dir = root.join("target").join("package-verify");
+    forget_packaged_members(root, &verify_dir);
     steps.push(run_step(
         "package (each member builds from its own tarball)",
-        cargo(root).args([
-            "package",
-            "--workspace",
-            "--allow-dirty",
-            "--offline",
-            "--quiet",
-        ]),
+        cargo(root)
+            .args([
+                "package",
+                "--workspace",
+                "--allow-dirty",
+                "--offline",
+                "--quiet",
+            ])
+            .env("CARGO_TARGET_DIR", &verify_dir),
         None,
     ));
     // Every example is a program with a self-check: run without arguments
