@@ -67,6 +67,37 @@ pub fn from_change(dirs: &HashMap<i32, PathBuf>, change: &Change<OsString>) -> R
     }
 }
 
+/// Warns on stderr about a directory the watcher could not watch, as
+/// inotifywait does ("Couldn't watch new directory"), and says whether
+/// `event` was that.
+fn warn_not_watched(event: &PathEvent) -> bool {
+    let PathEvent::NotWatched { path, errno } = event else {
+        return false;
+    };
+    let why = if *errno == libc_enospc() {
+        // The limit in force for this user namespace (the machine's
+        // fs.inotify.max_user_watches outside any).
+        format!(
+            "the inotify watch limit ({}) is reached (sysctl fs.inotify.max_user_watches=N raises it)",
+            std::fs::read_to_string("/proc/sys/user/max_inotify_watches")
+                .or_else(|_| std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches"))
+                .unwrap_or_default()
+                .trim()
+        )
+    } else {
+        std::io::Error::from_raw_os_error(*errno).to_string()
+    };
+    eprintln!(
+        "butter watch: warning: could not watch new directory {}: {why}; events inside it are not reported",
+        crate::output::escape_path(path)
+    );
+    true
+}
+
+fn libc_enospc() -> i32 {
+    rustix::io::Errno::NOSPC.raw_os_error()
+}
+
 /// A record for an event from a recursive watch.
 pub fn from_path_event(event: &PathEvent) -> Record {
     let dir_bit = |is_dir: bool| {
@@ -104,6 +135,7 @@ pub fn from_path_event(event: &PathEvent) -> Record {
             (EventMask::MOVED_TO | dir_bit(*is_dir)).to_string(),
         ),
         PathEvent::RescanNeeded => Record::new(PathBuf::new(), "overflow|rescan"),
+        PathEvent::NotWatched { path, .. } => Record::new(path.clone(), "not_watched"),
     }
 }
 
@@ -259,7 +291,11 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
                 }
                 let mut events = Vec::new();
                 tree.read_events(&mut events)?;
-                events.iter().map(from_path_event).collect()
+                events
+                    .iter()
+                    .filter(|e| !warn_not_watched(e))
+                    .map(from_path_event)
+                    .collect()
             }
         };
         for record in records {

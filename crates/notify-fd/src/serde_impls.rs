@@ -75,7 +75,8 @@ impl<N: AsRef<OsStr>> Serialize for Change<N> {
 
 /// Externally tagged: `{"event": {"path", "mask", "from_scan"}}`,
 /// `{"renamed": {"from", "to", "is_dir"}}`, `{"moved_out": {"path",
-/// "is_dir"}}`, `{"moved_in": …}`, `"rescan_needed"`.
+/// "is_dir"}}`, `{"moved_in": …}`, `"rescan_needed"`, `{"not_watched":
+/// {"path", "errno", "errno_name"}}`.
 impl Serialize for PathEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -109,6 +110,13 @@ impl Serialize for PathEvent {
                 v.end()
             }
             PathEvent::RescanNeeded => s.serialize_unit_variant("PathEvent", 4, "rescan_needed"),
+            PathEvent::NotWatched { path, errno } => {
+                let mut v = s.serialize_struct_variant("PathEvent", 5, "not_watched", 3)?;
+                v.serialize_field("path", &Name(path.as_os_str()))?;
+                v.serialize_field("errno", errno)?;
+                v.serialize_field("errno_name", &fd_core::errno_info(*errno).map(|i| i.name))?;
+                v.end()
+            }
         }
     }
 }

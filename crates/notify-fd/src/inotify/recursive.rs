@@ -61,6 +61,19 @@ pub enum PathEvent {
     /// (one created during the overflow included); what changed in between
     /// is not reported: compare the tree with what you knew.
     RescanNeeded,
+    /// A directory that appeared in the tree (or that a rescan found)
+    /// could not be watched: events inside it are not reported. `errno`
+    /// says why: `ENOSPC` when `max_user_watches` is reached (see
+    /// `fs.inotify.max_user_watches`), `EACCES` without read access,
+    /// `ENOMEM`. The watcher goes on with the rest of the tree; a
+    /// [`rescan`](RecursiveWatcher::rescan) once watches are free again
+    /// picks it up.
+    NotWatched {
+        /// The directory.
+        path: PathBuf,
+        /// Why, as the kernel's errno.
+        errno: i32,
+    },
 }
 
 /// Options for [`RecursiveWatcher::with_options`].
@@ -159,6 +172,10 @@ struct State {
     horizon: u64,
     /// Watches seen by the current resync.
     seen: Option<HashSet<i32>>,
+    /// Whether a directory below a root that cannot be watched is reported
+    /// as [`PathEvent::NotWatched`] and passed over (while the watcher
+    /// runs) rather than failing the call (while a root is added).
+    pass_over: bool,
 }
 
 /// A scan's `CLOSE_WRITE` for the file `key` that the kernel may yet show
@@ -247,8 +264,11 @@ impl State {
 ///   same instant cannot be told apart and is dropped too.)
 /// - On queue overflow it walks the tree again at once, watching what it
 ///   missed, and reports [`PathEvent::RescanNeeded`].
-/// - Running out of watches is a resource-limit error that names
-///   `max_user_watches` and how to raise it.
+/// - Running out of watches while a root is added is a resource-limit
+///   error that names the directory, `max_user_watches` and how to raise
+///   it. Later, a directory that cannot be watched (no watches left, no
+///   read access) is reported as [`PathEvent::NotWatched`] and the watcher
+///   goes on with the rest, as inotifywait warns and goes on.
 ///
 /// A root given as a symbolic link to a directory is followed; links below
 /// it are not. It is an [`EventSource`] of [`PathEvent`]s;
@@ -297,6 +317,7 @@ impl RecursiveWatcher {
                 own: HashSet::new(),
                 horizon: 0,
                 seen: None,
+                pass_over: false,
             }),
         };
         watcher.add_root(root)?;
@@ -312,6 +333,7 @@ impl RecursiveWatcher {
     pub fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
         let root = root.as_ref().to_path_buf();
         let mut state = self.lock();
+        state.pass_over = false;
         self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet)?;
         self.roots_lock().push(root);
         Ok(())
@@ -384,6 +406,7 @@ impl RecursiveWatcher {
         state.scanned.clear();
         state.own.clear();
         state.seen = Some(HashSet::new());
+        state.pass_over = true;
         let roots = self.roots();
         let mut result = Ok(());
         for root in &roots {
@@ -429,6 +452,18 @@ impl RecursiveWatcher {
             {
                 return Ok(());
             }
+            Err(e) if is_root => {
+                let why = match e.errno() {
+                    libc::ENOTDIR => "not a directory: a recursive watch needs one".to_owned(),
+                    _ => e.detail().unwrap_or_default().to_owned(),
+                };
+                let detail = if why.is_empty() {
+                    path.display().to_string()
+                } else {
+                    format!("{}: {why}", path.display())
+                };
+                return Err(e.with_detail(detail));
+            }
             Err(e) => return Err(e),
         };
         let st = rustix::fs::fstat(&dir).syscall("fstat")?;
@@ -438,7 +473,24 @@ impl RecursiveWatcher {
         } else {
             self.full_mask()
         };
-        let wd = self.watch_fd(&dir, path, first_mask, is_root)?;
+        let wd = match self.watch_fd(&dir, path, first_mask, is_root) {
+            Ok(wd) => wd,
+            Err(e)
+                if state.pass_over
+                    && !is_root
+                    && matches!(
+                        e.kind(),
+                        fd_core::ErrorKind::ResourceLimit | fd_core::ErrorKind::PermissionDenied
+                    ) =>
+            {
+                state.push(PathEvent::NotWatched {
+                    path: path.to_path_buf(),
+                    errno: e.errno(),
+                });
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(seen) = &mut state.seen {
             seen.insert(wd);
         }
@@ -532,12 +584,22 @@ impl RecursiveWatcher {
                 }
                 self.inotify.add_watch(path, mask, flags).map(|wd| wd.raw())
             }
-            Err(e) => Err(e),
+            // Named by the directory the caller knows, not /proc/self/fd/N.
+            Err(e) => {
+                let detail = e
+                    .detail()
+                    .map(|d| d.replace(&*proc_path.to_string_lossy(), &path.to_string_lossy()));
+                Err(match detail {
+                    Some(d) => e.with_detail(d),
+                    None => e,
+                })
+            }
         }
     }
 
     /// A directory appeared at `name` in `parent`: watch and scan it.
     fn appeared(&self, state: &mut State, parent: i32, name: &OsStr, path: &Path) -> Result<()> {
+        state.pass_over = true;
         let walked = self.walk(state, Some(parent), name, path, Walk::Live);
         // Everything our scan could be confused with is queued by now.
         let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;

@@ -666,6 +666,52 @@ fn watch_limit() {
         msg.contains("max_user_watches") && msg.contains("sysctl fs.inotify.max_user_watches"),
         "{msg}"
     );
+    // The user's directory is named, not /proc/self/fd/N.
+    assert!(msg.contains(&*tmp.join("a/b").to_string_lossy()), "{msg}");
+    assert!(!msg.contains("/proc/self/fd"), "{msg}");
+    // Running out later, as the tree grows: the directory that could not
+    // be watched is reported, and every other event still comes, the ones
+    // in the same batch included (as inotifywait warns and goes on).
+    std::fs::write("/proc/sys/user/max_inotify_watches", "2").unwrap();
+    let top = tmp.join("t");
+    std::fs::create_dir(&top).unwrap();
+    let watcher = RecursiveWatcher::new(&top, EventMask::CREATE).unwrap();
+    std::fs::create_dir(top.join("d1")).unwrap(); // the second watch
+    std::fs::create_dir(top.join("d2")).unwrap(); // no watch left
+    for i in 0..8 {
+        std::fs::write(top.join(format!("f{i}")), b"").unwrap();
+    }
+    std::fs::write(top.join("d1/inside"), b"").unwrap();
+    let got = collect_until(&watcher, |evs| {
+        evs.iter()
+            .any(|e| matches!(e, PathEvent::Event { path, .. } if path.ends_with("d1/inside")))
+            && evs.iter().filter(|e| matches!(e, PathEvent::Event { path, .. } if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('f')))).count() == 8
+    });
+    assert!(
+        got.contains(&PathEvent::NotWatched {
+            path: top.join("d2"),
+            errno: libc::ENOSPC
+        }),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, PathEvent::Event { path, .. } if *path == top.join("d2"))),
+        "d2's creation is still reported: {got:#?}"
+    );
+    assert_eq!(watcher.watched_dirs(), 2);
+    // Once a watch is free again, a rescan picks d2 up.
+    std::fs::write("/proc/sys/user/max_inotify_watches", "3").unwrap();
+    watcher.rescan().unwrap();
+    assert_eq!(watcher.watched_dirs(), 3);
+    // A root that is a file is refused with its path and why.
+    std::fs::write(tmp.join("file"), b"").unwrap();
+    let e = RecursiveWatcher::new(tmp.join("file"), EventMask::CREATE).unwrap_err();
+    assert!(
+        e.to_string().contains(&*tmp.join("file").to_string_lossy())
+            && e.to_string().contains("not a directory"),
+        "{e}"
+    );
 }
 
 fn names_are_bytes() {

@@ -37,6 +37,7 @@ fn counts(events: &[PathEvent]) -> BTreeMap<(PathBuf, String), usize> {
             PathEvent::MovedIn { path, .. } => (path.clone(), "moved_in".into()),
             PathEvent::MovedOut { path, .. } => (path.clone(), "moved_out".into()),
             PathEvent::RescanNeeded => (PathBuf::new(), "rescan".into()),
+            PathEvent::NotWatched { path, .. } => (path.clone(), "not_watched".into()),
         };
         *out.entry(key).or_insert(0) += 1;
     }
