@@ -120,6 +120,15 @@ const TRACK: EventMask = EventMask::CREATE
     .union(EventMask::DELETE_SELF)
     .union(EventMask::MOVE_SELF);
 
+/// The events the kernel reports both on a directory's own watch and, with
+/// its name, on its parent's.
+const CHILD_EVENTS: EventMask = EventMask::OPEN
+    .union(EventMask::ACCESS)
+    .union(EventMask::MODIFY)
+    .union(EventMask::ATTRIB)
+    .union(EventMask::CLOSE_WRITE)
+    .union(EventMask::CLOSE_NOWRITE);
+
 /// What listing a directory (or checking a file's writers) shows as events
 /// on the watches of the directory and its parent.
 const OWN_READS: EventMask = EventMask::OPEN
@@ -736,6 +745,13 @@ impl RecursiveWatcher {
                 .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
                 && !is_root_node(state, wd)
             {
+                return Ok(());
+            }
+            // So do its own OPEN, ACCESS, MODIFY, ATTRIB and CLOSE_*: the
+            // kernel reports them to the parent's watch too, under the
+            // subdirectory's name (`ls d/sub` was printed twice). The
+            // parent's is the one kept, as for a file.
+            if e.mask.intersects(CHILD_EVENTS) && !is_root_node(state, wd) {
                 return Ok(());
             }
             self.report(state, dir, e.mask);
