@@ -31,7 +31,9 @@ fn exit_status(status: ChildStatus) -> ExitCode {
 plus a new root. Without namespace flags: new user, mount, pid, uts and ipc namespaces with \
 root inside mapped to you outside, and a /proc of its own; that needs no privilege where user \
 namespaces are allowed (butter doctor says). With --root DIR the command sees DIR as / (with a \
-minimal /dev, a tmpfs /tmp, its own /proc), and --bind puts host paths into it. pid 1 is a \
+minimal /dev, a tmpfs /tmp, its own /proc), and --bind puts host paths into it; the mount \
+points missing in DIR are made there and removed when the command ends (one that something was \
+put into meanwhile stays, and is named on stderr). pid 1 is a \
 small init that reaps orphans and passes signals on, unless --no-init. The command's exit \
 status is passed through (128+N for a death by signal N)."
 )]
@@ -164,9 +166,24 @@ impl RunArgs {
 /// Runs `butter run`.
 pub fn run(args: &RunArgs) -> Outcome {
     let sandbox = args.sandbox()?;
-    Ok(match sandbox.spawn().and_then(|mut c| c.wait()) {
+    let mut child = match sandbox.spawn() {
+        Ok(child) => child,
+        Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
+    };
+    let status = child.wait();
+    // The mount points made in --root DIR are removed once the command
+    // has ended; what someone put something into stays, and is named.
+    let left = child.left_in_root();
+    if !left.is_empty() {
+        let names: Vec<String> = left.iter().map(|p| crate::output::escape_path(p)).collect();
+        eprintln!(
+            "butter run: left in the root (mount points made for the sandbox, no longer empty): {}",
+            names.join(" ")
+        );
+    }
+    Ok(match status {
         Ok(status) => exit_status(status),
-        Err(e) => fail_exec(&e, exec_errno(&e)),
+        Err(e) => fail(&e),
     })
 }
 

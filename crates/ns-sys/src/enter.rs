@@ -358,6 +358,7 @@ impl Enter {
             stdin: stdin.map(std::fs::File::from),
             stdout: stdout.map(std::fs::File::from),
             stderr: stderr.map(std::fs::File::from),
+            made: Vec::new(),
         })
     }
 }

@@ -271,7 +271,9 @@ impl Sandbox {
 
     /// A new root directory (implies a mount namespace): by default it
     /// gets a minimal `/dev`, a tmpfs `/tmp` and, with a pid namespace, its
-    /// own `/proc`.
+    /// own `/proc`. Mount points missing in it are made there (on the
+    /// caller's filesystem; the mounts stay in the sandbox) and removed
+    /// again when the child is reaped: see [`Child::left_in_root`].
     pub fn root(&mut self, dir: impl AsRef<Path>) -> &mut Sandbox {
         self.root = Some(dir.as_ref().to_owned());
         self.namespaces |= Namespaces::MNT;
@@ -402,6 +404,7 @@ impl Sandbox {
             flags,
             uid_map,
             gid_map,
+            mut made,
         } = prepared;
         let (pid, pidfd) = sys::clone3_process(u64::from(flags.bits()), &plan).map_err(|e| {
             if e.errno() == libc::EPERM {
@@ -434,6 +437,7 @@ impl Sandbox {
         drop(go_write);
         if let Some((step, errno)) = read_report(&report_read).map_err(abandon)? {
             let _ = pidfd.wait();
+            tidy(&mut made);
             let what = describe_step(step, &descriptions, self);
             // The program's own exec is `execve` (so a caller can tell "not
             // found" from a setup failure, as a shell's 127 and 126 do).
@@ -452,6 +456,7 @@ impl Sandbox {
             stdin: stdin.map(File::from),
             stdout: stdout.map(File::from),
             stderr: stderr.map(File::from),
+            made,
         })
     }
 
@@ -612,6 +617,14 @@ impl Sandbox {
             descriptions.push(what);
         };
         let cpath = |p: &Path| c_path(CALL, p);
+        // Mount points the child will make in the caller's new root that
+        // are not there now: removed again once the sandbox has ended.
+        let mut made: Vec<(PathBuf, bool)> = Vec::new();
+        let mut will_make = |p: &Path, is_dir: bool| {
+            if std::fs::symlink_metadata(p).is_err() && !made.iter().any(|(m, _)| m == p) {
+                made.push((p.to_path_buf(), is_dir));
+            }
+        };
         if let (Some(uids), Some(gids)) = (&id_maps.0, &id_maps.1) {
             let (uid, gid) = self.ids.unwrap_or((0, 0));
             let mapped = |maps: &[IdMap], id: u32| {
@@ -676,12 +689,14 @@ impl Sandbox {
             if self.root.is_some() {
                 for ancestor in target.ancestors().collect::<Vec<_>>().into_iter().rev() {
                     if ancestor.starts_with(&base) && ancestor != base && ancestor != target {
+                        will_make(ancestor, true);
                         push(
                             Step::Mkdir(cpath(ancestor)?),
                             format!("create {}", ancestor.display()),
                         );
                     }
                 }
+                will_make(&target, is_dir);
                 push(
                     if is_dir {
                         Step::Mkdir(cpath(&target)?)
@@ -717,6 +732,7 @@ impl Sandbox {
         }
         if self.root.is_some() && self.dev.unwrap_or(true) {
             let dev = under(Path::new("/dev"));
+            will_make(&dev, true);
             push(
                 Step::Mkdir(cpath(&dev)?),
                 format!("create {}", dev.display()),
@@ -773,6 +789,9 @@ impl Sandbox {
                 return refuse("a tmpfs /tmp needs a mount namespace".into());
             }
             let tmp = under(Path::new("/tmp"));
+            if self.root.is_some() {
+                will_make(&tmp, true);
+            }
             push(
                 Step::Mkdir(cpath(&tmp)?),
                 format!("create {}", tmp.display()),
@@ -790,6 +809,9 @@ impl Sandbox {
         }
         if want_proc {
             let proc = under(Path::new("/proc"));
+            if self.root.is_some() {
+                will_make(&proc, true);
+            }
             push(
                 Step::Mkdir(cpath(&proc)?),
                 format!("create {}", proc.display()),
@@ -887,8 +909,29 @@ impl Sandbox {
             flags,
             uid_map,
             gid_map,
+            made,
         })
     }
+}
+
+/// Removes, last made first, the mount points a sandbox made in the
+/// caller's root that are still what it made: an empty directory, an empty
+/// file; those that could not be removed (something is in them) stay listed.
+fn tidy(made: &mut Vec<(PathBuf, bool)>) {
+    let mut left = Vec::new();
+    while let Some((path, is_dir)) = made.pop() {
+        let gone = match std::fs::symlink_metadata(&path) {
+            Err(_) => true,
+            Ok(m) if is_dir && m.is_dir() => std::fs::remove_dir(&path).is_ok(),
+            Ok(m) if !is_dir && m.is_file() && m.len() == 0 => std::fs::remove_file(&path).is_ok(),
+            Ok(_) => false,
+        };
+        if !gone {
+            left.push((path, is_dir));
+        }
+    }
+    left.reverse();
+    *made = left;
 }
 
 /// Everything made before the clone.
@@ -902,6 +945,8 @@ struct Prepared {
     flags: Namespaces,
     uid_map: Option<Vec<IdMap>>,
     gid_map: Option<Vec<IdMap>>,
+    /// Mount points the child makes in the caller's root.
+    made: Vec<(PathBuf, bool)>,
 }
 
 /// Reads the child's report pipe to its end: `Some((step, errno))` when a
@@ -1047,6 +1092,8 @@ pub struct Child {
     pub stdout: Option<File>,
     /// The read end of its stderr, with [`Stdio::Piped`].
     pub stderr: Option<File>,
+    /// Mount points it made in the caller's root, removed once it ended.
+    pub(crate) made: Vec<(PathBuf, bool)>,
 }
 
 /// What a program printed and how it ended.
@@ -1093,15 +1140,36 @@ impl Child {
     /// As [`PidFd::wait`].
     pub fn wait(&mut self) -> Result<ChildStatus> {
         drop(self.stdin.take());
-        self.pidfd.wait()
+        let status = self.pidfd.wait()?;
+        tidy(&mut self.made);
+        Ok(status)
     }
 
     /// Reaps it if it has ended.
     ///
     /// # Errors
     /// As [`PidFd::try_wait`].
-    pub fn try_wait(&self) -> Result<Option<ChildStatus>> {
-        self.pidfd.try_wait()
+    pub fn try_wait(&mut self) -> Result<Option<ChildStatus>> {
+        let status = self.pidfd.try_wait()?;
+        if status.is_some() {
+            tidy(&mut self.made);
+        }
+        Ok(status)
+    }
+
+    /// The mount points it made in the new root (those missing there
+    /// before: `dev`, `tmp`, `proc`, bind targets and their parents) that
+    /// are still there. The mounts live in the sandbox's mount namespace
+    /// and go with it, but their mount points are made on the caller's
+    /// filesystem: they are removed once it has ended and been reaped
+    /// ([`wait`](Child::wait), [`try_wait`](Child::try_wait),
+    /// [`wait_with_output`](Child::wait_with_output)), each if it is still
+    /// an empty directory or empty file. What is listed here after that is
+    /// what could not be removed (the program or someone else put
+    /// something in it); a child never reaped through this type (its pidfd
+    /// taken with [`into_pidfd`](Child::into_pidfd)) leaves them all.
+    pub fn left_in_root(&self) -> Vec<PathBuf> {
+        self.made.iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// Reads its stdout and stderr to the end (those piped), then waits.

@@ -708,3 +708,58 @@ pub(crate) fn async_wait() {
     let status = futures_lite::future::block_on(pidfd.exit()).unwrap();
     assert_eq!(status, ChildStatus::Exited(4));
 }
+
+/// The mount points a sandbox makes in the caller's root (`dev`, `tmp`,
+/// `proc`, a bind target and its parents) are gone once it is reaped; one
+/// that someone filled meanwhile stays, and is named. The root holds what
+/// it held before, nothing more.
+pub(crate) fn root_is_left_as_it_was() {
+    let root = TempDir::new("tidy");
+    let data = TempDir::new("tidy-data");
+    std::fs::write(data.join("f"), b"bound\n").unwrap();
+    let mut s = Sandbox::new("sh");
+    small_container(&mut s, &root);
+    s.bind(Bind {
+        source: data.join("f"),
+        target: "/data/sub/f".into(),
+        read_only: true,
+    })
+    .args(["-c", "cat /data/sub/f"]);
+    let listing = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(root.path());
+    let out = s.output().unwrap();
+    assert_eq!(
+        out.stdout,
+        b"bound\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(listing(root.path()), before, "nothing left in the root");
+    // Something put into a mount point while it runs stays, and is named.
+    let mut s2 = Sandbox::new("sh");
+    small_container(&mut s2, &root);
+    s2.stdin(Stdio::Piped).args(["-c", "read x"]);
+    let mut child = s2.spawn().unwrap();
+    std::fs::write(root.join("tmp/keep"), b"mine").unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert_eq!(child.wait().unwrap(), ChildStatus::Exited(0));
+    assert_eq!(child.left_in_root(), [root.join("tmp")]);
+    assert_eq!(std::fs::read(root.join("tmp/keep")).unwrap(), b"mine");
+    let mut expected = before.clone();
+    expected.push("tmp".into());
+    expected.sort();
+    assert_eq!(listing(root.path()), expected);
+    // A failing step tidies up too.
+    std::fs::remove_dir_all(root.join("tmp")).unwrap();
+    let mut s3 = Sandbox::new("no-such-program-xyz");
+    small_container(&mut s3, &root);
+    assert!(s3.spawn().is_err());
+    assert_eq!(listing(root.path()), before);
+}
