@@ -60,7 +60,7 @@ pub use fd::{
 };
 #[cfg(feature = "serde")]
 pub use serde_impls::serde_os_str;
-pub use source::EventSource;
+pub use source::{EventSource, read_queued, read_queued_timeout, readable_now};
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncReady, AsyncSource};

@@ -555,19 +555,54 @@ impl Fanotify {
         )
     }
 
-    /// Reads every queued event with one `read(2)`, appending them to
-    /// `events`; blocks if none is queued and the group is blocking.
+    /// Hands out every event read earlier and not yet handed out, or, if
+    /// there are none, reads every event the kernel has queued (up to 64
+    /// KiB of them) with one `read(2)`, appending them to `events`: nothing
+    /// is left where `poll` cannot see it, so this is the read for a poll
+    /// loop. Blocks if nothing is queued and the group is blocking, with no
+    /// lock held (another thread's reads and marks go on).
     ///
     /// # Errors
     /// [`ErrorKind::WouldBlock`](fd_core::ErrorKind::WouldBlock) when non-blocking and empty.
     pub fn read_events(&self, events: &mut Vec<Event>) -> Result<usize> {
+        fd_core::read_queued(self.group.fd.as_fd(), || {
+            let mut state = self.lock();
+            let n = state.queue.len();
+            if n > 0 {
+                events.extend(state.queue.drain(..));
+                return Ok(Some(n));
+            }
+            while fd_core::readable_now(&self.group.fd)? {
+                match self.read_into(&mut state, events) {
+                    Ok(0) => {}
+                    Ok(n) => return Ok(Some(n)),
+                    // A reader outside this type took the batch first.
+                    Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// One attempt of a queued single read, under the lock: the queue
+    /// first, then one batch from the kernel if it has one.
+    fn attempt_one(&self) -> Result<Option<Event>> {
         let mut state = self.lock();
-        let n = state.queue.len();
-        events.extend(state.queue.drain(..));
-        if n > 0 {
-            return Ok(n);
+        loop {
+            if let Some(event) = state.queue.pop_front() {
+                return Ok(Some(event));
+            }
+            if !fd_core::readable_now(&self.group.fd)? {
+                return Ok(None);
+            }
+            let mut fresh = Vec::new();
+            match self.read_into(&mut state, &mut fresh) {
+                Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => return Ok(None),
+                other => other?,
+            };
+            state.queue.extend(fresh);
         }
-        self.read_into(&mut state, events)
     }
 
     fn read_into(&self, state: &mut State, events: &mut Vec<Event>) -> Result<usize> {
@@ -684,23 +719,28 @@ fn explain_mark(err: Error, path: &Path, target: MarkTarget) -> Error {
     err.with_detail(detail)
 }
 
+/// Reads through the queue with no lock held while waiting (see
+/// [`fd_core::read_queued`]).
 impl EventSource for Fanotify {
     type Event = Event;
 
+    /// One event: the next one queued, or the first of a fresh batch, the
+    /// rest of which stays queued. In your own poll loop use
+    /// [`read_events`](Fanotify::read_events), which hands out all.
     fn read_event(&self) -> Result<Event> {
-        let mut state = self.lock();
-        loop {
-            if let Some(event) = state.queue.pop_front() {
-                return Ok(event);
-            }
-            let mut fresh = Vec::new();
-            self.read_into(&mut state, &mut fresh)?;
-            state.queue.extend(fresh);
-        }
+        fd_core::read_queued(self.group.fd.as_fd(), || self.attempt_one())
     }
 
     fn read_events(&self, events: &mut Vec<Event>) -> Result<usize> {
         Fanotify::read_events(self, events)
+    }
+
+    fn read_event_timeout(&self, timeout: Duration) -> Result<Option<Event>> {
+        fd_core::read_queued_timeout(self.group.fd.as_fd(), timeout, || self.attempt_one())
+    }
+
+    fn queued(&self) -> usize {
+        self.lock().queue.len()
     }
 
     /// Ready at once if events read earlier are still queued inside.
@@ -715,6 +755,27 @@ impl EventSource for Fanotify {
 impl AsFd for Fanotify {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.group.fd.as_fd()
+    }
+}
+
+/// The group's fd. If nothing else holds it (no unanswered permission
+/// event, no [`try_clone`](Fanotify::try_clone)), the fd itself; otherwise
+/// a duplicate (`F_DUPFD_CLOEXEC`) of it, so that the events still out can
+/// answer through theirs. Events read and not yet handed out are answered
+/// with the group's default response as they are dropped.
+///
+/// # Panics
+/// If the group is still shared and the process has no fd left for the
+/// duplicate (`EMFILE`): there is no fd to return.
+impl From<Fanotify> for OwnedFd {
+    fn from(fanotify: Fanotify) -> OwnedFd {
+        let Fanotify { group, state, .. } = fanotify;
+        drop(state);
+        match Arc::try_unwrap(group) {
+            Ok(group) => group.fd,
+            Err(shared) => fd_core::dup_cloexec(&shared.fd)
+                .expect("a duplicate of a shared fanotify group fd (out of fds)"),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,34 +169,83 @@ impl Inotify {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Another handle on the same instance (`F_DUPFD_CLOEXEC`): the same
+    /// watches and descriptors, with a queue of its own for
+    /// [`read_event`](EventSource::read_event). The blocking mode is
+    /// shared: it belongs to the open file description.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::ResourceLimit`] (`EMFILE`) when out of fds.
+    pub fn try_clone(&self) -> Result<Inotify> {
+        Ok(Inotify {
+            fd: fd_core::dup_cloexec(&self.fd)?,
+            instance: self.instance,
+            pending: Mutex::default(),
+        })
+    }
+
     /// Switches between blocking and non-blocking mode.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         fd_core::set_nonblocking(&self.fd, nonblocking)
     }
 }
 
+impl Inotify {
+    /// One attempt of a queued read, under the lock: the queue first, then
+    /// one batch from the kernel if it has one (so the read cannot block).
+    fn attempt<T>(&self, take: &mut impl FnMut(&mut Pending) -> Option<T>) -> Result<Option<T>> {
+        let mut pending = self.lock();
+        loop {
+            if let Some(got) = take(&mut pending) {
+                return Ok(Some(got));
+            }
+            if !fd_core::readable_now(&self.fd)? {
+                return Ok(None);
+            }
+            match self.fill(&mut pending) {
+                // A reader outside this type took the batch first.
+                Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => return Ok(None),
+                other => other?,
+            }
+        }
+    }
+}
+
+fn pop(pending: &mut Pending) -> Option<Change<OsString>> {
+    pending.queue.pop_front()
+}
+
+/// Reads through the queue: no lock is held while waiting (see
+/// [`fd_core::read_queued`]), so a reader blocked here never stops another
+/// thread's `try_read_event` or `add_watch`.
 impl EventSource for Inotify {
     /// One change, owned, renames paired within each read.
     type Event = Change<OsString>;
 
+    /// One change: the next one queued, or the first of a fresh batch, the
+    /// rest of which stays queued. In your own poll loop use
+    /// [`read_events`](EventSource::read_events), which hands out all.
     fn read_event(&self) -> Result<Change<OsString>> {
-        let mut pending = self.lock();
-        loop {
-            if let Some(change) = pending.queue.pop_front() {
-                return Ok(change);
-            }
-            self.fill(&mut pending)?;
-        }
+        fd_core::read_queued(self.fd.as_fd(), || self.attempt(&mut pop))
     }
 
+    /// Every change read and not yet handed out, or (if none) one batch
+    /// from the kernel: nothing stays queued.
     fn read_events(&self, events: &mut Vec<Change<OsString>>) -> Result<usize> {
-        let mut pending = self.lock();
-        if pending.queue.is_empty() {
-            self.fill(&mut pending)?;
-        }
-        let n = pending.queue.len();
-        events.extend(pending.queue.drain(..));
-        Ok(n)
+        let mut drain = |pending: &mut Pending| {
+            let n = pending.queue.len();
+            events.extend(pending.queue.drain(..));
+            (n > 0).then_some(n)
+        };
+        fd_core::read_queued(self.fd.as_fd(), || self.attempt(&mut drain))
+    }
+
+    fn read_event_timeout(&self, timeout: Duration) -> Result<Option<Change<OsString>>> {
+        fd_core::read_queued_timeout(self.fd.as_fd(), timeout, || self.attempt(&mut pop))
+    }
+
+    fn queued(&self) -> usize {
+        self.lock().queue.len()
     }
 
     /// Ready at once if changes read earlier are still queued inside.
@@ -208,7 +257,40 @@ impl EventSource for Inotify {
     }
 }
 
-fd_core::impl_owned_fd!(Inotify, fd);
+impl AsFd for Inotify {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Inotify {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Inotify {
+    /// The fd, and the changes [`read_event`](EventSource::read_event)
+    /// read ahead and did not hand out (empty unless it was used; see
+    /// [`queued`](EventSource::queued)).
+    pub fn into_parts(self) -> (OwnedFd, Vec<Change<OsString>>) {
+        let pending = self
+            .pending
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (self.fd, pending.queue.into())
+    }
+}
+
+/// The instance's fd, its watches in place. Changes read ahead by
+/// [`read_event`](EventSource::read_event) and not handed out are dropped:
+/// take them first (`read_events` hands out all, `queued` counts them), or
+/// use [`Inotify::into_parts`].
+impl From<Inotify> for OwnedFd {
+    fn from(inotify: Inotify) -> OwnedFd {
+        inotify.into_parts().0
+    }
+}
 
 impl fmt::Debug for Inotify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fd_core::{EventSource, Result, SyscallResult};
 use rustix::fs::{FileType, Mode, OFlags};
@@ -77,9 +77,11 @@ pub enum PathEvent {
 }
 
 /// Options for [`RecursiveWatcher::with_options`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// The default is what `butter watch -r` does: `scanned_close_write` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecursiveOptions {
-    /// With `CLOSE_WRITE` in the mask: report every regular file a scan
+    /// On by default. With `CLOSE_WRITE` in the mask: report every regular file a scan
     /// finds in a new directory as `CLOSE_WRITE` with `from_scan: true` when
     /// no process has it open for writing at that moment, and leave it to
     /// the kernel's own `CLOSE_WRITE` (which then comes, since the watch
@@ -103,11 +105,27 @@ pub struct RecursiveOptions {
     /// (`F_SETLEASE`), held for microseconds; that needs the file to be
     /// ours or `CAP_LEASE`, and a filesystem with leases. Where it cannot
     /// answer, the event is still made, and the file may still be being
-    /// written. If a writer opens the file while the lease is held, the
-    /// kernel sends this process `SIGURG` (ignored unless you handle it).
+    /// written.
+    ///
+    /// A side effect on the process: if a writer opens the file in the
+    /// microseconds the lease is held, the kernel breaks it by sending this
+    /// process `SIGURG` (set with `F_SETSIG` on the watcher's own fd for
+    /// the file). `SIGURG` is ignored by default; a program with its own
+    /// `SIGURG` handler sees that signal, and one that must not should turn
+    /// this option off (and then gets no "complete" for files written and
+    /// closed before their directory was watched).
+    ///
     /// For every close on a whole filesystem with no such gap, use
     /// fanotify's `CLOSE_WRITE` on a filesystem mark (needs root).
     pub scanned_close_write: bool,
+}
+
+impl Default for RecursiveOptions {
+    fn default() -> RecursiveOptions {
+        RecursiveOptions {
+            scanned_close_write: true,
+        }
+    }
 }
 
 /// Events the watcher needs on every directory to follow the tree; those
@@ -346,6 +364,16 @@ impl RecursiveWatcher {
         self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet)?;
         self.roots_lock().push(root);
         Ok(())
+    }
+
+    /// Switches between blocking and non-blocking mode: in non-blocking
+    /// mode reads fail with [`fd_core::ErrorKind::WouldBlock`] instead of
+    /// waiting.
+    ///
+    /// # Errors
+    /// As `fcntl(F_SETFL)`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.inotify.set_nonblocking(nonblocking)
     }
 
     /// The first directory watched.
@@ -983,52 +1011,93 @@ fn forget(state: &mut State, wd: i32) {
     state.scanned.retain(|(w, _), _| *w != wd);
 }
 
+impl RecursiveWatcher {
+    /// One attempt of a queued read, under the lock: what the queue has
+    /// ready, then batches from the kernel while it has them (so no read
+    /// blocks, and a batch that yields nothing ready is not the end).
+    fn attempt<T>(&self, take: &mut impl FnMut(&mut State) -> Option<T>) -> Result<Option<T>> {
+        let mut state = self.lock();
+        loop {
+            if state.has_ready()
+                && let Some(got) = take(&mut state)
+            {
+                return Ok(Some(got));
+            }
+            if !fd_core::readable_now(&self.inotify)? {
+                return Ok(None);
+            }
+            match self.fill(&mut state) {
+                // A reader outside this type took the batch first.
+                Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => return Ok(None),
+                other => other?,
+            }
+        }
+    }
+}
+
+/// Reads through the queue with no lock held while waiting (see
+/// [`fd_core::read_queued`]): a reader blocked here never stops another
+/// thread's `try_read_event`, `add_root` or `rescan`.
 impl EventSource for RecursiveWatcher {
     type Event = PathEvent;
 
+    /// One event: the next one ready, or the first a fresh batch (and the
+    /// scans it causes) yields, the rest of which stays queued. In your own
+    /// poll loop use [`read_events`](EventSource::read_events), which hands
+    /// out all.
     fn read_event(&self) -> Result<PathEvent> {
-        let mut state = self.lock();
-        loop {
-            if let Some(event) = state.pop_ready() {
-                return Ok(event);
-            }
-            self.fill(&mut state)?;
-        }
+        fd_core::read_queued(self.as_fd(), || self.attempt(&mut State::pop_ready))
     }
 
+    /// Every event ready (those read earlier, and what one batch from the
+    /// kernel and the scans it causes yield): nothing ready stays queued. A
+    /// scan's held `CLOSE_WRITE` waits for bytes the kernel still has, so
+    /// the fd stays readable for it.
+    ///
+    /// Once it has read from the kernel it returns, with `Ok(0)` if what it
+    /// read was all the watcher's own business (an `IN_IGNORED`, a
+    /// subdirectory's `DELETE_SELF`): after `poll` said readable it never
+    /// blocks. It blocks (on a blocking fd) only while there is nothing to
+    /// read at all.
     fn read_events(&self, events: &mut Vec<PathEvent>) -> Result<usize> {
-        let mut state = self.lock();
-        if !state.has_ready() {
-            self.fill(&mut state)?;
-        }
-        let mut n = 0;
-        while let Some(event) = state.pop_ready() {
-            events.push(event);
-            n += 1;
-        }
-        Ok(n)
+        fd_core::read_queued(self.as_fd(), || {
+            let mut state = self.lock();
+            let mut read_any = false;
+            loop {
+                let before = events.len();
+                while let Some(event) = state.pop_ready() {
+                    events.push(event);
+                }
+                let n = events.len() - before;
+                if n > 0 {
+                    return Ok(Some(n));
+                }
+                if !fd_core::readable_now(&self.inotify)? {
+                    return Ok(read_any.then_some(0));
+                }
+                match self.fill(&mut state) {
+                    // A reader outside this type took the batch first.
+                    Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => {
+                        return Ok(read_any.then_some(0));
+                    }
+                    other => other?,
+                }
+                read_any = true;
+            }
+        })
     }
 
     /// A batch from the kernel may yield no path event at all (an
     /// `IN_IGNORED`, a subdirectory's own `DELETE_SELF`), so this waits
     /// again with the time that is left rather than blocking in a read.
     fn read_event_timeout(&self, timeout: Duration) -> Result<Option<PathEvent>> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(event) = self.lock().pop_ready() {
-                return Ok(Some(event));
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if !fd_core::wait_readable(&self.inotify, left)? {
-                return Ok(None);
-            }
-            let mut state = self.lock();
-            match self.fill(&mut state) {
-                // Another reader took the batch between the wait and the read.
-                Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => {}
-                other => other?,
-            }
-        }
+        fd_core::read_queued_timeout(self.as_fd(), timeout, || {
+            self.attempt(&mut State::pop_ready)
+        })
+    }
+
+    fn queued(&self) -> usize {
+        self.lock().queue.len()
     }
 
     /// Ready at once if events found earlier (by scans) are still queued.
@@ -1043,6 +1112,21 @@ impl EventSource for RecursiveWatcher {
 impl AsFd for RecursiveWatcher {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.inotify.as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for RecursiveWatcher {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inotify.as_raw_fd()
+    }
+}
+
+/// The watcher's inotify fd, every watch in place. Events it had queued
+/// and not handed out are dropped: take them first (`read_events` hands
+/// out all, `queued` counts them).
+impl From<RecursiveWatcher> for OwnedFd {
+    fn from(watcher: RecursiveWatcher) -> OwnedFd {
+        OwnedFd::from(watcher.inotify)
     }
 }
 

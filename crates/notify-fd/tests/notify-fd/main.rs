@@ -18,6 +18,7 @@ use notify_fd::inotify::{
     WatchEvent, WatchFlags, inotify_add_watch,
 };
 
+mod contract;
 mod fan;
 mod recursive_races;
 
@@ -27,6 +28,51 @@ fn main() -> std::process::ExitCode {
     use Needs::{Isolation, Namespaces, UserNamespace};
     #[allow(unused_mut)]
     let mut tests = vec![
+        Test {
+            name: "contract_inotify_poll_loop",
+            needs: Isolation,
+            run: contract::inotify_poll_loop,
+        },
+        Test {
+            name: "contract_inotify_epoll_edge",
+            needs: Isolation,
+            run: contract::inotify_epoll_edge,
+        },
+        Test {
+            name: "contract_inotify_two_threads",
+            needs: Isolation,
+            run: contract::inotify_two_threads,
+        },
+        Test {
+            name: "contract_recursive_poll_loop",
+            needs: Isolation,
+            run: contract::recursive_poll_loop,
+        },
+        Test {
+            name: "contract_recursive_epoll_edge",
+            needs: Isolation,
+            run: contract::recursive_epoll_edge,
+        },
+        Test {
+            name: "contract_recursive_two_threads",
+            needs: Isolation,
+            run: contract::recursive_two_threads,
+        },
+        Test {
+            name: "contract_fanotify_poll_loop",
+            needs: Isolation,
+            run: contract::fanotify_poll_loop,
+        },
+        Test {
+            name: "contract_fanotify_epoll_edge",
+            needs: Isolation,
+            run: contract::fanotify_epoll_edge,
+        },
+        Test {
+            name: "contract_fanotify_two_threads",
+            needs: Isolation,
+            run: contract::fanotify_two_threads,
+        },
         Test {
             name: "every_event_kind_on_a_directory",
             needs: Isolation,
