@@ -196,3 +196,62 @@ fn sandbox_runs_under_a_compiled_filter() {
         Err(e) => eprintln!("skipped the namespaced half: {e}"),
     }
 }
+
+/// Every `from_fd` adopts its own kind of fd and refuses any other the
+/// same way: `InvalidInput`, naming the API, the fd, what it is and what
+/// it wanted.
+#[test]
+fn every_from_fd_checks_what_it_adopts() {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    fn pipe() -> OwnedFd {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .unwrap()
+            .0
+    }
+    fn refused<T: std::fmt::Debug>(api: &str, adopt: impl FnOnce(OwnedFd) -> butter::Result<T>) {
+        let fd = pipe();
+        let raw = fd.as_raw_fd();
+        let err = adopt(fd).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{api}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(api), "{text}");
+        assert!(text.contains(&format!("fd {raw} is pipe:[")), "{text}");
+    }
+    refused("EventFd::from_fd", EventFd::from_fd);
+    refused("TimerFd::from_fd", TimerFd::from_fd);
+    refused("SignalFd::from_fd", butter::signalfd::SignalFd::from_fd);
+    refused("PidFd::from_fd", butter::signalfd::PidFd::from_fd);
+    refused(
+        "Inotify::from_fd",
+        butter::notify::inotify::Inotify::from_fd,
+    );
+    refused(
+        "Fanotify::from_fd",
+        butter::notify::fanotify::Fanotify::from_fd,
+    );
+    refused("FsContext::from_fd", butter::ns::FsContext::from_fd);
+    refused("MountFd::from_fd", butter::ns::MountFd::from_fd);
+    refused("NsFd::from_fd", |fd| butter::ns::NsFd::from_fd(fd, None));
+    refused("Listener::from_fd", butter::seccomp::Listener::from_fd);
+
+    // And each takes back its own kind.
+    let e = EventFd::new().unwrap();
+    EventFd::from_fd(e.into()).unwrap();
+    let i = butter::notify::inotify::Inotify::new().unwrap();
+    butter::notify::inotify::Inotify::from_fd(i.into()).unwrap();
+    let set = butter::signalfd::SigSet::from_iter([butter::signalfd::Signal::USR2]);
+    let s = butter::signalfd::SignalFd::new(&set).unwrap();
+    butter::signalfd::SignalFd::from_fd(s.into()).unwrap();
+    if let Ok(f) = butter::notify::fanotify::Fanotify::new(
+        butter::notify::fanotify::Class::Notif,
+        butter::notify::fanotify::InitFlags::REPORT_DFID_NAME
+            | butter::notify::fanotify::InitFlags::NONBLOCK,
+    ) {
+        let back = butter::notify::fanotify::Fanotify::from_fd(f.into()).unwrap();
+        assert_eq!(back.class(), butter::notify::fanotify::Class::Notif);
+        assert!(
+            format!("{back:?}").contains("REPORT_DIR_FID | REPORT_NAME"),
+            "{back:?}"
+        );
+    }
+}

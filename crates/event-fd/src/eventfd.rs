@@ -35,12 +35,15 @@ impl EventFd {
         eventfd(initval, flags).map(|fd| EventFd { fd })
     }
 
-    /// Wraps an fd that is an eventfd.
+    /// Adopts an fd that is an eventfd (inherited, or received over a
+    /// socket), checking that it is one.
     ///
-    /// Nothing checks that it is one: a read or write of another kind of fd
-    /// fails with an error, it cannot break memory safety.
-    pub fn from_fd(fd: OwnedFd) -> EventFd {
-        EventFd { fd }
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `fd` is not an eventfd, naming what
+    /// it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<EventFd> {
+        fd_core::expect_anon_inode(&fd, "EventFd::from_fd", "[eventfd]")?;
+        Ok(EventFd { fd })
     }
 
     /// Takes the counter (counter mode) or one unit of it (semaphore mode);

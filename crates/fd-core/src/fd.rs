@@ -64,6 +64,44 @@ pub fn dup_cloexec(fd: impl AsFd) -> Result<OwnedFd> {
     fcntl_dupfd_cloexec(fd, 0).syscall("fcntl(F_DUPFD_CLOEXEC)")
 }
 
+/// What the kernel says `fd` is: the target of `/proc/self/fd/N`, such as
+/// `anon_inode:[eventfd]`, `anon_inode:inotify`, `pipe:[1234]` or a path.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] if `fd` is not open (or `/proc` is not
+/// mounted, which the error says).
+pub fn fd_kind(fd: impl AsFd) -> Result<std::ffi::OsString> {
+    use std::os::fd::AsRawFd;
+    let n = fd.as_fd().as_raw_fd();
+    std::fs::read_link(format!("/proc/self/fd/{n}"))
+        .map(std::path::PathBuf::into_os_string)
+        .map_err(|e| Error::from_io("readlink", e).with_detail(format!("/proc/self/fd/{n}")))
+}
+
+/// Checks that `fd` is the kind of fd `api` adopts: an anonymous inode
+/// named `anon` (as [`fd_kind`] shows it, without `anon_inode:`), so that
+/// every `from_fd` refuses the wrong fd the same way.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] naming `api`, the fd, what it is and what
+/// was wanted.
+pub fn expect_anon_inode(fd: impl AsFd, api: &str, anon: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_fd();
+    let kind = fd_kind(fd)?;
+    if kind.as_encoded_bytes().strip_prefix(b"anon_inode:") == Some(anon.as_bytes()) {
+        return Ok(());
+    }
+    Err(Error::invalid_input(
+        "readlink",
+        format!(
+            "{api}: fd {} is {}, not anon_inode:{anon}",
+            fd.as_raw_fd(),
+            kind.to_string_lossy()
+        ),
+    ))
+}
+
 /// Calls `op` again for as long as it fails with `EINTR`.
 ///
 /// ```

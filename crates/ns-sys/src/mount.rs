@@ -57,9 +57,15 @@ impl FsContext {
         })
     }
 
-    /// Takes a context fd made elsewhere.
-    pub fn from_fd(fd: OwnedFd) -> FsContext {
-        FsContext { fd }
+    /// Adopts a context fd made elsewhere (`fsopen`, `fspick`), checking
+    /// that it is one.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::InvalidInput`] if `fd` is not a filesystem
+    /// context, naming what it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<FsContext> {
+        fd_core::expect_anon_inode(&fd, "FsContext::from_fd", "[fscontext]")?;
+        Ok(FsContext { fd })
     }
 
     /// The messages the kernel logged on the context, drained (one per
@@ -203,9 +209,27 @@ impl MountFd {
         })
     }
 
-    /// Takes a mount fd made elsewhere.
-    pub fn from_fd(fd: OwnedFd) -> MountFd {
-        MountFd { fd }
+    /// Adopts a mount fd made elsewhere (`fsmount`, `open_tree`), checking
+    /// that it is an `O_PATH` fd, as both calls make.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::InvalidInput`] if `fd` is not an `O_PATH` fd,
+    /// naming what it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<MountFd> {
+        use std::os::fd::AsRawFd;
+        let flags =
+            fd_core::SyscallResult::syscall(rustix::fs::fcntl_getfl(&fd), "fcntl(F_GETFL)")?;
+        if !flags.contains(rustix::fs::OFlags::PATH) {
+            return Err(fd_core::Error::invalid_input(
+                "fcntl(F_GETFL)",
+                format!(
+                    "MountFd::from_fd: fd {} is {}, not an O_PATH fd from fsmount or open_tree",
+                    fd.as_raw_fd(),
+                    fd_core::fd_kind(&fd)?.to_string_lossy()
+                ),
+            ));
+        }
+        Ok(MountFd { fd })
     }
 
     /// `move_mount(fd, "", AT_FDCWD, target, F_EMPTY_PATH)`: attaches (or

@@ -1,7 +1,7 @@
 //! Namespace file descriptors: open, identify, compare, join.
 
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
@@ -93,20 +93,31 @@ impl NsFd {
     pub fn from_fd(fd: OwnedFd, expect: Option<Namespace>) -> Result<NsFd> {
         let flag = sys::ns_get_nstype(fd.as_fd()).map_err(|e| {
             if e.errno() == libc::ENOTTY {
-                Error::invalid_input("NsFd::from_fd", "the fd is not a namespace file")
+                let what = fd_core::fd_kind(&fd)
+                    .map_or_else(|_| "not open".into(), |k| k.to_string_lossy().into_owned());
+                Error::invalid_input(
+                    "ioctl(NS_GET_NSTYPE)",
+                    format!(
+                        "NsFd::from_fd: fd {} is {what}, not a namespace file",
+                        fd.as_raw_fd()
+                    ),
+                )
             } else {
                 e
             }
         })?;
         let kind = Namespace::from_flag(flag).ok_or_else(|| {
-            Error::invalid_input("NsFd::from_fd", format!("unknown namespace type {flag:#x}"))
+            Error::invalid_input(
+                "ioctl(NS_GET_NSTYPE)",
+                format!("NsFd::from_fd: unknown namespace type {flag:#x}"),
+            )
         })?;
         if let Some(want) = expect
             && want != kind
         {
             return Err(Error::invalid_input(
-                "NsFd::from_fd",
-                format!("a {kind} namespace where a {want} namespace was expected"),
+                "ioctl(NS_GET_NSTYPE)",
+                format!("NsFd::from_fd: a {kind} namespace where a {want} namespace was expected"),
             ));
         }
         Ok(NsFd { fd, kind })
@@ -236,7 +247,7 @@ impl NsFd {
 impl fmt::Debug for NsFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NsFd")
-            .field("fd", &std::os::fd::AsRawFd::as_raw_fd(&self.fd))
+            .field("fd", &self.fd.as_raw_fd())
             .field("kind", &self.kind)
             .finish()
     }

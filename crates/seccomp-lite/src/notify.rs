@@ -140,8 +140,11 @@ impl Listener {
     /// received from a child), asking the kernel for its struct sizes.
     ///
     /// # Errors
-    /// The kernel's, from `SECCOMP_GET_NOTIF_SIZES` (before 5.0).
+    /// [`ErrorKind::InvalidInput`](fd_core::ErrorKind::InvalidInput) if
+    /// `fd` is not a seccomp listener, naming what it is; the kernel's,
+    /// from `SECCOMP_GET_NOTIF_SIZES` (before 5.0).
     pub fn from_fd(fd: OwnedFd) -> Result<Listener> {
+        fd_core::expect_anon_inode(&fd, "Listener::from_fd", "seccomp notify")?;
         let sizes = raw::seccomp_get_notif_sizes()?;
         let len = sizes
             .notif

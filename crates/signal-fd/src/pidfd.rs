@@ -93,10 +93,14 @@ impl PidFd {
             .find_map(|l| l.strip_prefix("Pid:"))
             .map(str::trim)
             .ok_or_else(|| {
+                // pidfs (Linux 6.9) may name it otherwise than
+                // anon_inode:[pidfd]: the fdinfo line is what decides.
+                let what = fd_core::fd_kind(&fd)
+                    .map_or_else(|_| "not open".into(), |k| k.to_string_lossy().into_owned());
                 Error::invalid_input(
-                    "PidFd::from_fd",
+                    "read",
                     format!(
-                        "fd {} is not a pidfd (no Pid: line in {path})",
+                        "PidFd::from_fd: fd {} is {what}, not a pidfd (no Pid: line in {path})",
                         fd.as_raw_fd()
                     ),
                 )

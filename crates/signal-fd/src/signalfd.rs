@@ -106,6 +106,18 @@ impl SignalFd {
         signalfd(set, flags).map(|fd| SignalFd { fd })
     }
 
+    /// Adopts an fd that is a signalfd (inherited, or received over a
+    /// socket), checking that it is one. The set it reads is the one it
+    /// was made with.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::InvalidInput`] if `fd` is not a signalfd,
+    /// naming what it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<SignalFd> {
+        fd_core::expect_anon_inode(&fd, "SignalFd::from_fd", "[signalfd]")?;
+        Ok(SignalFd { fd })
+    }
+
     /// Reads `set` from now on instead.
     pub fn set_mask(&self, set: &SigSet) -> Result<()> {
         signalfd_set_mask(&self.fd, set)

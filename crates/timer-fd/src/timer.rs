@@ -201,6 +201,7 @@ impl TimerFd {
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `fd` is not a timerfd.
     pub fn from_fd(fd: OwnedFd) -> Result<TimerFd> {
+        fd_core::expect_anon_inode(&fd, "TimerFd::from_fd", "[timerfd]")?;
         let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
         let info = std::fs::read_to_string(&path).syscall("open")?;
         let clock = info

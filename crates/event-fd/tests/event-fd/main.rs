@@ -199,9 +199,21 @@ fn into_owned_fd_and_back() {
     let raw = efd.as_raw_fd();
     let owned: OwnedFd = efd.into();
     assert_eq!(owned.as_raw_fd(), raw);
-    let back = EventFd::from_fd(owned);
+    let back = EventFd::from_fd(owned).unwrap();
     assert_eq!(back.read().unwrap(), 11);
     assert!(format!("{back:?}").contains(&format!("fd: {raw}")));
+}
+
+#[test]
+fn from_fd_refuses_what_is_not_an_eventfd() {
+    let (r, _w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let raw = r.as_raw_fd();
+    let err = EventFd::from_fd(r).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let text = err.to_string();
+    assert!(text.contains("EventFd::from_fd"), "{text}");
+    assert!(text.contains(&format!("fd {raw} is pipe:[")), "{text}");
+    assert!(text.contains("not anon_inode:[eventfd]"), "{text}");
 }
 
 #[test]

@@ -354,6 +354,51 @@ impl Fanotify {
         })
     }
 
+    /// Adopts an fd that is a fanotify group (inherited, or received over a
+    /// socket), checking that it is one and learning its class and flags
+    /// from `/proc/self/fdinfo`. The paths it was marked by are not known
+    /// to it, so [`path_of`](Fanotify::path_of) resolves handles only
+    /// through `open_by_handle_at` on filesystems marked through it later.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](fd_core::ErrorKind::InvalidInput) if
+    /// `fd` is not a fanotify group, naming what it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<Fanotify> {
+        fd_core::expect_anon_inode(&fd, "Fanotify::from_fd", "[fanotify]")?;
+        let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+        let info = std::fs::read_to_string(&path).map_err(|e| Error::from_io("read", e))?;
+        let bits = info
+            .lines()
+            .find_map(|l| l.strip_prefix("fanotify flags:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "read",
+                    format!("Fanotify::from_fd: no \"fanotify flags:\" line in {path}"),
+                )
+            })?;
+        let class_bits = bits & (libc::FAN_CLASS_CONTENT | libc::FAN_CLASS_PRE_CONTENT);
+        let class = if class_bits == libc::FAN_CLASS_PRE_CONTENT {
+            Class::PreContent
+        } else if class_bits == libc::FAN_CLASS_CONTENT {
+            Class::Content
+        } else {
+            Class::Notif
+        };
+        Ok(Fanotify {
+            group: Arc::new(Group {
+                fd,
+                default: AtomicU32::new(libc::FAN_ALLOW),
+            }),
+            class,
+            flags: InitFlags::from_bits_truncate(bits & !class_bits),
+            unprivileged: !fd_core::probe::has_capability(fd_core::probe::CAP_SYS_ADMIN)
+                .unwrap_or(false),
+            state: Mutex::default(),
+        })
+    }
+
     /// Another handle on the same group: the same fd, marks and default
     /// response, with its own queue of events read but not yet handed out
     /// (so two threads can each read with their own handle). Marks made

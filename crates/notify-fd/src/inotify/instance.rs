@@ -85,6 +85,22 @@ impl Inotify {
         })
     }
 
+    /// Adopts an fd that is an inotify instance (inherited, or received
+    /// over a socket), checking that it is one. Its watches stay; their
+    /// descriptors are known to this value only as events name them.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::InvalidInput`] if `fd` is not an inotify
+    /// instance, naming what it is.
+    pub fn from_fd(fd: OwnedFd) -> Result<Inotify> {
+        fd_core::expect_anon_inode(&fd, "Inotify::from_fd", "inotify")?;
+        Ok(Inotify {
+            fd,
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            pending: Mutex::default(),
+        })
+    }
+
     /// Watches `path` for `events`, with `flags`.
     ///
     /// Watching an inode already watched by this instance returns the same

@@ -304,7 +304,10 @@ fn from_fd_learns_the_clock_and_refuses_other_fds() {
     let (r, _w) = pipe();
     let err = TimerFd::from_fd(r).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("is not a timerfd"), "{err}");
+    assert!(
+        err.to_string().contains("not anon_inode:[timerfd]"),
+        "{err}"
+    );
 }
 
 #[test]
