@@ -121,7 +121,7 @@ fn scan_leaves_late_file_to_the_kernel() {
         std::fs::create_dir(root.join("d")).unwrap();
         // The reader saw `d` created, watched it, and is about to list it.
         assert!(
-            listener.wait(Some(LIMIT)).unwrap(),
+            listener.wait_readable(Some(LIMIT)).unwrap(),
             "the scan of d never listed it"
         );
         let first = listener.recv().unwrap();
@@ -136,7 +136,10 @@ fn scan_leaves_late_file_to_the_kernel() {
         listener.set_nonblocking(true).unwrap();
         let answer = s.spawn(move || {
             while !done.load(Ordering::Acquire) {
-                if !listener.wait(Some(Duration::from_millis(50))).unwrap() {
+                if !listener
+                    .wait_readable(Some(Duration::from_millis(50)))
+                    .unwrap()
+                {
                     continue;
                 }
                 match listener.recv() {

@@ -24,7 +24,7 @@ pub fn parse_glob(glob: &str) -> Result<globset::GlobMatcher, String> {
 }
 
 /// The process's name, from `/proc/<pid>/comm`; `?` once it is gone.
-pub fn comm(pid: i32) -> String {
+pub fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map_or_else(|_| "?".to_owned(), |s| s.trim_end().to_owned())
 }
@@ -72,7 +72,7 @@ fn show(path: Option<&Path>) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Who {
     /// The pid, if the kernel gave it.
-    pub pid: Option<i32>,
+    pub pid: Option<u32>,
     /// The name from `/proc/PID/comm`.
     pub comm: String,
 }
@@ -292,13 +292,13 @@ fn watch(
     // marked mount, reading /proc to name a process) is not reported, as
     // fatrace leaves out its own: `butter fanotify --mount /tmp > /tmp/log`
     // would otherwise log its own writes to the log.
-    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let me = std::process::id();
     let mut bounds = Bounds::new(args.timeout, args.count);
     loop {
         let Some(left) = bounds.left() else {
             return Ok(ExitCode::SUCCESS);
         };
-        if !group.wait(left)? {
+        if !group.wait_readable(left)? {
             continue;
         }
         let mut batch = Vec::new();

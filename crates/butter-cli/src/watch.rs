@@ -271,7 +271,7 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
         };
         let records: Vec<Record> = match &source {
             Source::Flat(inotify, dirs) => {
-                if !inotify.wait(left)? {
+                if !inotify.wait_readable(left)? {
                     continue;
                 }
                 let mut changes = Vec::new();
@@ -286,7 +286,7 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
                     .collect()
             }
             Source::Tree(tree) => {
-                if !tree.wait(left)? {
+                if !tree.wait_readable(left)? {
                     continue;
                 }
                 let mut events = Vec::new();

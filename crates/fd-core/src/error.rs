@@ -3,7 +3,7 @@
 //! An [`Error`] keeps three things: the name of the call that failed, the errno
 //! the kernel returned (or `EINVAL` for arguments rejected before the call), and
 //! an optional detail sentence saying what was wrong in the caller's terms. Its
-//! [`kind`](Error::kind) is one of the eight [`ErrorKind`]s, looked up in the
+//! [`kind`](Error::kind) is one of the nine [`ErrorKind`]s, looked up in the
 //! public [`ERRNO_TABLE`].
 
 use std::borrow::Cow;
@@ -35,6 +35,9 @@ pub enum ErrorKind {
     NotFound,
     /// A signal interrupted the call (`EINTR`); retrying is correct.
     Interrupted,
+    /// A time limit passed (`ETIMEDOUT`): the kernel's, or a bound the
+    /// caller gave a butter call that reports running out as an error.
+    TimedOut,
     /// Anything else (`EIO`, `EBUSY`, `ECANCELED`, …).
     Other,
 }
@@ -60,6 +63,7 @@ impl ErrorKind {
             ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
             ErrorKind::NotFound => io::ErrorKind::NotFound,
             ErrorKind::Interrupted => io::ErrorKind::Interrupted,
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::Other => io::ErrorKind::Other,
         }
     }
@@ -74,6 +78,7 @@ impl ErrorKind {
             ErrorKind::WouldBlock => "would block",
             ErrorKind::NotFound => "not found",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::TimedOut => "timed out",
             ErrorKind::Other => "other",
         }
     }
@@ -146,11 +151,11 @@ errno_table! {
     ECHILD => NotFound,
     ENXIO => NotFound,
     EINTR => Interrupted,
+    ETIMEDOUT => TimedOut,
     EIO => Other,
     EBUSY => Other,
     ECANCELED => Other,
     EPIPE => Other,
-    ETIMEDOUT => Other,
     ENOTEMPTY => Other,
     ETXTBSY => Other,
     ESTALE => Other,
@@ -296,7 +301,21 @@ impl Error {
             None => Error {
                 call,
                 errno: libc::EIO,
-                kind: ErrorKind::Other,
+                kind: match err.kind() {
+                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                        ErrorKind::InvalidInput
+                    }
+                    io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+                    io::ErrorKind::Unsupported => ErrorKind::Unsupported,
+                    io::ErrorKind::OutOfMemory | io::ErrorKind::QuotaExceeded => {
+                        ErrorKind::ResourceLimit
+                    }
+                    io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
+                    io::ErrorKind::NotFound => ErrorKind::NotFound,
+                    io::ErrorKind::Interrupted => ErrorKind::Interrupted,
+                    io::ErrorKind::TimedOut => ErrorKind::TimedOut,
+                    _ => ErrorKind::Other,
+                },
                 origin: Origin::Kernel,
                 detail: Some(err.to_string().into()),
             },
@@ -341,6 +360,17 @@ fn describe(errno: i32, origin: Origin, detail: Option<&str>) -> Describe<'_> {
     }
 }
 
+/// A std I/O error as a butter one, so that `?` works across std I/O in a
+/// function returning [`Result`]: its errno (and kind) if it has one, `EIO`
+/// and [`ErrorKind::Other`] with its text otherwise; a butter error it
+/// wraps comes back as it was. [`call`](Error::call) is `"io"`: std does
+/// not say which call failed (use [`Error::from_io`] to name it).
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Error {
+        Error::from_io("io", err)
+    }
+}
+
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         io::Error::new(err.kind.io_kind(), err)
@@ -380,6 +410,31 @@ impl<T> SyscallResult<T> for io::Result<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn question_mark_across_std_io() {
+        fn read_missing() -> Result<Vec<u8>> {
+            Ok(std::fs::read("/nonexistent/butter")?)
+        }
+        let err = read_missing().unwrap_err();
+        assert_eq!(
+            (err.kind(), err.errno(), err.call()),
+            (ErrorKind::NotFound, libc::ENOENT, "io")
+        );
+        // No errno: the kind still comes across.
+        let timed = Error::from(io::Error::new(io::ErrorKind::TimedOut, "bound passed"));
+        assert_eq!(timed.kind(), ErrorKind::TimedOut);
+        assert!(timed.to_string().contains("bound passed"), "{timed}");
+        assert_eq!(
+            Error::from_errno("connect", libc::ETIMEDOUT).kind(),
+            ErrorKind::TimedOut
+        );
+        assert_eq!(ErrorKind::TimedOut.io_kind(), io::ErrorKind::TimedOut);
+        // A butter error that went through io::Error comes back whole.
+        let orig = Error::from_errno("inotify_add_watch", libc::ENOSPC).with_detail("watch limit");
+        let back = Error::from(io::Error::from(orig.clone()));
+        assert_eq!(back.to_string(), orig.to_string());
+    }
+
     use super::*;
 
     /// The table, restated row by row: a change to the mapping must change
@@ -426,11 +481,11 @@ mod tests {
             (libc::ECHILD, NotFound),
             (libc::ENXIO, NotFound),
             (libc::EINTR, Interrupted),
+            (libc::ETIMEDOUT, TimedOut),
             (libc::EIO, Other),
             (libc::EBUSY, Other),
             (libc::ECANCELED, Other),
             (libc::EPIPE, Other),
-            (libc::ETIMEDOUT, Other),
             (libc::ENOTEMPTY, Other),
             (libc::ETXTBSY, Other),
             (libc::ESTALE, Other),

@@ -5,7 +5,7 @@
 //! native AIO, seccomp). They share what this crate holds:
 //!
 //! - **One error model.** [`Error`] keeps the failing call's name and its
-//!   errno, and maps the errno to one of eight [`ErrorKind`]s through the
+//!   errno, and maps the errno to one of nine [`ErrorKind`]s through the
 //!   public, tested [`ERRNO_TABLE`]. It converts into [`std::io::Error`] with
 //!   the matching [`std::io::ErrorKind`], errno still reachable.
 //! - **Fd helpers.** [`is_cloexec`], [`set_nonblocking`], [`dup_cloexec`],

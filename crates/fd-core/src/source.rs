@@ -27,7 +27,7 @@ use crate::fd::wait_readable;
 /// (inotify, fanotify, the recursive watcher) keeps the rest of a batch
 /// behind [`read_event`](EventSource::read_event) in a queue the kernel
 /// does not know about; [`queued`](EventSource::queued) counts it, and
-/// [`wait`](EventSource::wait) and the async `Stream` see it, but a plain
+/// [`wait_readable`](EventSource::wait_readable) and the async `Stream` see it, but a plain
 /// `poll` on the fd does not. In an edge-triggered epoll loop, read until
 /// [`ErrorKind::WouldBlock`], as with any fd.
 ///
@@ -49,7 +49,7 @@ use crate::fd::wait_readable;
 ///
 /// Every implementor may be shared between threads by reference. No lock is
 /// held across a blocking syscall: a reader blocked in `read_event` never
-/// stops another thread's `try_read_event`, `wait` or timed read, whose
+/// stops another thread's `try_read_event`, `wait_readable` or timed read, whose
 /// bounds hold (queued sources wait with [`read_queued`] and
 /// [`read_queued_timeout`]).
 pub trait EventSource: AsFd {
@@ -89,7 +89,7 @@ pub trait EventSource: AsFd {
     /// Waits until an event can be read, or `timeout` passes (`None`: forever).
     ///
     /// Returns `true` when readable, `false` on timeout.
-    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+    fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
         wait_readable(self.as_fd(), timeout)
     }
 
@@ -105,7 +105,7 @@ pub trait EventSource: AsFd {
 
     /// Waits up to `timeout` for an event and reads it; `Ok(None)` on timeout.
     fn read_event_timeout(&self, timeout: Duration) -> Result<Option<Self::Event>> {
-        if !self.wait(Some(timeout))? {
+        if !self.wait_readable(Some(timeout))? {
             return Ok(None);
         }
         match self.read_event() {
@@ -131,8 +131,8 @@ impl<T: EventSource + ?Sized> EventSource for &T {
         (**self).queued()
     }
 
-    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        (**self).wait(timeout)
+    fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
+        (**self).wait_readable(timeout)
     }
 
     fn try_read_event(&self) -> Result<Option<Self::Event>> {

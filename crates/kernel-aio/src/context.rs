@@ -176,7 +176,7 @@ impl From<Refused<'_>> for Error {
 /// # Why a buffer cannot be freed while the kernel writes it
 ///
 /// An [`Op`] owns its buffers; [`submit`](Context::submit) moves it into
-/// the context, and only [`reap`](Context::reap) (or [`wait`](Context::wait))
+/// the context, and only [`reap`](Context::reap) (or [`getevents`](Context::getevents))
 /// moves it out again, inside the [`Completion`] the kernel delivered for
 /// it. Nothing else gives it back:
 /// - dropping the context calls `io_destroy`, which returns only when every
@@ -224,7 +224,7 @@ impl Context {
         Ok(Context {
             id,
             max_events,
-            owner: sys::getpid(),
+            owner: std::process::id(),
             in_flight: HashMap::new(),
             next_key: 1,
             ready: VecDeque::new(),
@@ -276,12 +276,12 @@ impl Context {
     /// off.
     pub fn set_user_space_reaping(&mut self, on: bool) -> bool {
         // SAFETY: our live context.
-        self.ring = on && self.owner == sys::getpid() && unsafe { sys::ring_known(self.id) };
+        self.ring = on && self.owner == std::process::id() && unsafe { sys::ring_known(self.id) };
         self.ring
     }
 
     fn check_owner(&self, call: &'static str) -> Result<()> {
-        let me = sys::getpid();
+        let me = std::process::id();
         if me != self.owner {
             return Err(Error::invalid_input(
                 call,
@@ -663,12 +663,15 @@ impl Context {
         n
     }
 
-    /// Waits for at least `min` and takes at most `max` completions; as
-    /// [`Context::reap`] into a new vector.
+    /// `io_getevents`: waits for at least `min` and takes at most `max`
+    /// completions; as [`Context::reap`] into a new vector. (It was
+    /// `wait`, a name that means readiness on every `EventSource` and
+    /// reaping a process on `PidFd`.)
     ///
     /// # Errors
     /// As [`Context::reap`].
-    pub fn wait(
+    #[doc(alias = "io_getevents")]
+    pub fn getevents(
         &mut self,
         min: usize,
         max: usize,
@@ -725,7 +728,7 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
-        if sys::getpid() != self.owner {
+        if std::process::id() != self.owner {
             // A forked child: the context is the parent's; the kernel
             // writes only the parent's copies of the buffers.
             return;

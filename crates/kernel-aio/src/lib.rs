@@ -42,7 +42,7 @@
 //! file.write_all(b"hello, completion")?;
 //! let mut ctx = Context::new(8)?;
 //! ctx.submit(&mut vec![Op::read(&file, 7, vec![0u8; 10]).token(1)])?;
-//! let done = ctx.wait(1, 8, None)?;
+//! let done = ctx.getevents(1, 8, None)?;
 //! assert_eq!((done[0].token, done[0].result()?), (1, 10));
 //! assert_eq!(done[0].buffers()[0].as_slice(), b"completion");
 //! # fn tempfile() -> std::io::Result<std::fs::File> {

@@ -18,7 +18,7 @@ fn one_op(
 fn run_op(op: crate::Op<'_>) -> fd_core::Result<u64> {
     let mut ctx = crate::Context::new(1)?;
     ctx.submit_one(op)?;
-    let done = ctx.wait(1, 1, Some(std::time::Duration::from_secs(1)))?;
+    let done = ctx.getevents(1, 1, Some(std::time::Duration::from_secs(1)))?;
     done.first().map_or_else(
         || Err(fd_core::Error::from_errno("io_getevents", libc::ETIME)),
         crate::Completion::result,

@@ -333,13 +333,6 @@ pub(crate) fn dio_alignment(fd: i32) -> (u32, u32) {
     }
 }
 
-/// The calling process's id, by syscall (never a cached value).
-pub(crate) fn getpid() -> u32 {
-    // SAFETY: no arguments.
-    let pid = unsafe { libc::syscall(libc::SYS_getpid) };
-    u32::try_from(pid).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

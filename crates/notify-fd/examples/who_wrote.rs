@@ -59,8 +59,7 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
             if demo {
                 std::fs::remove_dir_all(&dir)?;
-                let ok =
-                    name == "report.txt" && u32::try_from(event.pid()) == Ok(std::process::id());
+                let ok = name == "report.txt" && event.pid() == std::process::id();
                 eprintln!(
                     "who_wrote: {}",
                     if ok {

@@ -531,21 +531,29 @@ pub fn setdomainname(name: impl AsRef<OsStr>) -> Result<()> {
     sys::setdomainname(name)
 }
 
-/// `getpid()` as a syscall, never a cached value: right in a process made
-/// by a raw `clone`, where a C library's cache can be stale.
+/// `getpid()` as a syscall (rustix), never a cached value: right in a
+/// process made by a raw `clone`, where a C library's cache could be
+/// stale. The family's one `getpid`; pids are `u32` everywhere, as
+/// `std::process::id()` has them.
 pub fn getpid() -> u32 {
-    sys::getpid().unsigned_abs()
+    rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }
 
 /// `getppid()` as a syscall: 0 when the parent is outside the caller's pid
 /// namespace.
 pub fn getppid() -> u32 {
-    sys::getppid().unsigned_abs()
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get().unsigned_abs())
 }
 
 /// `gettid()` as a syscall.
 pub fn gettid() -> u32 {
-    sys::gettid().unsigned_abs()
+    rustix::thread::gettid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }
 
 bitflags::bitflags! {

@@ -329,22 +329,11 @@ pub(crate) fn setdomainname(name: &[u8]) -> Result<()> {
     .map(drop)
 }
 
-/// `getpid()`, `getppid()`, `gettid()` as syscalls: never a cached value.
+/// `getpid()` as a raw syscall, for the clone child (which makes raw
+/// calls only); the parent side uses [`crate::getpid`] (rustix).
 pub(crate) fn getpid() -> i32 {
-    // SAFETY: no arguments.
+    // SAFETY: getpid takes no arguments, touches no memory and cannot fail.
     unsafe { libc::syscall(libc::SYS_getpid) as i32 }
-}
-
-/// See [`getpid`].
-pub(crate) fn getppid() -> i32 {
-    // SAFETY: no arguments.
-    unsafe { libc::syscall(libc::SYS_getppid) as i32 }
-}
-
-/// See [`getpid`].
-pub(crate) fn gettid() -> i32 {
-    // SAFETY: no arguments.
-    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
 /// `struct clone_args` (`CLONE_ARGS_SIZE_VER2`, 88 bytes).

@@ -228,6 +228,102 @@ pub enum ChildStatus {
     Continued,
 }
 
+/// As `std::process::ExitStatus` reads: `success`, `code`, `signal`.
+impl ChildStatus {
+    /// Whether it exited with code 0.
+    pub fn success(&self) -> bool {
+        matches!(self, ChildStatus::Exited(0))
+    }
+
+    /// The exit code, if it exited.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            ChildStatus::Exited(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The signal that killed it, if one did.
+    pub fn signal(&self) -> Option<Signal> {
+        match self {
+            ChildStatus::Killed { signal, .. } => Some(*signal),
+            _ => None,
+        }
+    }
+
+    /// Whether a signal killed it and it dumped core.
+    pub fn core_dumped(&self) -> bool {
+        matches!(
+            self,
+            ChildStatus::Killed {
+                core_dumped: true,
+                ..
+            }
+        )
+    }
+
+    /// The status as `wait(2)` encodes it (what `WIFEXITED` and the other
+    /// macros decode): the exit code's low 8 bits, as the kernel keeps
+    /// them.
+    pub fn into_raw(self) -> i32 {
+        match self {
+            ChildStatus::Exited(code) => (code & 0xff) << 8,
+            ChildStatus::Killed {
+                signal,
+                core_dumped,
+            } => signal.raw() | if core_dumped { 0x80 } else { 0 },
+            ChildStatus::Stopped(signal) | ChildStatus::Trapped(signal) => {
+                (signal.raw() << 8) | 0x7f
+            }
+            ChildStatus::Continued => 0xffff,
+        }
+    }
+}
+
+impl From<ChildStatus> for std::process::ExitStatus {
+    fn from(status: ChildStatus) -> std::process::ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        std::process::ExitStatus::from_raw(status.into_raw())
+    }
+}
+
+/// Decodes std's status. A stop is [`ChildStatus::Stopped`] (`wait(2)`
+/// does not tell a trace trap from a stop).
+///
+/// # Errors
+/// [`fd_core::ErrorKind::InvalidInput`] for a raw status that names no
+/// signal this kernel has (from `ExitStatusExt::from_raw` with a made-up
+/// value).
+impl TryFrom<std::process::ExitStatus> for ChildStatus {
+    type Error = fd_core::Error;
+
+    fn try_from(status: std::process::ExitStatus) -> fd_core::Result<ChildStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(code) = status.code() {
+            return Ok(ChildStatus::Exited(code));
+        }
+        if let Some(sig) = status.signal() {
+            return Ok(ChildStatus::Killed {
+                signal: Signal::new(sig)?,
+                core_dumped: status.core_dumped(),
+            });
+        }
+        if let Some(sig) = status.stopped_signal() {
+            return Ok(ChildStatus::Stopped(Signal::new(sig)?));
+        }
+        if status.continued() {
+            return Ok(ChildStatus::Continued);
+        }
+        Err(fd_core::Error::invalid_input(
+            "waitid",
+            format!(
+                "status {:#x} is no state wait(2) reports",
+                status.into_raw()
+            ),
+        ))
+    }
+}
+
 impl fmt::Display for ChildStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -172,7 +172,7 @@ impl fmt::Debug for SignalFd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnblockedThread {
     /// Its thread id.
-    pub tid: i32,
+    pub tid: u32,
     /// Its name (`/proc/self/task/<tid>/comm`).
     pub name: String,
     /// The watched signals it does not block.
@@ -203,7 +203,7 @@ pub fn unblocked_threads(set: &SigSet) -> Result<Vec<UnblockedThread>> {
         let Some(tid) = entry
             .file_name()
             .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
+            .and_then(|s| s.parse::<u32>().ok())
         else {
             continue;
         };
@@ -396,7 +396,9 @@ pub fn sigqueue_ptr(pid: u32, sig: Signal, value: usize) -> Result<()> {
 ///
 /// # Errors
 /// [`fd_core::ErrorKind::NotFound`] (`ESRCH`) if there is no such thread.
-pub fn tgkill(tid: i32, sig: Signal) -> Result<()> {
+pub fn tgkill(tid: u32, sig: Signal) -> Result<()> {
     let tgid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    let tid = i32::try_from(tid)
+        .map_err(|_| Error::invalid_input("tgkill", format!("{tid} is not a thread id")))?;
     sys::tgkill(tgid, tid, sig.raw())
 }

@@ -312,7 +312,7 @@ impl Session {
         // The workload has ended, so everything it caused is queued: take it
         // all (a late duplicate would show here).
         let mut rest = Vec::new();
-        while watcher.wait(Some(Duration::ZERO)).unwrap_or(false) {
+        while watcher.wait_readable(Some(Duration::ZERO)).unwrap_or(false) {
             if watcher.read_events(&mut rest).is_err() {
                 break;
             }

@@ -501,7 +501,7 @@ fn scratch(dir: &TempDir, name: &str, extra: i32) -> File {
 }
 
 fn one(ctx: &mut Context) -> Completion {
-    let mut done = ctx.wait(1, 1, LIMIT).unwrap();
+    let mut done = ctx.getevents(1, 1, LIMIT).unwrap();
     assert_eq!(done.len(), 1);
     done.pop().unwrap()
 }
@@ -709,7 +709,11 @@ fn poll_ops() {
     ctx.submit(&mut vec![Op::poll(&r, libc::POLLIN).token(1)])
         .unwrap();
     // Nothing to read yet: no completion.
-    assert!(ctx.wait(0, 64, Some(Duration::ZERO)).unwrap().is_empty());
+    assert!(
+        ctx.getevents(0, 64, Some(Duration::ZERO))
+            .unwrap()
+            .is_empty()
+    );
     rustix::io::write(&w, b"x").unwrap();
     let c = one(&mut ctx);
     assert_eq!(c.token, 1);
@@ -767,9 +771,9 @@ fn short_reads() {
     .unwrap();
     // Both are done (buffered reads complete inside io_submit): at most
     // one is taken, the other waits in the ring for the next call.
-    let mut done = ctx.wait(0, 1, LIMIT).unwrap();
+    let mut done = ctx.getevents(0, 1, LIMIT).unwrap();
     assert_eq!(done.len(), 1);
-    done.extend(ctx.wait(1, 64, LIMIT).unwrap());
+    done.extend(ctx.getevents(1, 64, LIMIT).unwrap());
     assert_eq!(done.len(), 2);
     done.sort_by_key(|c| c.token);
     assert_eq!(done[0].result().unwrap(), 100, "a short read at the end");
@@ -784,8 +788,8 @@ fn short_reads() {
             Op::read(&file, 8, vec![0u8; 8]),
         ])
         .unwrap();
-    assert_eq!(by_syscall.wait(0, 1, LIMIT).unwrap().len(), 1);
-    assert_eq!(by_syscall.wait(1, 64, LIMIT).unwrap().len(), 1);
+    assert_eq!(by_syscall.getevents(0, 1, LIMIT).unwrap().len(), 1);
+    assert_eq!(by_syscall.getevents(1, 64, LIMIT).unwrap().len(), 1);
 }
 
 fn many_rounds() {
@@ -857,7 +861,11 @@ fn cancel() {
         c.res
     );
     // Exactly once: nothing more, and the token is no longer in flight.
-    assert!(ctx.wait(0, 64, Some(Duration::ZERO)).unwrap().is_empty());
+    assert!(
+        ctx.getevents(0, 64, Some(Duration::ZERO))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(ctx.cancel(7).unwrap_err().kind(), ErrorKind::NotFound);
     // A file read cannot be cancelled: it says so, and completes normally.
     let dir = TempDir::new("aio-cancel");
@@ -970,7 +978,7 @@ fn drop_poisoned() {
     // asked of it before (a late write would have landed by now).
     let mut ctx = Context::new(OPS as u32).unwrap();
     ctx.submit(&mut reads()).unwrap();
-    let done = ctx.wait(OPS as usize, 64, LIMIT).unwrap();
+    let done = ctx.getevents(OPS as usize, 64, LIMIT).unwrap();
     assert!(
         done.iter()
             .all(|c| c.result().unwrap() == LEN as u64 && c.buffers()[0][0] == 0x5A)
@@ -1102,7 +1110,7 @@ fn block_device_end() {
     }
     let n = ops.len();
     assert_eq!(ctx.submit(&mut ops).unwrap(), n);
-    let mut done = ctx.wait(n, 64, LIMIT).unwrap();
+    let mut done = ctx.getevents(n, 64, LIMIT).unwrap();
     done.sort_by_key(|c| c.token);
     let res: Vec<i64> = done.iter().map(|c| c.res).collect();
     assert_eq!(res, want, "/dev/{name} of {size} bytes");
@@ -1219,12 +1227,12 @@ fn errors() {
     assert!(e.error.to_string().contains("has no fsync"), "{}", e.error);
     // A max of 0, or under min.
     for (min, max) in [(0, 0), (2, 1)] {
-        let e = ctx.wait(min, max, LIMIT).unwrap_err();
+        let e = ctx.getevents(min, max, LIMIT).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("max must be"), "{e}");
     }
     // Waiting for more than is in flight would never end.
-    let e = ctx.wait(1, 64, LIMIT).unwrap_err();
+    let e = ctx.getevents(1, 64, LIMIT).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(e.to_string().contains("never end"), "{e}");
     // A priority out of range.
@@ -1260,7 +1268,7 @@ fn forked_child() {
             .submit(&mut vec![Op::read(&file, 0, vec![0u8; 8])])
             .unwrap_err();
         let ok = e.kind() == ErrorKind::InvalidInput && e.to_string().contains("forked child");
-        let e2 = ctx.wait(0, 64, Some(Duration::ZERO)).unwrap_err();
+        let e2 = ctx.getevents(0, 64, Some(Duration::ZERO)).unwrap_err();
         i32::from(!(ok && e2.to_string().contains("forked child")))
     });
     assert_eq!(exit_code(pid), 0);

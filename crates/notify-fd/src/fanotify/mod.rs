@@ -96,7 +96,7 @@ struct Pending {
 /// One fanotify event, owning what the kernel gave with it.
 pub struct Event {
     mask: EventMask,
-    pid: i32,
+    pid: u32,
     file: Option<OwnedFd>,
     fd_error: Option<i32>,
     pidfd: Option<OwnedFd>,
@@ -111,8 +111,9 @@ impl Event {
         self.mask
     }
 
-    /// The acting process (or thread with `REPORT_TID`).
-    pub fn pid(&self) -> i32 {
+    /// The acting process (or thread with `REPORT_TID`), as
+    /// `std::process::id()` counts: 0 when the kernel withholds it.
+    pub fn pid(&self) -> u32 {
         self.pid
     }
 
@@ -789,7 +790,7 @@ impl EventSource for Fanotify {
     }
 
     /// Ready at once if events read earlier are still queued inside.
-    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+    fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
         if !self.lock().queue.is_empty() {
             return Ok(true);
         }

@@ -36,8 +36,9 @@ pub struct RawEvent<'a> {
     /// The event's fd (`FAN_NOFD` = -1 with FID reporting; negative errno
     /// with `REPORT_FD_ERROR`).
     pub fd: i32,
-    /// The acting process (or thread, with `REPORT_TID`).
-    pub pid: i32,
+    /// The acting process (or thread, with `REPORT_TID`); 0 when the
+    /// kernel withholds it (an unprivileged group, another pid namespace).
+    pub pid: u32,
     /// The bytes of the info records.
     pub records: &'a [u8],
 }
@@ -95,7 +96,7 @@ impl<'a> Iterator for EventIter<'a> {
             u16_at(b, 6),
             u64_at(b, 8),
             i32_at(b, 16),
-            i32_at(b, 20),
+            u32_at(b, 20),
         ) else {
             return self.stop();
         };
@@ -286,7 +287,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// Encodes an event as the kernel would.
-    pub(crate) fn event(mask: u64, fd: i32, pid: i32, records: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn event(mask: u64, fd: i32, pid: u32, records: &[Vec<u8>]) -> Vec<u8> {
         let body: Vec<u8> = records.concat();
         let mut out = Vec::new();
         out.extend_from_slice(

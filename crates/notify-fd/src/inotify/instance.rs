@@ -265,7 +265,7 @@ impl EventSource for Inotify {
     }
 
     /// Ready at once if changes read earlier are still queued inside.
-    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+    fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
         if !self.lock().queue.is_empty() {
             return Ok(true);
         }

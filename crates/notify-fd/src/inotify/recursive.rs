@@ -1101,7 +1101,7 @@ impl EventSource for RecursiveWatcher {
     }
 
     /// Ready at once if events found earlier (by scans) are still queued.
-    fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+    fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool> {
         if self.lock().has_ready() {
             return Ok(true);
         }

@@ -268,7 +268,7 @@ where
     );
     let b = Arc::clone(&source);
     let (ready, _) = bounded("wait beside a blocked reader", move || {
-        b.wait(Some(Duration::from_millis(20)))
+        b.wait_readable(Some(Duration::from_millis(20)))
     });
     assert!(!ready.unwrap());
     let b = Arc::clone(&source);

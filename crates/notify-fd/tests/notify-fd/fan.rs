@@ -16,7 +16,10 @@ pub(super) fn read_until(group: &Fanotify, mut done: impl FnMut(&[Event]) -> boo
     let start = std::time::Instant::now();
     while !done(&out) {
         assert!(start.elapsed() < LIMIT, "gave up; got {out:?}");
-        if group.wait(Some(Duration::from_millis(100))).unwrap() {
+        if group
+            .wait_readable(Some(Duration::from_millis(100)))
+            .unwrap()
+        {
             group.read_events(&mut out).unwrap();
         }
     }
@@ -58,7 +61,7 @@ pub(super) fn fd_mode_events() {
             .count()
             >= 1
     });
-    let me = i32::try_from(std::process::id()).unwrap();
+    let me = std::process::id();
     for want in [
         Fm::OPEN,
         Fm::MODIFY,
@@ -266,7 +269,7 @@ pub(super) fn pidfd_records_name_the_actor() {
     });
     let events = read_until(&group, |evs| !evs.is_empty());
     let e = &events[0];
-    assert_eq!(e.pid(), i32::try_from(pid).unwrap());
+    assert_eq!(e.pid(), pid);
     let pidfd = e.pidfd().expect("a pidfd record");
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
     assert!(info.lines().any(|l| l == format!("Pid:\t{pid}")), "{info}");
@@ -310,7 +313,9 @@ pub(super) fn ignore_masks() {
     group.flush(MarkTarget::Mount).unwrap();
     drop(File::open(&loud).unwrap());
     assert!(
-        !group.wait(Some(Duration::from_millis(20))).unwrap(),
+        !group
+            .wait_readable(Some(Duration::from_millis(20)))
+            .unwrap(),
         "flushed marks report nothing"
     );
 }
@@ -328,7 +333,7 @@ pub(super) fn permission_events() {
     let mut events = read_until(&group, |evs| !evs.is_empty());
     let mut e = events.remove(0);
     assert!(e.is_permission() && e.mask().contains(Fm::OPEN_PERM));
-    assert_eq!(e.pid(), i32::try_from(pid).unwrap());
+    assert_eq!(e.pid(), pid);
     e.respond(Response::Deny, false).unwrap();
     let err = e.respond(Response::Allow, false).unwrap_err();
     assert!(err.to_string().contains("already answered"), "{err}");
@@ -371,7 +376,10 @@ pub(super) fn permission_events() {
     drop(e);
     // The Content group also sees this open: its default is deny now.
     let mut rest = Vec::new();
-    while group.wait(Some(Duration::from_millis(50))).unwrap() {
+    while group
+        .wait_readable(Some(Duration::from_millis(50)))
+        .unwrap()
+    {
         group.read_events(&mut rest).unwrap();
     }
     drop(rest);
@@ -434,7 +442,7 @@ pub(super) fn unprivileged_mode() {
     assert_eq!(group.path_of(&handle, name).unwrap(), dir.join("mine"));
     // The kernel withholds another process's pid from an unprivileged
     // group (our own is shown).
-    assert_eq!(events[0].pid(), std::process::id().cast_signed());
+    assert_eq!(events[0].pid(), std::process::id());
     // A directory that is not marked stays unresolved, with the reason.
     std::fs::create_dir(dir.join("sub")).unwrap();
     let sub = Fanotify::new(

@@ -279,7 +279,7 @@ fn main() -> std::process::ExitCode {
 /// Every change queued now, owned, read without blocking.
 fn drain(inotify: &Inotify) -> Vec<Change<OsString>> {
     let mut out = Vec::new();
-    while inotify.wait(Some(Duration::ZERO)).unwrap() {
+    while inotify.wait_readable(Some(Duration::ZERO)).unwrap() {
         inotify.read_events(&mut out).unwrap();
     }
     out
@@ -918,7 +918,7 @@ fn watch_one_liner() {
         matches!(first, Change::Event(ref e) if e.mask.contains(EventMask::CREATE)),
         "{first:?}"
     );
-    assert!(watch.inotify().wait(Some(LIMIT)).unwrap());
+    assert!(watch.inotify().wait_readable(Some(LIMIT)).unwrap());
 }
 
 #[cfg(feature = "async")]

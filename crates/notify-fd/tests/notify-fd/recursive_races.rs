@@ -18,7 +18,7 @@ use crate::LIMIT;
 pub(crate) fn drain(watcher: &RecursiveWatcher) -> Vec<PathEvent> {
     let mut out = Vec::new();
     let start = std::time::Instant::now();
-    while watcher.wait(Some(Duration::ZERO)).unwrap() {
+    while watcher.wait_readable(Some(Duration::ZERO)).unwrap() {
         assert!(start.elapsed() < LIMIT, "never ran dry; got {out:?}");
         watcher.read_events(&mut out).unwrap();
     }

@@ -83,7 +83,7 @@ pub(crate) fn continue_addfd_errno_value() {
     let mut seen_ids = Vec::new();
     for step in 0..4 {
         assert!(
-            listener.wait(Some(LIMIT)).unwrap(),
+            listener.wait_readable(Some(LIMIT)).unwrap(),
             "a notification within {LIMIT:?}"
         );
         let n = listener.recv().unwrap();
@@ -162,7 +162,7 @@ pub(crate) fn target_killed_mid_answer() {
     let mut child = cmd.spawn().unwrap();
     drop(cmd);
     let listener = receiver.receive().unwrap();
-    assert!(listener.wait(Some(LIMIT)).unwrap());
+    assert!(listener.wait_readable(Some(LIMIT)).unwrap());
     let n = listener.recv().unwrap();
     assert_eq!(n.pid, child.id());
     child.kill().unwrap();
@@ -230,7 +230,7 @@ pub(crate) fn strace_and_trace_see_the_same_opens() {
     let listener = receiver.receive().unwrap();
     let mut ours = Vec::new();
     loop {
-        if !listener.wait(Some(LIMIT)).unwrap() {
+        if !listener.wait_readable(Some(LIMIT)).unwrap() {
             panic!("no notification or hang-up within {LIMIT:?}");
         }
         let n = match listener.recv() {
@@ -316,7 +316,7 @@ pub(crate) fn listener_source_without_blocking() {
         match listener.recv() {
             Ok(n) => break n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                assert!(listener.wait(Some(LIMIT)).unwrap());
+                assert!(listener.wait_readable(Some(LIMIT)).unwrap());
             }
             Err(e) => panic!("{e}"),
         }

@@ -24,6 +24,11 @@ fn main() -> std::process::ExitCode {
     #[allow(unused_mut)]
     let mut tests = vec![
         Test {
+            name: "child_status_is_std_exit_status",
+            needs: Isolation,
+            run: child_status_is_std_exit_status,
+        },
+        Test {
             name: "kill_to_self_reports_sender",
             needs: Isolation,
             run: kill_to_self_reports_sender,
@@ -212,7 +217,7 @@ fn tgkill_reaches_only_that_thread() {
             // The signal is pending for this thread: the fd shows it here.
             sfd.read_event_timeout(LIMIT).unwrap()
         });
-        let tid = tid_rx.recv_timeout(LIMIT).unwrap();
+        let tid = tid_rx.recv_timeout(LIMIT).unwrap().unsigned_abs();
         tgkill(tid, Signal::USR1).unwrap();
         // Not pending for the process or this thread: invisible from here.
         assert_eq!(signals.signal_fd().try_read().unwrap(), None);
@@ -236,7 +241,7 @@ fn unblocking_thread_takes_the_signal() {
             tid_tx.send(butter_tests::gettid()).unwrap();
             let _ = done_rx.recv_timeout(LIMIT);
         });
-        let tid = tid_rx.recv_timeout(LIMIT).unwrap();
+        let tid = tid_rx.recv_timeout(LIMIT).unwrap().unsigned_abs();
         let culprits = signals.unblocked_threads().unwrap();
         assert_eq!(culprits.iter().map(|t| t.tid).collect::<Vec<_>>(), [tid]);
 
@@ -274,7 +279,7 @@ fn thread_check_names_the_culprit() {
                 let _ = done_rx.recv_timeout(LIMIT);
             })
             .unwrap();
-        let tid = tid_rx.recv_timeout(LIMIT).unwrap();
+        let tid = tid_rx.recv_timeout(LIMIT).unwrap().unsigned_abs();
         let signals = Signals::new([Signal::USR1, Signal::TERM]).unwrap();
         let found = signals.unblocked_threads().unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
@@ -710,11 +715,11 @@ fn change_mask_and_wait() {
     let sfd = SignalFd::new(&Signal::USR1.into()).unwrap();
     kill_self(Signal::USR2).unwrap();
     assert!(
-        !sfd.wait(Some(Duration::from_millis(1))).unwrap(),
+        !sfd.wait_readable(Some(Duration::from_millis(1))).unwrap(),
         "USR2 is not in the fd's set"
     );
     sfd.set_mask(&Signal::USR2.into()).unwrap();
-    assert!(sfd.wait(Some(LIMIT)).unwrap());
+    assert!(sfd.wait_readable(Some(LIMIT)).unwrap());
     assert_eq!(sfd.read().unwrap().signal(), Signal::USR2);
 }
 
@@ -765,4 +770,52 @@ fn async_on_a_thread_pool() {
     });
     assert_eq!(values, (0..10).collect::<Vec<_>>());
     assert!(signals.get_ref().unblocked_threads().unwrap().is_empty());
+}
+
+/// `ChildStatus` and std's `ExitStatus` say the same of the same program:
+/// std's status converts to ours and back unchanged, and a pidfd reaping
+/// the same program reports what std reports.
+fn child_status_is_std_exit_status() {
+    use std::process::{Command, ExitStatus};
+    let cases: [(&str, ChildStatus); 4] = [
+        ("exit 0", ChildStatus::Exited(0)),
+        ("exit 3", ChildStatus::Exited(3)),
+        (
+            "kill -TERM $$",
+            ChildStatus::Killed {
+                signal: Signal::TERM,
+                core_dumped: false,
+            },
+        ),
+        (
+            "kill -KILL $$",
+            ChildStatus::Killed {
+                signal: Signal::KILL,
+                core_dumped: false,
+            },
+        ),
+    ];
+    for (script, want) in cases {
+        let by_std = Command::new("sh").args(["-c", script]).status().unwrap();
+        let ours = ChildStatus::try_from(by_std).unwrap();
+        assert_eq!(ours, want, "{script}");
+        assert_eq!(ExitStatus::from(ours), by_std, "{script}");
+        assert_eq!(ours.success(), by_std.success(), "{script}");
+        assert_eq!(ours.code(), by_std.code(), "{script}");
+        assert_eq!(
+            ours.signal().map(Signal::raw),
+            std::os::unix::process::ExitStatusExt::signal(&by_std),
+            "{script}"
+        );
+        // Reaped through the pidfd, not by std.
+        #[allow(clippy::zombie_processes, reason = "reaped by PidFd::wait below")]
+        let child = Command::new("sh").args(["-c", script]).spawn().unwrap();
+        let reaped = PidFd::open(child.id()).unwrap().wait().unwrap();
+        assert_eq!(reaped, want, "{script} through a pidfd");
+        assert_eq!(ExitStatus::from(reaped), by_std, "{script} through a pidfd");
+    }
+    // A status no wait(2) reports is refused, not guessed at.
+    let made_up: ExitStatus = std::os::unix::process::ExitStatusExt::from_raw(0x7f7f);
+    let err = ChildStatus::try_from(made_up).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }

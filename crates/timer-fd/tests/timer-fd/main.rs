@@ -59,7 +59,7 @@ fn nonblocking_read_before_expiry_would_block() {
         (ErrorKind::WouldBlock, libc::EAGAIN, "timerfd_read")
     );
     assert_eq!(timer.try_read().unwrap(), None);
-    assert!(!timer.wait(Some(MS)).unwrap());
+    assert!(!timer.wait_readable(Some(MS)).unwrap());
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn set_returns_the_previous_setting_and_get_reads_it() {
 fn disarm_discards_pending_expirations() {
     let timer = nonblocking();
     timer.set(&TimerSpec::oneshot(MS)).unwrap();
-    assert!(timer.wait(Some(LIMIT)).unwrap());
+    assert!(timer.wait_readable(Some(LIMIT)).unwrap());
     timer.disarm().unwrap();
     assert_eq!(timer.try_read().unwrap(), None);
 }
