@@ -255,3 +255,55 @@ fn every_from_fd_checks_what_it_adopts() {
         );
     }
 }
+
+/// Which public types may cross threads, pinned at compile time: a change
+/// that makes one `!Send` or `!Sync` (an `Rc`, a raw pointer, a `Cell`)
+/// stops this test from building. Everything that owns an fd is both (the
+/// queued sources lock their queue); `Context` is `Send` (it is moved to a
+/// reaper thread) and is `Sync` too: its mutating calls take `&mut self`.
+#[test]
+fn send_and_sync_are_pinned() {
+    fn both<T: Send + Sync>() {}
+    use butter::aio::{AlignedBuf, AsyncContext, Completion, Context};
+    use butter::notify::inotify::{Inotify, PathEvent, RecursiveWatcher};
+    use butter::notify::{AsyncFanotify, AsyncInotify, AsyncRecursiveWatcher, fanotify};
+    use butter::ns::{Child, Enter, FsContext, MountFd, NsFd, Sandbox};
+    use butter::pipe::{AsyncPipe, Pipe};
+    use butter::seccomp::{AsyncListener, Filter, Listener, Notification, Program};
+    use butter::signalfd::{AsyncSignalFd, AsyncSignals, PidFd, SignalFd, Signals};
+    both::<butter::Error>();
+    both::<EventFd>();
+    both::<AsyncEventFd>();
+    both::<TimerFd>();
+    both::<AsyncTimerFd>();
+    both::<SignalFd>();
+    both::<AsyncSignalFd>();
+    both::<Signals>();
+    both::<AsyncSignals>();
+    both::<PidFd>();
+    both::<Inotify>();
+    both::<AsyncInotify>();
+    both::<RecursiveWatcher>();
+    both::<AsyncRecursiveWatcher>();
+    both::<PathEvent>();
+    both::<fanotify::Fanotify>();
+    both::<AsyncFanotify>();
+    both::<fanotify::Event>();
+    both::<Pipe>();
+    both::<AsyncPipe>();
+    both::<Context>();
+    both::<AsyncContext>();
+    both::<Completion>();
+    both::<AlignedBuf>();
+    both::<NsFd>();
+    both::<FsContext>();
+    both::<MountFd>();
+    both::<Sandbox>();
+    both::<Child>();
+    both::<Enter>();
+    both::<Listener>();
+    both::<AsyncListener>();
+    both::<Notification>();
+    both::<Filter>();
+    both::<Program>();
+}

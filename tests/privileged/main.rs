@@ -14,6 +14,11 @@ use timer_fd::{Clock, TimerFd, TimerFdFlags};
 fn main() -> std::process::ExitCode {
     butter_tests::run(&[
         Test {
+            name: "fork_child_refuses_a_threaded_process",
+            needs: Needs::Isolation,
+            run: fork_child_refuses_a_threaded_process,
+        },
+        Test {
             name: "harness_namespaces_are_private",
             needs: Needs::Namespaces,
             run: harness_namespaces_are_private,
@@ -275,4 +280,33 @@ fn alarm_clocks_need_cap_wake_alarm() {
 fn pipe_out_of_fds() {
     let _full = fill_fd_table(32);
     assert_out_of_fds(zerocopy_pipe::Pipe::new().unwrap_err(), "pipe2");
+}
+
+/// The harness's `fork_child` is safe because it checks that the process
+/// has one thread: with a second thread alive it refuses before forking,
+/// and after that thread is gone it forks again.
+fn fork_child_refuses_a_threaded_process() {
+    let child = butter_tests::fork_child(|| 7);
+    assert_eq!(butter_tests::exit_code(child), 7);
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let _ = stop_rx.recv();
+    });
+    let refused = std::panic::catch_unwind(|| butter_tests::fork_child(|| 0));
+    let message = refused.expect_err("forked with two threads");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| message.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    assert!(text.contains("more than one thread"), "{text}");
+    drop(stop_tx);
+    other.join().unwrap();
+    butter_tests::wait_for(
+        "the second thread gone",
+        std::time::Duration::from_secs(10),
+        butter_tests::single_threaded,
+    );
+    let child = butter_tests::fork_child(|| 9);
+    assert_eq!(butter_tests::exit_code(child), 9);
 }

@@ -533,14 +533,40 @@ pub fn strace_opens<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Opt
     )
 }
 
+/// Whether this process has exactly one thread (`Threads:` in
+/// `/proc/self/status`). With one thread, no other can start another
+/// before the caller does, so the answer holds until the caller acts.
+pub fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(false)
+}
+
 /// Forks a child that runs `body` and `_exit`s with what it returns; the
-/// pid, for [`exit_code`]. Call it from a test that runs in the harness's
+/// pid, for [`exit_code`]. For a test that runs in the harness's
 /// single-threaded forked child (before the test starts threads), so the
-/// child is a whole copy and `body` may do anything.
+/// child is a whole copy and `body` may do anything, allocation included.
+///
+/// Safe because it checks its precondition rather than trusting the
+/// caller: it panics, before forking, unless the process is single
+/// threaded ([`single_threaded`]). (An allocating `body` after `fork` in a
+/// multithreaded process could deadlock on a lock another thread held.)
 #[allow(unsafe_code)]
 pub fn fork_child(body: impl FnOnce() -> i32) -> u32 {
-    // SAFETY: called from a single-threaded process (see above), so the
-    // child holds no lock another thread owned; it ends with `_exit`.
+    assert!(
+        single_threaded(),
+        "fork_child: this process has more than one thread; the child could \
+         deadlock in an allocation (run the test in the harness, before it \
+         starts threads)"
+    );
+    // SAFETY: the process has one thread (checked above; no other thread
+    // exists to start one), so the child holds no lock another thread
+    // owned and may allocate; it ends with `_exit`.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {

@@ -136,6 +136,8 @@ pub fn from_path_event(event: &PathEvent) -> Record {
         ),
         PathEvent::RescanNeeded => Record::new(PathBuf::new(), "overflow|rescan"),
         PathEvent::NotWatched { path, .. } => Record::new(path.clone(), "not_watched"),
+        // A kind a newer notify-fd reports: named by its Debug form.
+        other => Record::new(PathBuf::new(), format!("{other:?}")),
     }
 }
 

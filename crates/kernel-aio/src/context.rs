@@ -220,7 +220,7 @@ impl Context {
     pub fn new(max_events: u32) -> Result<Context> {
         let id = io_setup(max_events)?;
         // SAFETY: a live context of this process.
-        let ring = unsafe { sys::ring_known(id) };
+        let ring = unsafe { sys::ring_known(id.0) };
         Ok(Context {
             id,
             max_events,
@@ -252,11 +252,6 @@ impl Context {
         self.eventfd.as_ref()
     }
 
-    /// The raw context id.
-    pub fn id(&self) -> ContextId {
-        self.id
-    }
-
     /// How many operations the kernel holds.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
@@ -276,7 +271,7 @@ impl Context {
     /// off.
     pub fn set_user_space_reaping(&mut self, on: bool) -> bool {
         // SAFETY: our live context.
-        self.ring = on && self.owner == std::process::id() && unsafe { sys::ring_known(self.id) };
+        self.ring = on && self.owner == std::process::id() && unsafe { sys::ring_known(self.id.0) };
         self.ring
     }
 
@@ -495,7 +490,7 @@ impl Context {
     /// `in_flight`.
     unsafe fn issue(&self, ptrs: &[*mut Iocb]) -> Result<usize> {
         // SAFETY: passed on from the caller.
-        unsafe { sys::io_submit(self.id, ptrs) }.map_err(|error| {
+        unsafe { sys::io_submit(self.id.0, ptrs) }.map_err(|error| {
             if error.errno() == libc::EAGAIN {
                 error.with_detail(format!(
                     "the context is full ({} in flight, made for {})",
@@ -602,7 +597,7 @@ impl Context {
         if self.ring {
             // SAFETY: our live context, with a known ring, reaped only here
             // (`&mut self`).
-            unsafe { sys::ring_reap(self.id, &mut self.events, cap) };
+            unsafe { sys::ring_reap(self.id.0, &mut self.events, cap) };
         }
         let have = got + self.events.len();
         if have < min || (!self.ring && self.events.len() < cap) {
@@ -617,7 +612,7 @@ impl Context {
             };
             let n = fd_core::retry_on_intr(|| {
                 sys::io_getevents(
-                    self.id,
+                    self.id.0,
                     want,
                     &mut self.events[start..],
                     wait.map(crate::raw::timespec),
@@ -706,7 +701,7 @@ impl Context {
         };
         let iocb = std::ptr::from_mut(f.iocb.as_mut());
         // SAFETY: the iocb was submitted to this context and not reaped.
-        match unsafe { sys::io_cancel(self.id, iocb) } {
+        match unsafe { sys::io_cancel(self.id.0, iocb) } {
             Ok(None) => Ok(()),
             Ok(Some(ev)) => {
                 if let Some(f) = self.in_flight.remove(&key) {
@@ -736,14 +731,19 @@ impl Drop for Context {
         // SAFETY: our context, never used again. io_destroy returns only
         // when every operation in flight has completed, so the buffers in
         // `in_flight`, dropped after this, are no longer the kernel's.
-        let _ = unsafe { sys::io_destroy(self.id) };
+        if unsafe { sys::io_destroy(self.id.0) }.is_err() && !self.in_flight.is_empty() {
+            // The kernel did not say it is done with them (it should not
+            // fail on our own live context, but if it does): the buffers
+            // may still be written, so they are leaked, never freed.
+            std::mem::forget(std::mem::take(&mut self.in_flight));
+        }
     }
 }
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("id", &format_args!("{:#x}", self.id))
+            .field("id", &format_args!("{:#x}", self.id.0))
             .field("max_events", &self.max_events)
             .field("in_flight", &self.in_flight.len())
             .field("ring", &self.ring)

@@ -43,7 +43,7 @@ fn nowait() -> fd_core::Result<u64> {
 /// Makes and destroys a one-event context, tries the operations that came
 /// later than the rest, and reads the AIO limits.
 pub fn probe() -> Vec<Probe> {
-    let made = crate::raw::io_setup(1).and_then(sys::destroy_fresh);
+    let made = crate::raw::io_setup(1).and_then(|id| sys::destroy_fresh(id.0));
     let made = made.map_err(|e| {
         if e.kind() == ErrorKind::ResourceLimit {
             e.with_detail("aio-nr has reached aio-max-nr")

@@ -11,12 +11,37 @@ use fd_core::{Error, ErrorKind, Result};
 use crate::sys;
 pub use crate::sys::{IoEvent, Iocb};
 
-/// An AIO context id (`aio_context_t`): the address of its completion ring.
-pub type ContextId = libc::c_ulong;
+/// An AIO context id (`aio_context_t`, the address of its completion
+/// ring), as [`io_setup`] made it.
+///
+/// There is no way to make one from a number, and a
+/// [`Context`](crate::Context) does not give its own out: safe code cannot
+/// reap a `Context`'s completions behind its back (its `reap` would then
+/// wait forever for what was taken), nor destroy it.
+///
+/// ```compile_fail
+/// let stolen = kernel_aio::ContextId(0x7f00_0000_0000); // no constructor
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContextId(pub(crate) sys::ContextId);
+
+impl ContextId {
+    /// The kernel's number for the context.
+    pub fn as_raw(self) -> libc::c_ulong {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for ContextId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContextId({:#x})", self.0)
+    }
+}
 
 /// `IOCB_CMD_*`: what an iocb does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
+#[non_exhaustive]
 pub enum Opcode {
     /// `IOCB_CMD_PREAD`.
     Pread = 0,
@@ -69,6 +94,7 @@ bitflags::bitflags! {
 
 /// An io priority class (`IOPRIO_CLASS_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IoPrioClass {
     /// `IOPRIO_CLASS_RT`: real time (needs `CAP_SYS_ADMIN`).
     RealTime,
@@ -119,7 +145,7 @@ impl IoPriority {
 /// # References
 /// - [`io_setup(2)`](https://man7.org/linux/man-pages/man2/io_setup.2.html)
 pub fn io_setup(nr_events: u32) -> Result<ContextId> {
-    sys::io_setup(nr_events).map_err(|e| {
+    sys::io_setup(nr_events).map(ContextId).map_err(|e| {
         if e.errno() == libc::EAGAIN {
             let read = |f: &str| {
                 std::fs::read_to_string(format!("/proc/sys/fs/{f}"))
@@ -147,7 +173,7 @@ pub fn io_setup(nr_events: u32) -> Result<ContextId> {
 /// `EINVAL`: not a context of this process.
 pub unsafe fn io_destroy(ctx: ContextId) -> Result<()> {
     // SAFETY: forwarded from the caller.
-    unsafe { sys::io_destroy(ctx) }
+    unsafe { sys::io_destroy(ctx.0) }
 }
 
 /// `io_submit(ctx, iocbs)`: how many of `iocbs` the kernel took, from the
@@ -164,7 +190,7 @@ pub unsafe fn io_destroy(ctx: ContextId) -> Result<()> {
 /// buffer), `EOPNOTSUPP`.
 pub unsafe fn io_submit(ctx: ContextId, iocbs: &[*mut Iocb]) -> Result<usize> {
     // SAFETY: forwarded from the caller.
-    unsafe { sys::io_submit(ctx, iocbs) }
+    unsafe { sys::io_submit(ctx.0, iocbs) }
 }
 
 /// `io_cancel(ctx, iocb)`: asks the kernel to cancel; `Ok(None)` when it
@@ -179,7 +205,7 @@ pub unsafe fn io_submit(ctx: ContextId, iocbs: &[*mut Iocb]) -> Result<usize> {
 /// kernels), or already completed.
 pub unsafe fn io_cancel(ctx: ContextId, iocb: *mut Iocb) -> Result<Option<IoEvent>> {
     // SAFETY: forwarded from the caller.
-    unsafe { sys::io_cancel(ctx, iocb) }
+    unsafe { sys::io_cancel(ctx.0, iocb) }
 }
 
 /// `io_getevents(ctx, min, out.len(), out, timeout)`: waits for at least
@@ -193,7 +219,7 @@ pub fn io_getevents(
     out: &mut [IoEvent],
     timeout: Option<std::time::Duration>,
 ) -> Result<usize> {
-    sys::io_getevents(ctx, min, out, timeout.map(timespec))
+    sys::io_getevents(ctx.0, min, out, timeout.map(timespec))
 }
 
 /// `io_pgetevents` (4.18): as [`io_getevents`], with the signals of
@@ -209,7 +235,7 @@ pub fn io_pgetevents(
     timeout: Option<std::time::Duration>,
     mask: u64,
 ) -> Result<usize> {
-    sys::io_pgetevents(ctx, min, out, timeout.map(timespec), mask)
+    sys::io_pgetevents(ctx.0, min, out, timeout.map(timespec), mask)
 }
 
 pub(crate) fn timespec(d: std::time::Duration) -> libc::timespec {

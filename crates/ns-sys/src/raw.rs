@@ -36,6 +36,7 @@ pub(crate) fn c_string(call: &'static str, what: &str, s: &[u8]) -> Result<CStri
 
 /// A kind of namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Namespace {
     /// `CLONE_NEWUSER`: user and group ids, capabilities.
     User,

@@ -473,6 +473,20 @@ mod tests {
     use super::*;
     use std::mem::offset_of;
 
+    /// The kernel's `struct sigaction` (arch/x86/include/uapi/asm/signal.h
+    /// on x86_64, asm-generic with `SA_RESTORER` on arm64): 8-byte
+    /// handler, flags, restorer, then the 64-bit mask.
+    #[test]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn kernel_sigaction_layout() {
+        use child::KernelSigaction;
+        assert_eq!(size_of::<KernelSigaction>(), 32);
+        assert_eq!(offset_of!(KernelSigaction, handler), 0);
+        assert_eq!(offset_of!(KernelSigaction, flags), 8);
+        assert_eq!(offset_of!(KernelSigaction, restorer), 16);
+        assert_eq!(offset_of!(KernelSigaction, mask), 24);
+    }
+
     #[test]
     fn layouts_match_the_kernel() {
         // include/uapi/linux/sched.h: CLONE_ARGS_SIZE_VER2 is 88.

@@ -19,6 +19,7 @@ pub const MAX_ERRNO: u16 = 4095;
 /// libseccomp differs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum Action {
     /// Kill the whole process, as if by SIGSYS (4.14+).
     KillProcess,

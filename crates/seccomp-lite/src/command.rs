@@ -17,7 +17,6 @@ use crate::arch::Arch;
 use crate::bpf::Insn;
 use crate::notify::Listener;
 use crate::program::Program;
-use crate::raw::FilterFlags;
 use crate::sys;
 
 /// Filters for programs started with `std::process::Command`.
@@ -80,25 +79,23 @@ impl CommandExt for Command {
             ));
         }
         let insns: Arc<[Insn]> = program.instructions().into();
-        let flags = u64::from(FilterFlags::NEW_LISTENER.bits());
         sys::pre_exec(self, move || {
             rustix::thread::set_no_new_privs(true)?;
-            let ret = sys::set_mode_filter_raw(flags, &insns);
-            let listener = i32::try_from(ret).unwrap_or(-libc::EINVAL);
-            if listener < 0 {
-                return Err(std::io::Error::from_raw_os_error(-listener));
-            }
-            send_fd(sender.fd.as_fd(), listener)?;
-            Ok(())
+            let listener = sys::set_mode_filter_listener(&insns)?;
+            // Closed in this child after the handoff; the parent holds its copy.
+            send_fd(sender.fd.as_fd(), listener.as_fd())
         });
         Ok(self)
     }
 }
 
-fn send_fd(sock: rustix::fd::BorrowedFd<'_>, fd: i32) -> std::io::Result<()> {
+fn send_fd(
+    sock: rustix::fd::BorrowedFd<'_>,
+    fd: rustix::fd::BorrowedFd<'_>,
+) -> std::io::Result<()> {
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut ancillary = SendAncillaryBuffer::new(&mut space);
-    let fds = [sys::borrow(fd)];
+    let fds = [fd];
     ancillary.push(SendAncillaryMessage::ScmRights(&fds));
     rustix::net::sendmsg(
         sock,

@@ -216,11 +216,17 @@ where
     }
 }
 
-/// Borrows an fd by number for one call.
-pub(crate) fn borrow<'a>(fd: i32) -> BorrowedFd<'a> {
-    // SAFETY: callers pass an fd they just received from the kernel and
-    // that stays open for the call the borrow is used in.
-    unsafe { BorrowedFd::borrow_raw(fd) }
+/// `seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER)` from a forked
+/// child: the listener fd the kernel made, owned from the moment it
+/// exists. No allocation; the errno as an `io::Error` (which allocates
+/// nothing for an OS error).
+pub(crate) fn set_mode_filter_listener(insns: &[Insn]) -> std::io::Result<OwnedFd> {
+    let fd = set_mode_filter(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, insns)
+        .map_err(std::io::Error::from_raw_os_error)?;
+    let fd = i32::try_from(fd).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: with NEW_LISTENER a successful seccomp call returns a new fd
+    // that nothing else in this process knows of; we are its only owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

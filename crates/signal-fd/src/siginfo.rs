@@ -15,6 +15,7 @@ use crate::sys::SigInfo;
 /// value is always kept ([`SigInfo::code_raw`]); [`SigCode::name`] gives the
 /// C name of every code this crate knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SigCode {
     /// `SI_USER`: `kill(2)` or `raise(3)`.
     User,

@@ -11,6 +11,7 @@ use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags};
 
 /// The clock a timer counts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Clock {
     /// `CLOCK_MONOTONIC`: steady, not counting suspend. The default.
     #[default]

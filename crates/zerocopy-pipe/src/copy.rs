@@ -13,6 +13,7 @@ use crate::raw::{self, SpliceFlags};
 
 /// How bytes were moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Method {
     /// `copy_file_range`: file to file, in the kernel (reflinks where possible).
     CopyFileRange,

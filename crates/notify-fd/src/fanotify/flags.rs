@@ -26,6 +26,7 @@ pub(crate) mod k {
 
 /// The notification class of a group: what it may do with events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Class {
     /// `FAN_CLASS_NOTIF`: events after the fact. The default, and the only
     /// class allowed without `CAP_SYS_ADMIN`.
@@ -234,6 +235,7 @@ impl FromStr for EventMask {
 
 /// What a mark is placed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum MarkTarget {
     /// `FAN_MARK_INODE`: the file or directory itself.
     #[default]

@@ -120,6 +120,7 @@ impl<'a> Iterator for EventIter<'a> {
 
 /// Which object a file-handle record identifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FidKind {
     /// `FAN_EVENT_INFO_TYPE_FID`: the object itself.
     Fid,
@@ -147,6 +148,7 @@ pub struct FileHandle<'a> {
 
 /// One info record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Info<'a> {
     /// A file handle, and for the `*NAME` kinds the entry's name (bytes,
     /// never assumed UTF-8).

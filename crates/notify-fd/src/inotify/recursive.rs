@@ -15,6 +15,7 @@ use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, Watc
 
 /// What happened in the tree, by path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PathEvent {
     /// Something happened at `path`.
     Event {

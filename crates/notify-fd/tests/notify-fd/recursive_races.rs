@@ -38,6 +38,7 @@ fn counts(events: &[PathEvent]) -> BTreeMap<(PathBuf, String), usize> {
             PathEvent::MovedOut { path, .. } => (path.clone(), "moved_out".into()),
             PathEvent::RescanNeeded => (PathBuf::new(), "rescan".into()),
             PathEvent::NotWatched { path, .. } => (path.clone(), "not_watched".into()),
+            other => (PathBuf::new(), format!("{other:?}")),
         };
         *out.entry(key).or_insert(0) += 1;
     }

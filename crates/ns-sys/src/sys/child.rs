@@ -219,120 +219,144 @@ fn close_from(first: RawFd, last: u32) {
 }
 
 fn run_step(step: &Step) -> Result<(), i32> {
-    // SAFETY: every call below passes NUL-terminated strings and buffers
-    // owned by the plan, alive for the calls, and integer flags.
-    unsafe {
-        match step {
-            Step::Mount {
-                source,
-                target,
-                fstype,
-                flags,
-                data,
-            } => {
-                let p = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
-                sys(libc::syscall(
+    // Each call below has its own SAFETY line; what they share: the
+    // strings are the plan's `CString`s (NUL-terminated, alive for the
+    // whole child) and every other argument is an integer.
+    match step {
+        Step::Mount {
+            source,
+            target,
+            fstype,
+            flags,
+            data,
+        } => {
+            let p = |s: &Option<CString>| s.as_ref().map_or(ptr::null(), |s| s.as_ptr());
+            // SAFETY: mount(2) reads the NUL-terminated source, target,
+            // fstype and data strings (or takes null where allowed).
+            sys(unsafe {
+                libc::syscall(
                     libc::SYS_mount,
                     p(source),
                     target.as_ptr(),
                     p(fstype),
                     *flags,
                     p(data),
-                ))
-                .map(drop)
-            }
-            Step::ReadOnly { path, recursive } => read_only(path, *recursive),
-            Step::Mkdir(path) => {
-                match sys(libc::syscall(
+                )
+            })
+            .map(drop)
+        }
+        Step::ReadOnly { path, recursive } => read_only(path, *recursive),
+        Step::Mkdir(path) => {
+            // SAFETY: mkdirat reads one NUL-terminated path.
+            let made = sys(unsafe {
+                libc::syscall(
                     libc::SYS_mkdirat,
                     libc::c_long::from(libc::AT_FDCWD),
                     path.as_ptr(),
                     0o755 as libc::c_long,
-                )) {
-                    Err(libc::EEXIST) => Ok(()),
-                    other => other.map(drop),
-                }
+                )
+            });
+            match made {
+                Err(libc::EEXIST) => Ok(()),
+                other => other.map(drop),
             }
-            Step::Touch(path) => {
-                let fd = sys(libc::syscall(
+        }
+        Step::Touch(path) => {
+            // SAFETY: openat reads one NUL-terminated path; the fd it
+            // returns is closed below and used for nothing else.
+            let fd = sys(unsafe {
+                libc::syscall(
                     libc::SYS_openat,
                     libc::c_long::from(libc::AT_FDCWD),
                     path.as_ptr(),
                     libc::c_long::from(libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC),
                     0o644 as libc::c_long,
-                ))?;
-                close(fd as RawFd);
-                Ok(())
-            }
-            Step::Symlink { target, link } => {
-                match sys(libc::syscall(
+                )
+            })?;
+            close(fd as RawFd);
+            Ok(())
+        }
+        Step::Symlink { target, link } => {
+            // SAFETY: symlinkat reads two NUL-terminated paths.
+            let made = sys(unsafe {
+                libc::syscall(
                     libc::SYS_symlinkat,
                     target.as_ptr(),
                     libc::c_long::from(libc::AT_FDCWD),
                     link.as_ptr(),
-                )) {
-                    Err(libc::EEXIST) => Ok(()),
-                    other => other.map(drop),
-                }
+                )
+            });
+            match made {
+                Err(libc::EEXIST) => Ok(()),
+                other => other.map(drop),
             }
-            Step::Chdir(path) => sys(libc::syscall(libc::SYS_chdir, path.as_ptr())).map(drop),
-            Step::PivotRoot => {
-                let dot = c".".as_ptr();
-                sys(libc::syscall(libc::SYS_pivot_root, dot, dot))?;
-                sys(libc::syscall(
-                    libc::SYS_umount2,
-                    dot,
-                    libc::c_long::from(libc::MNT_DETACH),
-                ))?;
-                sys(libc::syscall(libc::SYS_chdir, c"/".as_ptr())).map(drop)
+        }
+        Step::Chdir(path) => {
+            // SAFETY: chdir reads one NUL-terminated path.
+            sys(unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) }).map(drop)
+        }
+        Step::PivotRoot => {
+            let dot = c".".as_ptr();
+            // SAFETY: pivot_root reads two NUL-terminated paths (static).
+            sys(unsafe { libc::syscall(libc::SYS_pivot_root, dot, dot) })?;
+            // SAFETY: umount2 reads one NUL-terminated path (static) and a flag.
+            sys(unsafe {
+                libc::syscall(libc::SYS_umount2, dot, libc::c_long::from(libc::MNT_DETACH))
+            })?;
+            // SAFETY: chdir reads one NUL-terminated path (static).
+            sys(unsafe { libc::syscall(libc::SYS_chdir, c"/".as_ptr()) }).map(drop)
+        }
+        Step::Hostname(name) => {
+            // SAFETY: sethostname reads `name.len()` bytes of the plan's name.
+            sys(unsafe { libc::syscall(libc::SYS_sethostname, name.as_ptr(), name.len()) })
+                .map(drop)
+        }
+        Step::Domainname(name) => {
+            // SAFETY: setdomainname reads `name.len()` bytes of the plan's name.
+            sys(unsafe { libc::syscall(libc::SYS_setdomainname, name.as_ptr(), name.len()) })
+                .map(drop)
+        }
+        Step::SetIds { uid, gid, groups } => {
+            if let Some(groups) = groups {
+                // SAFETY: setgroups reads `groups.len()` gid_t values from
+                // the plan's vector.
+                sys(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
             }
-            Step::Hostname(name) => sys(libc::syscall(
-                libc::SYS_sethostname,
-                name.as_ptr(),
-                name.len(),
-            ))
-            .map(drop),
-            Step::Domainname(name) => sys(libc::syscall(
-                libc::SYS_setdomainname,
-                name.as_ptr(),
-                name.len(),
-            ))
-            .map(drop),
-            Step::SetIds { uid, gid, groups } => {
-                if let Some(groups) = groups {
-                    sys(libc::syscall(
-                        libc::SYS_setgroups,
-                        groups.len(),
-                        groups.as_ptr(),
-                    ))?;
-                }
-                let g = libc::c_long::from(*gid);
-                sys(libc::syscall(libc::SYS_setresgid, g, g, g))?;
-                let u = libc::c_long::from(*uid);
-                sys(libc::syscall(libc::SYS_setresuid, u, u, u)).map(drop)
-            }
-            Step::NoNewPrivs => sys(libc::syscall(
+            let g = libc::c_long::from(*gid);
+            // SAFETY: integer arguments only.
+            sys(unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) })?;
+            let u = libc::c_long::from(*uid);
+            // SAFETY: integer arguments only.
+            sys(unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) }).map(drop)
+        }
+        // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0): integers only.
+        Step::NoNewPrivs => sys(unsafe {
+            libc::syscall(
                 libc::SYS_prctl,
                 libc::c_long::from(libc::PR_SET_NO_NEW_PRIVS),
                 1 as libc::c_long,
                 0 as libc::c_long,
                 0 as libc::c_long,
                 0 as libc::c_long,
-            ))
-            .map(drop),
-            Step::Seccomp(program) => {
-                let prog = libc::sock_fprog {
-                    len: u16::try_from(program.len()).unwrap_or(u16::MAX),
-                    filter: program.as_ptr().cast_mut().cast(),
-                };
-                sys(libc::syscall(
+            )
+        })
+        .map(drop),
+        Step::Seccomp(program) => {
+            let prog = libc::sock_fprog {
+                len: u16::try_from(program.len()).unwrap_or(u16::MAX),
+                filter: program.as_ptr().cast_mut().cast(),
+            };
+            // SAFETY: seccomp reads the local sock_fprog and the `len`
+            // instructions it points to, the plan's (alive, never written).
+            sys(unsafe {
+                libc::syscall(
                     libc::SYS_seccomp,
                     libc::c_long::from(libc::SECCOMP_SET_MODE_FILTER),
                     0 as libc::c_long,
                     &raw const prog,
-                ))
-                .map(drop)
-            }
+                )
+            })
+            .map(drop)
         }
     }
 }
@@ -454,6 +478,48 @@ fn install_fds(fds: &[(RawFd, RawFd)], keep: &[RawFd], report: RawFd) -> Result<
     Ok(report)
 }
 
+/// The kernel's `struct sigaction` for `rt_sigaction` (not the C
+/// library's, whose mask is 128 bytes and whose field order differs on
+/// some architectures): handler, flags, the restorer where the
+/// architecture has `SA_RESTORER`, and a 64-bit mask.
+#[repr(C)]
+pub(crate) struct KernelSigaction {
+    pub(crate) handler: usize,
+    pub(crate) flags: libc::c_ulong,
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "powerpc64",
+        target_arch = "powerpc",
+        target_arch = "s390x"
+    ))]
+    pub(crate) restorer: usize,
+    pub(crate) mask: u64,
+}
+
+impl KernelSigaction {
+    /// `SIG_DFL`, no flags, nothing blocked.
+    const fn default_action() -> KernelSigaction {
+        KernelSigaction {
+            handler: 0, // SIG_DFL
+            flags: 0,
+            #[cfg(any(
+                target_arch = "x86_64",
+                target_arch = "x86",
+                target_arch = "aarch64",
+                target_arch = "arm",
+                target_arch = "powerpc64",
+                target_arch = "powerpc",
+                target_arch = "s390x"
+            ))]
+            restorer: 0,
+            mask: 0,
+        }
+    }
+}
+
 /// Signal dispositions back to their defaults (handlers are gone already;
 /// this undoes `SIG_IGN`, which `execve` would keep).
 fn default_dispositions() {
@@ -461,16 +527,17 @@ fn default_dispositions() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction is SIG_DFL with no flags and an empty
-        // mask; rt_sigaction reads it (8 is the kernel's sigset size).
+        let act = KernelSigaction::default_action();
+        // SAFETY: rt_sigaction reads one struct of the kernel's own layout
+        // (`KernelSigaction`, with its sigset size) and writes nothing (a
+        // null old action).
         unsafe {
-            let act: libc::sigaction = std::mem::zeroed();
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 libc::c_long::from(sig),
                 &raw const act,
-                ptr::null_mut::<libc::sigaction>(),
-                8usize,
+                ptr::null_mut::<KernelSigaction>(),
+                size_of::<u64>(),
             );
         }
     }

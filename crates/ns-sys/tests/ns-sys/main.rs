@@ -81,6 +81,11 @@ fn main() -> std::process::ExitCode {
             run: sandbox::container_as_root,
         },
         Test {
+            name: "sandbox_ignored_signals_are_default_again",
+            needs: Isolation,
+            run: sandbox::ignored_signals_are_default_again,
+        },
+        Test {
             name: "sandbox_root_is_left_as_it_was",
             needs: Isolation,
             run: sandbox::root_is_left_as_it_was,

@@ -763,3 +763,37 @@ pub(crate) fn root_is_left_as_it_was() {
     assert!(s3.spawn().is_err());
     assert_eq!(listing(root.path()), before);
 }
+
+/// A signal the caller ignores (`SIG_IGN`, which `execve` keeps) is back
+/// to its default in the sandboxed program: the child resets every
+/// disposition with `rt_sigaction` and the kernel's own struct. Beside it,
+/// std's `Command` (which resets only SIGPIPE) leaves it ignored.
+pub(crate) fn ignored_signals_are_default_again() {
+    // SAFETY: this test runs alone in its forked harness child; SIG_IGN
+    // installs no handler.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+    }
+    let script = "kill -TERM $$; kill -USR1 $$; exit 7";
+    let by_std = Command::new("sh").args(["-c", script]).status().unwrap();
+    assert_eq!(
+        by_std.code(),
+        Some(7),
+        "std keeps the ignored signals ignored"
+    );
+    let ours = Sandbox::new("sh")
+        .args(["-c", script])
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(
+        ours,
+        ChildStatus::Killed {
+            signal: Signal::TERM,
+            core_dumped: false
+        }
+    );
+}

@@ -727,14 +727,23 @@ fn change_mask_and_wait() {
 fn async_signals_on_block_on() {
     use futures_lite::{StreamExt, future};
     use signal_fd::{AsyncPidFd, AsyncSignals};
-    let signals = AsyncSignals::new(Signals::new([Signal::USR1, Signal::CHLD]).unwrap()).unwrap();
+    // The signals are blocked first and the child forked before the
+    // reactor starts its thread (fork_child wants one thread); its SIGCHLD
+    // waits in the signalfd, its pidfd works on the zombie.
+    let signals = Signals::new([Signal::USR1, Signal::CHLD]).unwrap();
+    let pid = fork_child(|| 7);
+    let signals = AsyncSignals::new(signals).unwrap();
     future::block_on(async {
         let mut stream = &signals;
         kill_self(Signal::USR1).unwrap();
-        assert_eq!(stream.next().await.unwrap().unwrap().signal(), Signal::USR1);
-        let child = AsyncPidFd::new(PidFd::open(fork_child(|| 7)).unwrap()).unwrap();
+        let first = stream.next().await.unwrap().unwrap().signal();
+        let child = AsyncPidFd::new(PidFd::open(pid).unwrap()).unwrap();
         assert_eq!(child.exit().await.unwrap(), ChildStatus::Exited(7));
+        // Both pending: the kernel hands out the lower standard signal
+        // first (USR1 is 10, CHLD 17), whichever was queued first.
+        assert_eq!(first, Signal::USR1);
         let chld = stream.next().await.unwrap().unwrap();
+        assert_eq!(chld.signal(), Signal::CHLD);
         assert_eq!(chld.child_status(), Some(ChildStatus::Exited(7)));
     });
 }
