@@ -307,3 +307,71 @@ fn send_and_sync_are_pinned() {
     both::<Filter>();
     both::<Program>();
 }
+
+/// Every example in the members' item docs is written as a `butter` user
+/// writes it (`use butter::signalfd::…`, not `use signal_fd::…`): those
+/// docs are the pages of `cargo doc -p butter`, and each member's doctests
+/// run them through the umbrella (its path-only dev-dependency on
+/// `butter`). A crate path in a visible example line fails here, naming
+/// the file and line. (A crate's own `//!` front page may use its name.)
+#[test]
+fn doc_examples_use_butter_paths() {
+    let members = [
+        "event_fd",
+        "timer_fd",
+        "signal_fd",
+        "notify_fd",
+        "zerocopy_pipe",
+        "kernel_aio",
+        "ns_sys",
+        "seccomp_lite",
+        "fd_core",
+    ];
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    let mut found = Vec::new();
+    let mut stack = vec![crates];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !["target", "tests", "examples", "butter-cli", "butter-bench"]
+                    .contains(&name.as_str())
+                {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !name.ends_with(".rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut in_code = false;
+            for (n, line) in text.lines().enumerate() {
+                let Some(doc) = line.trim_start().strip_prefix("///") else {
+                    in_code = false;
+                    continue;
+                };
+                let doc = doc.strip_prefix(' ').unwrap_or(doc);
+                if doc.starts_with("```") {
+                    in_code = !in_code;
+                    continue;
+                }
+                if in_code && !doc.starts_with('#') {
+                    for m in members {
+                        if doc.contains(&format!("{m}::"))
+                            && !doc.contains(&format!("butter::{m}::"))
+                        {
+                            found.push(format!("{}:{}: {doc}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "examples a butter user cannot paste:\n{}",
+        found.join("\n")
+    );
+}

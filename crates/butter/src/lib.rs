@@ -12,6 +12,7 @@
 //! | [`pipe`] | `zerocopy-pipe` | `pipe` | `splice`, `tee`, `vmsplice`, `sendfile`, `copy_file_range`, one fast `copy` |
 //! | [`aio`] | `kernel-aio` | `aio` | native AIO: completion-based IO with buffers owned until reaped, ring reaping, eventfd, async |
 //! | [`ns`] | `ns-sys` | `ns` | namespaces, mounts and the new mount API, id maps, `Sandbox`, `Enter` |
+//! | [`seccomp`] | `seccomp-lite` | `seccomp` | seccomp BPF without libseccomp: filters, compiler, simulator, loader, user notifications, OCI profiles |
 //!
 //! The shared pieces come from `fd-core` and are re-exported at the top:
 //! [`Error`] and [`ErrorKind`] (one error model for every crate),
@@ -169,6 +170,69 @@ pub mod timerfd {
 /// for inotify and its recursive watcher, `butter::notify::fanotify` for
 /// fanotify, `butter::notify::watch` for the one-line case. One module for
 /// both, because they share one crate.
+///
+/// Every watcher goes into any reactor through `AsFd`/`AsRawFd`. On
+/// tokio, `AsyncFd` around the watcher itself, reading with
+/// `read_events` (which hands out everything it read, so no event waits
+/// where tokio cannot see it):
+///
+/// ```
+/// # #[cfg(feature = "notify")] {
+/// use butter::EventSource;
+/// use butter::notify::inotify::{EventMask, PathEvent, RecursiveWatcher};
+/// use tokio::io::unix::AsyncFd;
+///
+/// let dir = std::env::temp_dir().join(format!("butter-tokio-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let watcher = RecursiveWatcher::new(&dir, EventMask::CREATE)?;
+/// watcher.set_nonblocking(true)?;
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+/// let seen = runtime.block_on(async {
+///     let watcher = AsyncFd::new(watcher)?;
+///     std::fs::write(dir.join("new"), b"")?;
+///     let mut events = Vec::new();
+///     while !events.iter().any(|e| matches!(e, PathEvent::Event { path, .. } if path.ends_with("new"))) {
+///         let mut ready = watcher.readable().await?;
+///         // WouldBlock clears tokio's readiness; anything else keeps it.
+///         if let Ok(read) = ready.try_io(|w| Ok(w.get_ref().read_events(&mut events)?)) {
+///             read?;
+///         }
+///     }
+///     Ok::<_, std::io::Error>(events)
+/// })?;
+/// assert!(!seen.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # }
+/// # Ok::<(), butter::Error>(())
+/// ```
+///
+/// On any executor through async-io's reactor (smol, async-std,
+/// `futures::executor`, or tokio beside it), the watcher's `Stream`:
+///
+/// ```
+/// # #[cfg(all(feature = "notify", feature = "async"))] {
+/// use butter::notify::AsyncRecursiveWatcher;
+/// use butter::notify::inotify::{EventMask, PathEvent, RecursiveWatcher};
+/// use futures_lite::StreamExt;
+///
+/// let dir = std::env::temp_dir().join(format!("butter-stream-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut watcher = AsyncRecursiveWatcher::new(RecursiveWatcher::new(&dir, EventMask::CREATE)?)?;
+/// std::fs::write(dir.join("new"), b"")?;
+/// futures_lite::future::block_on(async {
+///     while let Some(event) = watcher.next().await {
+///         if let PathEvent::Event { path, .. } = event? {
+///             if path.ends_with("new") {
+///                 break;
+///             }
+///         }
+///     }
+///     Ok::<(), butter::Error>(())
+/// })?;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # }
+/// # Ok::<(), butter::Error>(())
+/// ```
 #[cfg(feature = "notify")]
 pub mod notify {
     pub use notify_fd::*;
@@ -190,6 +254,42 @@ pub mod aio {
 
 /// Namespaces, mounts, id maps, a sandbox spawner and entering a running
 /// container (the `ns-sys` crate).
+///
+/// A program in new namespaces, as `unshare -Urpf --uts hostname` runs
+/// it: a user namespace makes it work without root, where the system
+/// allows unprivileged user namespaces (`butter doctor` says).
+///
+/// ```
+/// # #[cfg(feature = "ns")] {
+/// use butter::ns::{ChildStatus, Namespaces, Sandbox};
+///
+/// let run = Sandbox::new("hostname")
+///     .unshare(Namespaces::USER | Namespaces::PID | Namespaces::UTS)
+///     .hostname("sandbox")
+///     .output();
+/// match run {
+///     Ok(out) => {
+///         assert_eq!(out.status, ChildStatus::Exited(0));
+///         assert_eq!(out.stdout, b"sandbox\n");
+///     }
+///     // No user namespaces for this user here: the error says which step.
+///     Err(e) if e.kind() == butter::ErrorKind::PermissionDenied => eprintln!("{e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # }
+/// # Ok::<(), butter::Error>(())
+/// ```
+///
+/// Which namespaces a process is in, as `lsns -p` lists them:
+///
+/// ```
+/// # #[cfg(feature = "ns")] {
+/// for ns in butter::ns::namespaces_of(None)? { // None: this process
+///     println!("{ns:?}");
+/// }
+/// # }
+/// # Ok::<(), butter::Error>(())
+/// ```
 #[cfg(feature = "ns")]
 pub mod ns {
     pub use ns_sys::*;
@@ -197,6 +297,26 @@ pub mod ns {
 
 /// seccomp BPF without libseccomp: filter compiler, simulator,
 /// disassembler, loader and user notifications (the `seccomp-lite` crate).
+///
+/// A filter, compiled and checked without loading it:
+///
+/// ```
+/// # #[cfg(feature = "seccomp")] {
+/// use butter::seccomp::{Action, Arch, Filter};
+///
+/// const EPERM: u16 = 1;
+/// let program = Filter::new(Action::Errno(EPERM))
+///     .allow(["read", "write", "exit_group"])
+///     .compile()?;
+/// let arch = Arch::native().expect("a supported architecture");
+/// assert_eq!(program.simulate_name(arch, "write", [1, 0, 0, 0, 0, 0])?, Action::Allow);
+/// assert_eq!(
+///     program.simulate_name(arch, "socket", [2, 1, 0, 0, 0, 0])?,
+///     Action::Errno(EPERM)
+/// );
+/// # }
+/// # Ok::<(), butter::Error>(())
+/// ```
 #[cfg(feature = "seccomp")]
 pub mod seccomp {
     pub use seccomp_lite::*;

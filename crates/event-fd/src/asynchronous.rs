@@ -12,15 +12,15 @@ fd_core::async_source! {
     /// async [`read`](AsyncEventFd::read) / [`write`](AsyncEventFd::write).
     ///
     /// ```
-    /// use event_fd::{AsyncEventFd, EventFd};
+    /// use butter::eventfd::{AsyncEventFd, EventFd};
     ///
     /// futures_lite::future::block_on(async {
     ///     let efd = AsyncEventFd::new(EventFd::new()?)?;
     ///     efd.write(7).await?;
     ///     assert_eq!(efd.read().await?, 7);
-    ///     Ok::<(), fd_core::Error>(())
+    ///     Ok::<(), butter::Error>(())
     /// })?;
-    /// # Ok::<(), fd_core::Error>(())
+    /// # Ok::<(), butter::Error>(())
     /// ```
     pub struct AsyncEventFd(EventFd);
 }

@@ -26,7 +26,7 @@ use crate::source::EventSource;
 ///
 /// ```
 /// # #[cfg(feature = "async")] {
-/// use fd_core::AsyncSource;
+/// use butter::fd_core::AsyncSource;
 /// use std::os::fd::OwnedFd;
 /// # let (r, w) = rustix::pipe::pipe().unwrap();
 /// let reader: AsyncSource<OwnedFd> = AsyncSource::new(r).unwrap();
@@ -213,11 +213,11 @@ impl<T: AsFd + Send + Sync> AsyncReady for async_io::Async<T> {
 /// # use std::os::fd::{AsFd, BorrowedFd};
 /// # #[derive(Debug)] pub struct Ticker(std::os::fd::OwnedFd);
 /// # impl AsFd for Ticker { fn as_fd(&self) -> BorrowedFd<'_> { self.0.as_fd() } }
-/// # impl fd_core::EventSource for Ticker {
+/// # impl butter::EventSource for Ticker {
 /// #     type Event = u8;
-/// #     fn read_event(&self) -> fd_core::Result<u8> { Ok(0) }
+/// #     fn read_event(&self) -> butter::Result<u8> { Ok(0) }
 /// # }
-/// fd_core::async_source! {
+/// butter::fd_core::async_source! {
 ///     /// A `Ticker` on the async-io reactor.
 ///     pub struct AsyncTicker(Ticker);
 /// }

@@ -182,7 +182,7 @@ enum Origin {
 /// errno stays reachable through [`Error::errno_of`].
 ///
 /// ```
-/// use fd_core::{Error, ErrorKind};
+/// use butter::fd_core::{Error, ErrorKind};
 ///
 /// let err = Error::from_errno("eventfd2", libc::EMFILE);
 /// assert_eq!(err.kind(), ErrorKind::ResourceLimit);
@@ -383,7 +383,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Names the call a raw result came from, turning its errno into an [`Error`].
 ///
 /// ```
-/// use fd_core::{ErrorKind, SyscallResult};
+/// use butter::fd_core::{ErrorKind, SyscallResult};
 ///
 /// let res: std::io::Result<()> = Err(std::io::Error::from_raw_os_error(libc::ENOENT));
 /// let err = res.syscall("open").unwrap_err();

@@ -106,9 +106,9 @@ pub fn expect_anon_inode(fd: impl AsFd, api: &str, anon: &str) -> Result<()> {
 ///
 /// ```
 /// let mut tries = 0;
-/// let got = fd_core::retry_on_intr(|| {
+/// let got = butter::fd_core::retry_on_intr(|| {
 ///     tries += 1;
-///     if tries < 3 { Err(fd_core::Error::from_errno("read", libc::EINTR)) } else { Ok(tries) }
+///     if tries < 3 { Err(butter::Error::from_errno("read", libc::EINTR)) } else { Ok(tries) }
 /// });
 /// assert_eq!(got.unwrap(), 3);
 /// ```
@@ -228,7 +228,7 @@ pub fn timespec_to_duration(ts: &rustix::time::Timespec) -> Duration {
 /// pub struct Thing {
 ///     fd: OwnedFd,
 /// }
-/// fd_core::impl_owned_fd!(Thing, fd);
+/// butter::fd_core::impl_owned_fd!(Thing, fd);
 ///
 /// let (r, _w) = rustix::pipe::pipe().unwrap();
 /// let thing = Thing { fd: r };

@@ -32,13 +32,13 @@ use crate::fd::wait_readable;
 /// [`ErrorKind::WouldBlock`], as with any fd.
 ///
 /// ```
-/// use fd_core::EventSource;
+/// use butter::EventSource;
 /// use rustix::event::{PollFd, PollFlags, poll};
 ///
-/// fn drain<S: EventSource>(source: &S, out: &mut Vec<S::Event>) -> fd_core::Result<()> {
+/// fn drain<S: EventSource>(source: &S, out: &mut Vec<S::Event>) -> butter::Result<()> {
 ///     let mut fds = [PollFd::new(source, PollFlags::IN)];
 ///     let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-///     if poll(&mut fds, Some(&zero)).map_err(fd_core::probe::rustix_err("poll"))? > 0 {
+///     if poll(&mut fds, Some(&zero)).map_err(butter::fd_core::probe::rustix_err("poll"))? > 0 {
 ///         source.read_events(out)?; // everything it read, not one of them
 ///     }
 ///     Ok(())

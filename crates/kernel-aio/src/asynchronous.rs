@@ -135,7 +135,7 @@ impl Shared {
 /// each completion to its owner and wakes it.
 ///
 /// ```
-/// use kernel_aio::{AsyncContext, Op};
+/// use butter::aio::{AsyncContext, Op};
 ///
 /// let path = std::env::temp_dir().join(format!("kaio-async-doc-{}", std::process::id()));
 /// std::fs::write(&path, b"awaited")?;

@@ -20,7 +20,7 @@ pub use crate::sys::{IoEvent, Iocb};
 /// wait forever for what was taken), nor destroy it.
 ///
 /// ```compile_fail
-/// let stolen = kernel_aio::ContextId(0x7f00_0000_0000); // no constructor
+/// let stolen = butter::aio::ContextId(0x7f00_0000_0000); // no constructor
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ContextId(pub(crate) sys::ContextId);

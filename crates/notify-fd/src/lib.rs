@@ -64,10 +64,10 @@ use inotify::{Change, EventMask, Inotify, WatchFlags};
 /// the one-line case. Iterate for owned [`Change`]s, blocking.
 ///
 /// ```no_run
-/// for change in notify_fd::watch("/etc/hosts")? {
+/// for change in butter::notify::watch("/etc/hosts")? {
 ///     println!("{:?}", change?);
 /// }
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 ///
 /// # Errors

@@ -22,14 +22,14 @@ use crate::raw::{
 /// `tmpfs: Bad value for 'size'` instead.
 ///
 /// ```no_run
-/// use ns_sys::{FsContext, MountAttrFlags};
+/// use butter::ns::{FsContext, MountAttrFlags};
 ///
 /// let tmpfs = FsContext::new("tmpfs")?;
 /// tmpfs.set_string("size", "16m")?;
 /// tmpfs.create()?;
 /// let mount = tmpfs.mount(MountAttrFlags::NOSUID | MountAttrFlags::NODEV)?;
 /// mount.attach("/mnt/scratch")?;
-/// # Ok::<(), ns_sys::Error>(())
+/// # Ok::<(), butter::ns::Error>(())
 /// ```
 pub struct FsContext {
     fd: OwnedFd,

@@ -435,14 +435,14 @@ pub enum Unknown {
 ///   `socketcall`); here there is no twin (see above).
 ///
 /// ```
-/// use seccomp_lite::{Action, Arg, Filter, Rule};
+/// use butter::seccomp::{Action, Arg, Filter, Rule};
 ///
 /// let filter = Filter::new(Action::Errno(1))
 ///     .allow(["read", "write", "exit_group"])
 ///     .rule(Rule::new("openat", Action::Errno(13)).when(Arg::u32(2).masked_eq(3u32, 1u32)));
 /// let program = filter.compile()?;
 /// assert!(program.len() < 40);
-/// # Ok::<(), seccomp_lite::Error>(())
+/// # Ok::<(), butter::seccomp::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Filter {

@@ -16,7 +16,7 @@ use crate::{SigSet, sys};
 ///
 /// ```
 /// use std::process::Command;
-/// use signal_fd::{CommandExt, Signal, Signals};
+/// use butter::signalfd::{CommandExt, Signal, Signals};
 ///
 /// let signals = Signals::new(Signal::TERM)?;
 /// let mut child = Command::new("true").unblock_signals(signals.set()).spawn()?;

@@ -89,16 +89,16 @@ fd_core::async_source! {
     ///
     /// ```
     /// use futures_lite::StreamExt;
-    /// use signal_fd::{AsyncSignals, Signal, Signals, kill_self};
+    /// use butter::signalfd::{AsyncSignals, Signal, Signals, kill_self};
     ///
     /// futures_lite::future::block_on(async {
     ///     let mut signals = AsyncSignals::new(Signals::new(Signal::WINCH)?)?;
     ///     kill_self(Signal::WINCH)?;
     ///     let info = signals.next().await.unwrap()?;
     ///     assert_eq!(info.signal(), Signal::WINCH);
-    ///     Ok::<(), fd_core::Error>(())
+    ///     Ok::<(), butter::Error>(())
     /// })?;
-    /// # Ok::<(), fd_core::Error>(())
+    /// # Ok::<(), butter::Error>(())
     /// ```
     pub struct AsyncSignals(Signals);
 }

@@ -78,7 +78,7 @@ impl fmt::Debug for SigMaskGuard {
 /// The C library's internal signals keep the state it needs.
 ///
 /// ```
-/// use signal_fd::{How, SigSet, Signal, pthread_sigmask, thread_mask};
+/// use butter::signalfd::{How, SigSet, Signal, pthread_sigmask, thread_mask};
 ///
 /// let before = thread_mask()?;
 /// {
@@ -86,7 +86,7 @@ impl fmt::Debug for SigMaskGuard {
 ///     assert!(thread_mask()?.contains(Signal::USR1));
 /// }
 /// assert_eq!(thread_mask()?, before);
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 ///
 /// # Errors

@@ -19,12 +19,12 @@ use crate::{ChildStatus, Signal, sys};
 /// pid.
 ///
 /// ```
-/// use signal_fd::{ChildStatus, PidFd};
+/// use butter::signalfd::{ChildStatus, PidFd};
 ///
 /// let child = std::process::Command::new("true").spawn().unwrap();
 /// let pidfd = PidFd::from_child(&child)?;
 /// assert_eq!(pidfd.wait()?, ChildStatus::Exited(0));
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 pub struct PidFd {
     fd: OwnedFd,

@@ -15,7 +15,7 @@ use crate::sys;
 /// `SIGRTMIN`, as C programs do. Names parse both ways:
 ///
 /// ```
-/// use signal_fd::Signal;
+/// use butter::signalfd::Signal;
 ///
 /// for text in ["SIGINT", "INT", "int", "2"] {
 ///     assert_eq!(text.parse::<Signal>()?, Signal::INT);
@@ -24,7 +24,7 @@ use crate::sys;
 /// let rt = "SIGRTMIN+3".parse::<Signal>()?;
 /// assert_eq!(rt, Signal::rt(3)?);
 /// assert_eq!(rt.to_string(), "SIGRTMIN+3");
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);
@@ -259,7 +259,7 @@ impl FromStr for Signal {
 /// pending.
 ///
 /// ```
-/// use signal_fd::{SigSet, Signal};
+/// use butter::signalfd::{SigSet, Signal};
 ///
 /// let mut set: SigSet = [Signal::INT, Signal::TERM].into_iter().collect();
 /// set.insert(Signal::HUP);

@@ -249,14 +249,14 @@ pub fn unblocked_threads(set: &SigSet) -> Result<Vec<UnblockedThread>> {
 /// would deliver what is still pending, with its default action.
 ///
 /// ```
-/// use signal_fd::{Signal, Signals, kill_self};
+/// use butter::signalfd::{Signal, Signals, kill_self};
 ///
 /// let signals = Signals::new([Signal::USR1, Signal::USR2])?;
 /// kill_self(Signal::USR2)?;
 /// let info = signals.read()?;
 /// assert_eq!(info.signal(), Signal::USR2);
 /// assert_eq!(info.pid(), std::process::id());
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Signals {

@@ -12,15 +12,15 @@ fd_core::async_source! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use timer_fd::{AsyncTimerFd, TimerEvent, TimerFd, TimerSpec};
+    /// use butter::timerfd::{AsyncTimerFd, TimerEvent, TimerFd, TimerSpec};
     ///
     /// futures_lite::future::block_on(async {
     ///     let timer = AsyncTimerFd::new(TimerFd::new()?)?;
     ///     timer.set(&TimerSpec::oneshot(Duration::from_millis(1)))?;
     ///     assert_eq!(timer.tick().await?, TimerEvent::Expired(1));
-    ///     Ok::<(), fd_core::Error>(())
+    ///     Ok::<(), butter::Error>(())
     /// })?;
-    /// # Ok::<(), fd_core::Error>(())
+    /// # Ok::<(), butter::Error>(())
     /// ```
     pub struct AsyncTimerFd(TimerFd);
 }

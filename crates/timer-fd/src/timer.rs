@@ -26,7 +26,7 @@ pub enum Start {
 ///
 /// ```
 /// use std::time::Duration;
-/// use timer_fd::{Clock, Start, TimerSpec};
+/// use butter::timerfd::{Clock, Start, TimerSpec};
 ///
 /// let every_10ms = TimerSpec::periodic(Duration::from_millis(10));
 /// assert_eq!(every_10ms.start, Start::After(Duration::from_millis(10)));

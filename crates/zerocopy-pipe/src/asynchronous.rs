@@ -12,7 +12,7 @@ use crate::raw::{self, SpliceFlags};
 /// A pipe whose ends are on async-io's reactor.
 ///
 /// ```
-/// use zerocopy_pipe::AsyncPipe;
+/// use butter::pipe::AsyncPipe;
 ///
 /// futures_lite::future::block_on(async {
 ///     let pipe = AsyncPipe::new()?;
@@ -20,9 +20,9 @@ use crate::raw::{self, SpliceFlags};
 ///     let mut buf = [0u8; 4];
 ///     assert_eq!(pipe.read(&mut buf).await?, 4);
 ///     assert_eq!(&buf, b"ping");
-///     Ok::<(), fd_core::Error>(())
+///     Ok::<(), butter::Error>(())
 /// })?;
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct AsyncPipe {

@@ -176,7 +176,7 @@ impl From<CopyError> for std::io::Error {
 /// on with `poll`.
 ///
 /// ```
-/// use zerocopy_pipe::{Method, copy};
+/// use butter::pipe::{Method, copy};
 ///
 /// let dir = std::env::temp_dir();
 /// let (a, b) = (dir.join(format!("zc-doc-a-{}", std::process::id())), dir.join(format!("zc-doc-b-{}", std::process::id())));
@@ -187,7 +187,7 @@ impl From<CopyError> for std::io::Error {
 /// assert_eq!((report.bytes, report.method), (13, Method::CopyFileRange));
 /// assert_eq!(std::fs::read(&b).unwrap(), b"hello, kernel");
 /// # std::fs::remove_file(&a).unwrap(); std::fs::remove_file(&b).unwrap();
-/// # Ok::<(), zerocopy_pipe::CopyError>(())
+/// # Ok::<(), butter::pipe::CopyError>(())
 /// ```
 ///
 /// # Errors

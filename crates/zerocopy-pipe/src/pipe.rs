@@ -20,7 +20,7 @@ bitflags::bitflags! {
 /// A pipe: both ends, close-on-exec.
 ///
 /// ```
-/// use zerocopy_pipe::Pipe;
+/// use butter::pipe::Pipe;
 ///
 /// let pipe = Pipe::new()?;
 /// rustix::io::write(pipe.write_end(), b"hello")?;

@@ -36,7 +36,7 @@ struct Pending {
 ///   at a time, renames paired; each read fills an internal queue.
 ///
 /// ```
-/// use notify_fd::inotify::{Change, EventBuffer, EventMask, Inotify};
+/// use butter::notify::inotify::{Change, EventBuffer, EventMask, Inotify};
 ///
 /// let dir = std::env::temp_dir().join(format!("inotify-doc-{}", std::process::id()));
 /// std::fs::create_dir(&dir).unwrap();
@@ -58,7 +58,7 @@ struct Pending {
 /// assert_eq!(names, ["create \"a\"", "\"a\" -> \"b\""]);
 /// # inotify.rm_watch(wd)?;
 /// # std::fs::remove_dir_all(&dir).unwrap();
-/// # Ok::<(), fd_core::Error>(())
+/// # Ok::<(), butter::Error>(())
 /// ```
 pub struct Inotify {
     fd: OwnedFd,

@@ -21,13 +21,13 @@ bitflags::bitflags! {
     /// names (`IN_CREATE`) and the combinations `close`, `move` and `all`.
     ///
     /// ```
-    /// use notify_fd::inotify::EventMask;
+    /// use butter::notify::inotify::EventMask;
     ///
     /// let mask: EventMask = "create|delete|moved_to".parse()?;
     /// assert_eq!(mask, EventMask::CREATE | EventMask::DELETE | EventMask::MOVED_TO);
     /// assert_eq!(mask.to_string(), "moved_to|create|delete");
     /// assert_eq!("move".parse::<EventMask>()?, EventMask::MOVE);
-    /// # Ok::<(), fd_core::Error>(())
+    /// # Ok::<(), butter::Error>(())
     /// ```
     #[repr(transparent)]
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
