@@ -179,7 +179,7 @@ fn sandbox_runs_under_a_compiled_filter() {
     sandbox
         .arg("-c")
         .arg("grep Seccomp: /proc/self/status; uname || echo uname refused");
-    sandbox.seccomp_filter(&program.to_bytes()).unwrap();
+    sandbox.seccomp_filter(&program);
     let plain = sandbox.output().unwrap();
     let text = String::from_utf8_lossy(&plain.stdout);
     assert!(

@@ -69,7 +69,7 @@ fn ours(case: Case) -> Program {
     for (name, arg0) in rules(case) {
         let rule = Rule::new(name, Action::Allow);
         f.push(match arg0 {
-            Some(v) => rule.when(Arg::new(0).eq(v)),
+            Some(v) => rule.when(Arg::new(0).equal(v)),
             None => rule,
         });
     }

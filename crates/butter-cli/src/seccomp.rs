@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use butter::seccomp::{
-    Action, Arch, Arg, CommandExt, Filter, Listener, Notification, Profile, ProfileOptions,
-    Program, Response, Rule, Width, handoff,
+    Action, Arch, Arg, Filter, Listener, Notification, Profile, ProfileOptions, Program, Response,
+    Rule, SeccompCommandExt, Width, handoff,
 };
 
 use crate::output::{Outcome, UsageError, emit, fail, fail_exec, print};
@@ -219,8 +219,8 @@ fn parse_condition(text: &str) -> Result<butter::seccomp::Cmp, String> {
     }
     type MakeCmp = fn(Arg, u64) -> butter::seccomp::Cmp;
     let ops: [(&str, MakeCmp); 6] = [
-        ("==", |a, v| a.eq(v)),
-        ("!=", |a, v| a.ne(v)),
+        ("==", |a, v| a.equal(v)),
+        ("!=", |a, v| a.not_equal(v)),
         ("<=", |a, v| a.le(v)),
         (">=", |a, v| a.ge(v)),
         ("<", |a, v| a.lt(v)),
@@ -646,7 +646,7 @@ fn trace(syscalls: &[String], deny: &[String], json: bool, command: &[String]) -
         let mut rule = Rule::new(name.clone(), Action::UserNotif);
         if name == "sendmsg" {
             // The handoff's own sendmsg must not wait for the listener it carries.
-            rule = rule.when(Arg::i32(0).ne(handoff_fd));
+            rule = rule.when(Arg::i32(0).not_equal(handoff_fd));
         }
         filter.push(rule);
     }

@@ -327,29 +327,27 @@ impl Sandbox {
         self
     }
 
-    /// A seccomp filter loaded last before `execve`: classic BPF, as the
-    /// raw bytes `seccomp_export_bpf` writes (8 bytes per instruction, in
-    /// native byte order). It needs `no_new_privs` or `CAP_SYS_ADMIN`.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidInput`]: empty, not a multiple of 8 bytes, or
-    /// over 4096 instructions.
-    pub fn seccomp_filter(&mut self, program: &[u8]) -> Result<&mut Sandbox> {
-        if program.is_empty() || !program.len().is_multiple_of(8) || program.len() / 8 > 4096 {
-            return Err(Error::invalid_input(
-                "Sandbox::seccomp_filter",
-                format!(
-                    "a filter is 1 to 4096 instructions of 8 bytes; got {} bytes",
-                    program.len()
-                ),
-            ));
-        }
+    /// A seccomp filter loaded last before `execve`: a compiled
+    /// [`seccomp_lite::Program`] (from a `Filter`, a rule file, an OCI
+    /// profile, or `Program::from_bytes` for what `seccomp_export_bpf`
+    /// wrote), already checked as the kernel checks it. It needs
+    /// `no_new_privs` or `CAP_SYS_ADMIN`; the instructions are copied
+    /// into the child's plan here, before the clone.
+    pub fn seccomp_filter(&mut self, program: &seccomp_lite::Program) -> &mut Sandbox {
         let words = program
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .instructions()
+            .iter()
+            .map(|i| {
+                let mut bytes = [0u8; 8];
+                bytes[..2].copy_from_slice(&i.code.to_ne_bytes());
+                bytes[2] = i.jt;
+                bytes[3] = i.jf;
+                bytes[4..].copy_from_slice(&i.k.to_ne_bytes());
+                u64::from_ne_bytes(bytes)
+            })
             .collect();
         self.seccomp = Some(words);
-        Ok(self)
+        self
     }
 
     /// Whether pid 1 of a new pid namespace is our reaping init (default)

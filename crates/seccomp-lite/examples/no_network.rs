@@ -10,7 +10,7 @@
 
 use std::process::{Command, ExitCode};
 
-use seccomp_lite::{Action, Arg, CommandExt, Filter, Rule};
+use seccomp_lite::{Action, Arg, Filter, Rule, SeccompCommandExt};
 
 fn filter() -> seccomp_lite::Result<seccomp_lite::Program> {
     // The domain is an int: compare 32 bits, whatever the C library puts
@@ -19,8 +19,8 @@ fn filter() -> seccomp_lite::Result<seccomp_lite::Program> {
     let eacces = Action::Errno(13); // EACCES
     let mut f = Filter::new(Action::Allow);
     for domain in inet {
-        f.push(Rule::new("socket", eacces).when(Arg::i32(0).eq(domain)));
-        f.push(Rule::new("socketpair", eacces).when(Arg::i32(0).eq(domain)));
+        f.push(Rule::new("socket", eacces).when(Arg::i32(0).equal(domain)));
+        f.push(Rule::new("socketpair", eacces).when(Arg::i32(0).equal(domain)));
     }
     f.compile()
 }

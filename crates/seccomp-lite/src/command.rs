@@ -25,7 +25,7 @@ use crate::sys;
 /// `no_new_privs`, so it must allow `execve` itself (and, when the program
 /// is found through `PATH`, every attempt std makes). Nothing is
 /// allocated after the fork.
-pub trait CommandExt {
+pub trait SeccompCommandExt {
     /// Installs `program` in the child before it executes.
     fn seccomp(&mut self, program: &Program) -> &mut Self;
 
@@ -43,11 +43,11 @@ pub trait CommandExt {
     /// `InvalidInput` if the filter would notify the `sendmsg` that hands
     /// the listener over (that call would wait for a listener nobody has
     /// yet): exclude the handoff's fd from such a rule, as
-    /// `Arg::i32(0).ne(sender fd)`.
+    /// `Arg::i32(0).not_equal(sender fd)`.
     fn seccomp_listener(&mut self, program: &Program, sender: HandoffSender) -> Result<&mut Self>;
 }
 
-impl CommandExt for Command {
+impl SeccompCommandExt for Command {
     fn seccomp(&mut self, program: &Program) -> &mut Self {
         let insns: Arc<[Insn]> = program.instructions().into();
         sys::pre_exec(self, move || {
@@ -74,7 +74,7 @@ impl CommandExt for Command {
             return Err(Error::invalid_input(
                 "seccomp",
                 format!(
-                    "the filter notifies sendmsg on fd {fd}, the call that hands the listener over, which would wait forever: exclude it (Arg::i32(0).ne({fd}))"
+                    "the filter notifies sendmsg on fd {fd}, the call that hands the listener over, which would wait forever: exclude it (Arg::i32(0).not_equal({fd}))"
                 ),
             ));
         }

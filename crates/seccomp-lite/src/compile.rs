@@ -29,7 +29,7 @@ use fd_core::{Error, Result};
 use crate::action::Action;
 use crate::arch::{Arch, X32_SYSCALL_BIT};
 use crate::bpf::{Insn, MAX_INSNS, op};
-use crate::filter::{Cmp, Filter, Op, Syscall, Unknown};
+use crate::filter::{Cmp, CmpOp, Filter, Syscall, Unknown};
 use crate::program::Program;
 
 /// A position in the reversed program: its distance from the end.
@@ -125,11 +125,11 @@ fn emit_cmp(e: &mut Emitter, arch: Arch, cmp: &Cmp, t: Label, f: Label) -> Label
     let jgt = op::JMP | op::JGT | op::K;
     let jge = op::JMP | op::JGE | op::K;
     // An ordering test of one word: the jump and whether its outcomes swap.
-    let order = |op: Op| match op {
-        Op::Gt => (jgt, false),
-        Op::Ge => (jge, false),
-        Op::Lt => (jge, true),
-        Op::Le => (jgt, true),
+    let order = |op: CmpOp| match op {
+        CmpOp::Gt => (jgt, false),
+        CmpOp::Ge => (jge, false),
+        CmpOp::Lt => (jge, true),
+        CmpOp::Le => (jgt, true),
         _ => unreachable!("only ordering operators"),
     };
     if t == f {
@@ -137,9 +137,9 @@ fn emit_cmp(e: &mut Emitter, arch: Arch, cmp: &Cmp, t: Label, f: Label) -> Label
     }
     if cmp.is_32() {
         let entry = match cmp.op {
-            Op::Eq => e.jump(jeq, lo, t, f),
-            Op::Ne => e.jump(jeq, lo, f, t),
-            Op::MaskedEq(m) => {
+            CmpOp::Eq => e.jump(jeq, lo, t, f),
+            CmpOp::Ne => e.jump(jeq, lo, f, t),
+            CmpOp::MaskedEq(m) => {
                 let j = e.jump(jeq, lo, t, f);
                 e.alu(op::AND, (m & 0xffff_ffff) as u32, j)
             }
@@ -157,19 +157,19 @@ fn emit_cmp(e: &mut Emitter, arch: Arch, cmp: &Cmp, t: Label, f: Label) -> Label
         return e.load(lo_off, entry);
     }
     match cmp.op {
-        Op::Eq => {
+        CmpOp::Eq => {
             let low = e.jump(jeq, lo, t, f);
             let low = e.load(lo_off, low);
             let high = e.jump(jeq, hi, low, f);
             e.load(hi_off, high)
         }
-        Op::Ne => {
+        CmpOp::Ne => {
             let low = e.jump(jeq, lo, f, t);
             let low = e.load(lo_off, low);
             let high = e.jump(jeq, hi, low, t);
             e.load(hi_off, high)
         }
-        Op::MaskedEq(m) => {
+        CmpOp::MaskedEq(m) => {
             let (mhi, mlo) = ((m >> 32) as u32, (m & 0xffff_ffff) as u32);
             let mut entry = t;
             if mlo != 0 {

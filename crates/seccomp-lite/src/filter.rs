@@ -94,7 +94,7 @@ impl Width {
 /// A comparison operator.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum Op {
+pub enum CmpOp {
     /// `arg == value`
     Eq,
     /// `arg != value`
@@ -111,16 +111,16 @@ pub enum Op {
     MaskedEq(u64),
 }
 
-impl fmt::Display for Op {
+impl fmt::Display for CmpOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Op::Eq => f.write_str("=="),
-            Op::Ne => f.write_str("!="),
-            Op::Lt => f.write_str("<"),
-            Op::Le => f.write_str("<="),
-            Op::Gt => f.write_str(">"),
-            Op::Ge => f.write_str(">="),
-            Op::MaskedEq(m) => write!(f, "& {m:#x} =="),
+            CmpOp::Eq => f.write_str("=="),
+            CmpOp::Ne => f.write_str("!="),
+            CmpOp::Lt => f.write_str("<"),
+            CmpOp::Le => f.write_str("<="),
+            CmpOp::Gt => f.write_str(">"),
+            CmpOp::Ge => f.write_str(">="),
+            CmpOp::MaskedEq(m) => write!(f, "& {m:#x} =="),
         }
     }
 }
@@ -201,7 +201,7 @@ impl Arg {
         self.width
     }
 
-    fn cmp(self, op: Op, value: impl ArgValue) -> Cmp {
+    fn cmp(self, op: CmpOp, value: impl ArgValue) -> Cmp {
         Cmp {
             arg: self,
             op,
@@ -209,33 +209,36 @@ impl Arg {
         }
     }
 
-    /// `arg == value`
-    pub fn eq(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Eq, value)
+    /// `arg == value` (not `eq`, which is `PartialEq`'s: two `Arg`s
+    /// compare with `==`).
+    #[doc(alias = "eq")]
+    pub fn equal(self, value: impl ArgValue) -> Cmp {
+        self.cmp(CmpOp::Eq, value)
     }
-    /// `arg != value`
-    pub fn ne(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Ne, value)
+    /// `arg != value` (not `ne`, which is `PartialEq`'s).
+    #[doc(alias = "ne")]
+    pub fn not_equal(self, value: impl ArgValue) -> Cmp {
+        self.cmp(CmpOp::Ne, value)
     }
     /// `arg < value`
     pub fn lt(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Lt, value)
+        self.cmp(CmpOp::Lt, value)
     }
     /// `arg <= value`
     pub fn le(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Le, value)
+        self.cmp(CmpOp::Le, value)
     }
     /// `arg > value`
     pub fn gt(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Gt, value)
+        self.cmp(CmpOp::Gt, value)
     }
     /// `arg >= value`
     pub fn ge(self, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::Ge, value)
+        self.cmp(CmpOp::Ge, value)
     }
     /// `arg & mask == value` (`value` must have no bit outside `mask`).
     pub fn masked_eq(self, mask: impl ArgValue, value: impl ArgValue) -> Cmp {
-        self.cmp(Op::MaskedEq(mask.to_bits()), value)
+        self.cmp(CmpOp::MaskedEq(mask.to_bits()), value)
     }
 }
 
@@ -246,7 +249,7 @@ pub struct Cmp {
     /// The argument and its width.
     pub arg: Arg,
     /// The operator.
-    pub op: Op,
+    pub op: CmpOp,
     /// The value, as 64 bits.
     pub value: u64,
 }
@@ -268,7 +271,7 @@ impl Cmp {
         if width.bits() == 32 {
             let fits = self.value >> 32 == 0 || self.value >> 31 == 0x1_ffff_ffff;
             let mask_fits = match self.op {
-                Op::MaskedEq(m) => m >> 32 == 0 || m >> 31 == 0x1_ffff_ffff,
+                CmpOp::MaskedEq(m) => m >> 32 == 0 || m >> 31 == 0x1_ffff_ffff,
                 _ => true,
             };
             if !fits || !mask_fits {
@@ -281,7 +284,7 @@ impl Cmp {
                 ));
             }
         }
-        if let Op::MaskedEq(mask) = self.op {
+        if let CmpOp::MaskedEq(mask) = self.op {
             let (mask, value) = (self.norm(mask), self.norm(self.value));
             if value & !mask != 0 {
                 return Err(Error::invalid_input(
@@ -317,13 +320,13 @@ impl Cmp {
             Width::I32 => (a as u32 as i32).cmp(&(v as u32 as i32)),
         };
         match self.op {
-            Op::Eq => a == v,
-            Op::Ne => a != v,
-            Op::Lt => ord.is_lt(),
-            Op::Le => ord.is_le(),
-            Op::Gt => ord.is_gt(),
-            Op::Ge => ord.is_ge(),
-            Op::MaskedEq(m) => a & self.norm(m) == v,
+            CmpOp::Eq => a == v,
+            CmpOp::Ne => a != v,
+            CmpOp::Lt => ord.is_lt(),
+            CmpOp::Le => ord.is_le(),
+            CmpOp::Gt => ord.is_gt(),
+            CmpOp::Ge => ord.is_ge(),
+            CmpOp::MaskedEq(m) => a & self.norm(m) == v,
         }
     }
 

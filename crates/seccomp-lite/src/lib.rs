@@ -30,7 +30,7 @@
 //!   errno or `CONTINUE`, installs fds in the caller, reads its memory
 //!   safely; an [`EventSource`](fd_core::EventSource) and (feature
 //!   `async`) a `Stream`.
-//! - [`CommandExt`]: a filter (or a filter with a listener handed back to
+//! - [`SeccompCommandExt`]: a filter (or a filter with a listener handed back to
 //!   the parent) for programs started with `std::process::Command`.
 //! - `Profile` (feature `oci`): Docker / OCI JSON profiles.
 //!
@@ -94,10 +94,10 @@ pub use arch::{Arch, X32_SYSCALL_BIT};
 #[cfg(feature = "async")]
 pub use asynchronous::AsyncListener;
 pub use bpf::Insn;
-pub use command::{CommandExt, HandoffReceiver, HandoffSender, handoff};
+pub use command::{HandoffReceiver, HandoffSender, SeccompCommandExt, handoff};
 pub use disasm::disassemble;
 pub use fd_core::{self, Error, ErrorKind, Result};
-pub use filter::{Arg, ArgValue, Cmp, Filter, Op, Rule, Syscall, Unknown, Width};
+pub use filter::{Arg, ArgValue, Cmp, CmpOp, Filter, Rule, Syscall, Unknown, Width};
 pub use load::Loader;
 pub use notify::{AddFd, Listener, Notification, Response};
 pub use probe::probe;

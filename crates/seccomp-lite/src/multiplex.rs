@@ -71,7 +71,7 @@ const IPC: &[(&str, u32)] = &[
 fn route(arch: Arch, name: &str) -> Option<(&'static str, u32, crate::filter::Cmp)> {
     if let Some(&(_, call)) = SOCKETCALL.iter().find(|(n, _)| *n == name) {
         let nr = arch.syscall("socketcall")?;
-        return Some(("socketcall", nr, Arg::u32(0).eq(call)));
+        return Some(("socketcall", nr, Arg::u32(0).equal(call)));
     }
     if let Some(&(_, call)) = IPC.iter().find(|(n, _)| *n == name) {
         let nr = arch.syscall("ipc")?;

@@ -208,8 +208,8 @@ fn cmp(arg: &RawArg, what: &str) -> Result<Cmp> {
         })?;
     let a = Arg::new(index);
     Ok(match arg.op.as_str() {
-        "SCMP_CMP_EQ" => a.eq(arg.value),
-        "SCMP_CMP_NE" => a.ne(arg.value),
+        "SCMP_CMP_EQ" => a.equal(arg.value),
+        "SCMP_CMP_NE" => a.not_equal(arg.value),
         "SCMP_CMP_LT" => a.lt(arg.value),
         "SCMP_CMP_LE" => a.le(arg.value),
         "SCMP_CMP_GT" => a.gt(arg.value),

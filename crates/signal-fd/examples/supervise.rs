@@ -9,7 +9,7 @@
 
 use std::process::{Command, ExitCode};
 
-use signal_fd::{ChildStatus, CommandExt, PidFd, Signal, Signals, kill_self};
+use signal_fd::{ChildStatus, PidFd, Signal, SignalCommandExt, Signals, kill_self};
 
 fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

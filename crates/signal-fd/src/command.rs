@@ -16,14 +16,14 @@ use crate::{SigSet, sys};
 ///
 /// ```
 /// use std::process::Command;
-/// use butter::signalfd::{CommandExt, Signal, Signals};
+/// use butter::signalfd::{SignalCommandExt, Signal, Signals};
 ///
 /// let signals = Signals::new(Signal::TERM)?;
 /// let mut child = Command::new("true").unblock_signals(signals.set()).spawn()?;
 /// assert!(child.wait()?.success());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait CommandExt {
+pub trait SignalCommandExt {
     /// Unblocks `set` in the child before it runs the program. The hook
     /// this installs allocates nothing and makes one async-signal-safe
     /// call, so it is sound in a multithreaded parent; like any
@@ -32,7 +32,7 @@ pub trait CommandExt {
     fn unblock_signals(&mut self, set: impl Into<SigSet>) -> &mut Command;
 }
 
-impl CommandExt for Command {
+impl SignalCommandExt for Command {
     fn unblock_signals(&mut self, set: impl Into<SigSet>) -> &mut Command {
         sys::unblock_before_exec(self, set.into().bits());
         self

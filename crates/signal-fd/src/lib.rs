@@ -62,7 +62,7 @@ mod signal;
 mod signalfd;
 mod sys;
 
-pub use command::CommandExt;
+pub use command::SignalCommandExt;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use mask::{How, SigMaskGuard, pthread_sigmask, sigpending, sigprocmask, thread_mask};
 pub use pidfd::PidFd;

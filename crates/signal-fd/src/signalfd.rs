@@ -269,7 +269,7 @@ impl Signals {
     ///
     /// Threads spawned afterwards inherit the mask, as they must; so do
     /// programs spawned with [`std::process::Command`], which usually must
-    /// not: give those [`CommandExt::unblock_signals`](crate::CommandExt).
+    /// not: give those [`SignalCommandExt::unblock_signals`](crate::SignalCommandExt).
     ///
     /// # Errors
     /// [`fd_core::ErrorKind::InvalidInput`] if `set` holds `SIGKILL` or

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use fd_core::{AsyncReady, AsyncSource, Error, ErrorKind, Result};
 
-use crate::copy::{CopyError, Method, Relay, Side, Step};
+use crate::copy::{CopyError, CopyOptions, CopyReport, Method, Relay, Side, Step};
 use crate::pipe::{Pipe, PipeFlags};
 use crate::raw::{self, SpliceFlags};
 
@@ -118,30 +118,71 @@ async fn ready(fd: &impl AsyncReady, side: Side) -> Result<()> {
 /// cannot be registered with epoll: copy them with the blocking
 /// [`copy`](crate::copy) on a thread of their own.
 ///
+/// Takes the same [`CopyOptions`] as [`copy_with`](crate::copy_with) and
+/// returns the same [`CopyReport`]: `limit`; `grow_pipes` (noted in the
+/// report where the limits refuse it); `method` may only be
+/// [`Method::Splice`], the one method that waits on a reactor (the others
+/// block in the kernel); `allow_pipe_aliasing` has nothing to allow, as a
+/// regular file cannot be an end here.
+///
 /// # Errors
 /// A [`CopyError`] with the bytes written before the failure; nothing is
-/// moved if [`check_pair`](crate::check_pair) refuses the pair.
+/// moved if [`check_pair`](crate::check_pair) refuses the pair, or
+/// `options.method` names a method other than `Splice`.
 pub async fn copy_async<S: AsyncReady, D: AsyncReady>(
     src: &S,
     dst: &D,
-    limit: Option<u64>,
-) -> std::result::Result<u64, CopyError> {
+    options: &CopyOptions,
+) -> std::result::Result<CopyReport, CopyError> {
     let (s, d) = (src.as_fd(), dst.as_fd());
+    if let Some(method) = options.method
+        && method != Method::Splice
+    {
+        return Err(failed(
+            Error::invalid_input(
+                "splice",
+                format!(
+                    "copy_async moves data with splice only, the one method that waits on a \
+                     reactor; {method} blocks in the kernel (use copy_with on a thread)"
+                ),
+            ),
+            0,
+        ));
+    }
     crate::check_pair(s, d).map_err(|e| failed(e, 0))?;
-    let either_pipe = crate::is_pipe(s).map_err(|e| failed(e, 0))?
-        || crate::is_pipe(d).map_err(|e| failed(e, 0))?;
+    let (src_pipe, dst_pipe) = (
+        crate::is_pipe(s).map_err(|e| failed(e, 0))?,
+        crate::is_pipe(d).map_err(|e| failed(e, 0))?,
+    );
+    let mut notes = Vec::new();
+    if let Some(want) = options.grow_pipes {
+        for (fd, is_pipe, which) in [(s, src_pipe, "input"), (d, dst_pipe, "output")] {
+            if is_pipe && let Err(e) = crate::copy::grow_pipe(fd, want) {
+                notes.push(format!(
+                    "the {which} pipe was not grown to {want} bytes: {e}"
+                ));
+            }
+        }
+    }
+    let report = |bytes: u64, notes: Vec<String>| CopyReport {
+        bytes,
+        method: Method::Splice,
+        skipped: Vec::new(),
+        notes,
+    };
+    let limit = options.limit;
     let left = |copied: u64| limit.map_or(u64::MAX, |l| l - copied.min(l));
     let mut copied = 0u64;
-    if either_pipe {
+    if src_pipe || dst_pipe {
         loop {
             let want = usize::try_from(left(copied))
                 .unwrap_or(usize::MAX)
                 .min(1 << 30);
             if want == 0 {
-                return Ok(copied);
+                return Ok(report(copied, notes));
             }
             match splice_nb(s, d, want) {
-                Ok(0) => return Ok(copied),
+                Ok(0) => return Ok(report(copied, notes)),
                 Ok(n) => copied += n as u64,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     // Either end may be the one not ready.
@@ -158,7 +199,7 @@ pub async fn copy_async<S: AsyncReady, D: AsyncReady>(
         match relay.step(s, None, d, None, left(copied)) {
             Ok(Step::End) => {
                 relay.release();
-                return Ok(copied);
+                return Ok(report(copied, notes));
             }
             Ok(Step::Took(_)) => {}
             Ok(Step::Gave(n)) => copied += n as u64,

@@ -554,7 +554,7 @@ fn run(
 }
 
 /// Grows a pipe to at least `want` bytes; never shrinks it.
-fn grow_pipe(fd: BorrowedFd<'_>, want: usize) -> Result<()> {
+pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, want: usize) -> Result<()> {
     let now = rustix::pipe::fcntl_getpipe_size(fd).syscall("fcntl(F_GETPIPE_SZ)")?;
     if now < want {
         crate::pipe::set_pipe_size(fd, want)?;

@@ -53,8 +53,8 @@ fn check_against_rules(filter: &Filter, program: &Program, audit: u32, nr: u32, 
 pub(crate) fn every_operator_at_the_edges() {
     let widths = [Width::U64, Width::I64, Width::U32, Width::I32];
     let ops: [fn(Arg, u64) -> Cmp; 6] = [
-        |a, v| a.eq(v),
-        |a, v| a.ne(v),
+        |a, v| a.equal(v),
+        |a, v| a.not_equal(v),
         |a, v| a.lt(v),
         |a, v| a.le(v),
         |a, v| a.gt(v),
@@ -115,9 +115,9 @@ pub(crate) fn every_operator_at_the_edges() {
     assert!(checked > 2000, "only {checked} cases");
     // The point of the 32-bit widths: -1 as an int matches however the
     // caller extended it, where the 64-bit comparison does not.
-    let neg = Arg::i32(0).eq(-1);
+    let neg = Arg::i32(0).equal(-1);
     assert!(neg.matches(&[0xffff_ffff, 0, 0, 0, 0, 0]) && neg.matches(&[u64::MAX, 0, 0, 0, 0, 0]));
-    let wide = Arg::new(0).eq(-1i64);
+    let wide = Arg::new(0).equal(-1i64);
     assert!(!wide.matches(&[0xffff_ffff, 0, 0, 0, 0, 0]));
     // Signed: -5 < 3 at I32 and I64, not unsigned.
     assert!(Arg::i32(0).lt(3).matches(&[(-5i64) as u64, 0, 0, 0, 0, 0]));
@@ -160,8 +160,8 @@ fn arb_cmp() -> impl Strategy<Value = Cmp> {
 /// `>=`; otherwise `(arg & m) == (v & m)`), as the random rule sets pick.
 pub(crate) fn cmp_by_op(a: Arg, op: u8, v: u64, m: u64) -> Cmp {
     match op {
-        0 => a.eq(v),
-        1 => a.ne(v),
+        0 => a.equal(v),
+        1 => a.not_equal(v),
         2 => a.lt(v),
         3 => a.le(v),
         4 => a.gt(v),
@@ -289,7 +289,7 @@ pub(crate) fn binary_search_depth_grows_with_log_n() {
     let mixed = Filter::new(Action::Errno(1))
         .arches([Arch::X86_64])
         .allow(names[..50].to_vec())
-        .rule(Rule::new("getppid", Action::Allow).when(Arg::new(0).eq(1)))
+        .rule(Rule::new("getppid", Action::Allow).when(Arg::new(0).equal(1)))
         .compile()
         .unwrap();
     let checked = mixed.argument_checked(Arch::X86_64);
@@ -301,7 +301,7 @@ pub(crate) fn long_jumps_use_trampolines() {
     // 700 syscalls with argument rules: bodies far beyond 255 instructions.
     let mut filter = Filter::new(Action::Errno(1)).arches([Arch::X86_64, Arch::X32]);
     for nr in 0..120u32 {
-        filter.push(Rule::new(nr, Action::Allow).when(Arg::new(0).eq(u64::from(nr))));
+        filter.push(Rule::new(nr, Action::Allow).when(Arg::new(0).equal(u64::from(nr))));
         filter.push(Rule::new(nr | X32_SYSCALL_BIT, Action::Errno(2)).when(Arg::i32(1).lt(0)));
     }
     let program = filter.compile().unwrap();
@@ -338,7 +338,7 @@ pub(crate) fn over_4096_instructions_is_an_error_naming_the_size() {
             filter.push(
                 Rule::new(nr, Action::Allow)
                     .when(Arg::new(1).ge(v))
-                    .when(Arg::new(2).ne(v)),
+                    .when(Arg::new(2).not_equal(v)),
             );
         }
     }
@@ -451,7 +451,7 @@ pub(crate) fn bad_rules_are_named() {
         .unwrap();
     assert_eq!(skipped.skipped(), ["no_such_call"]);
     let e = Filter::new(Action::Allow)
-        .rule(Rule::new("read", Action::Errno(1)).when(Arg::new(6).eq(0)))
+        .rule(Rule::new("read", Action::Errno(1)).when(Arg::new(6).equal(0)))
         .compile()
         .unwrap_err();
     assert!(e.to_string().contains("argument index 6"), "{e}");
@@ -466,7 +466,7 @@ pub(crate) fn bad_rules_are_named() {
         .unwrap_err();
     assert!(e.to_string().contains("4096"), "{e}");
     let e = Filter::new(Action::Allow)
-        .rule(Rule::new("read", Action::Errno(1)).when(Arg::u32(0).eq(0x1_0000_0000u64)))
+        .rule(Rule::new("read", Action::Errno(1)).when(Arg::u32(0).equal(0x1_0000_0000u64)))
         .compile()
         .unwrap_err();
     assert!(e.to_string().contains("32 bits"), "{e}");
@@ -489,10 +489,10 @@ pub(crate) fn bad_rules_are_named() {
 pub(crate) fn most_restrictive_rule_wins() {
     let f = Filter::new(Action::Allow)
         .arches([Arch::X86_64])
-        .rule(Rule::new("getppid", Action::Log).when(Arg::new(0).eq(1)))
-        .rule(Rule::new("getppid", Action::Errno(2)).when(Arg::new(1).eq(1)))
-        .rule(Rule::new("getppid", Action::Errno(3)).when(Arg::new(1).eq(1)))
-        .rule(Rule::new("getppid", Action::Trap(7)).when(Arg::new(2).eq(1)));
+        .rule(Rule::new("getppid", Action::Log).when(Arg::new(0).equal(1)))
+        .rule(Rule::new("getppid", Action::Errno(2)).when(Arg::new(1).equal(1)))
+        .rule(Rule::new("getppid", Action::Errno(3)).when(Arg::new(1).equal(1)))
+        .rule(Rule::new("getppid", Action::Trap(7)).when(Arg::new(2).equal(1)));
     let p = f.compile().unwrap();
     let sim = |a: [u64; 6]| p.simulate(Arch::X86_64, 110, a);
     assert_eq!(sim([1, 0, 0, 0, 0, 0]), Action::Log);

@@ -115,8 +115,8 @@ pub(crate) fn every_action_kernel_equals_simulator() {
     let nr = nr_getpriority();
     for action in actions {
         let filter = Filter::new(Action::Allow)
-            .rule(Rule::new("getpriority", action).when(Arg::i32(1).eq(7)))
-            .rule(Rule::new("getpriority", Action::Errno(1)).when(Arg::i32(1).eq(8)));
+            .rule(Rule::new("getpriority", action).when(Arg::i32(1).equal(7)))
+            .rule(Rule::new("getpriority", Action::Errno(1)).when(Arg::i32(1).equal(8)));
         let program = filter.compile().unwrap();
         let predicted = program.simulate(native(), nr, [0, 7, 0, 0, 0, 0]);
         assert_eq!(predicted, action, "the simulator reads the rule");
@@ -459,7 +459,7 @@ pub(crate) fn listener_is_cloexec_and_not_leaked() {
     let mut cmd = std::process::Command::new("ls");
     cmd.args(["-l", "/proc/self/fd"])
         .stdout(std::process::Stdio::piped());
-    seccomp_lite::CommandExt::seccomp_listener(&mut cmd, &program, sender).unwrap();
+    seccomp_lite::SeccompCommandExt::seccomp_listener(&mut cmd, &program, sender).unwrap();
     let child = cmd.spawn().unwrap();
     drop(cmd);
     let listener = receiver.receive().unwrap();

@@ -61,7 +61,7 @@ pub(crate) fn multiplexed_calls_are_filtered_too() {
     // socket() is denied, the safe side.
     let inet_only = Filter::new(Action::Allow)
         .arches([Arch::I386])
-        .rule(Rule::new("socket", Action::Errno(13)).when(Arg::u32(0).eq(2u32)))
+        .rule(Rule::new("socket", Action::Errno(13)).when(Arg::u32(0).equal(2u32)))
         .compile()
         .unwrap();
     assert_eq!(
@@ -80,7 +80,7 @@ pub(crate) fn multiplexed_calls_are_filtered_too() {
     // multiplexed call stays denied, never allowed for every family.
     let unix_only = Filter::new(Action::Errno(1))
         .arches([Arch::I386])
-        .rule(Rule::new("socket", Action::Allow).when(Arg::u32(0).eq(1u32)))
+        .rule(Rule::new("socket", Action::Allow).when(Arg::u32(0).equal(1u32)))
         .compile()
         .unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use butter_tests::{TempDir, skip};
 use fd_core::EventSource;
 use seccomp_lite::{
-    Action, AddFd, Arg, CommandExt, ErrorKind, Filter, Listener, Response, Rule, handoff,
+    Action, AddFd, Arg, ErrorKind, Filter, Listener, Response, Rule, SeccompCommandExt, handoff,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -199,7 +199,7 @@ pub(crate) fn handoff_errors() {
     let (sender, receiver) = handoff().unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&sender);
     let program = Filter::new(Action::Allow)
-        .rule(Rule::new("sendmsg", Action::UserNotif).when(Arg::i32(0).ne(fd)))
+        .rule(Rule::new("sendmsg", Action::UserNotif).when(Arg::i32(0).not_equal(fd)))
         .compile()
         .unwrap();
     let mut cmd = Command::new("true");

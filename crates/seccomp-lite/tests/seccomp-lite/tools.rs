@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use butter_tests::{TempDir, skip};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use seccomp_lite::{Action, Arch, Arg, Cmp, Filter, Op, Program, Rule, SeccompData, Width};
+use seccomp_lite::{Action, Arch, Arg, Cmp, CmpOp, Filter, Program, Rule, SeccompData, Width};
 
 use crate::compiler::EDGES;
 
@@ -116,13 +116,13 @@ pub(crate) fn tables_match_scmp_sys_resolver() {
 /// libseccomp's numbering of comparison operators.
 fn scmp_op(cmp: &Cmp) -> (u32, u64, u64) {
     match cmp.op {
-        Op::Ne => (1, cmp.value, 0),
-        Op::Lt => (2, cmp.value, 0),
-        Op::Le => (3, cmp.value, 0),
-        Op::Eq => (4, cmp.value, 0),
-        Op::Ge => (5, cmp.value, 0),
-        Op::Gt => (6, cmp.value, 0),
-        Op::MaskedEq(m) => (7, m, cmp.value),
+        CmpOp::Ne => (1, cmp.value, 0),
+        CmpOp::Lt => (2, cmp.value, 0),
+        CmpOp::Le => (3, cmp.value, 0),
+        CmpOp::Eq => (4, cmp.value, 0),
+        CmpOp::Ge => (5, cmp.value, 0),
+        CmpOp::Gt => (6, cmp.value, 0),
+        CmpOp::MaskedEq(m) => (7, m, cmp.value),
     }
 }
 
@@ -278,10 +278,9 @@ pub(crate) fn compiled_like_libseccomp() {
                 // libseccomp compares only the low halves on these two ABIs and
                 // truncates a datum over 32 bits (`arg < 2^32` never matches
                 // there): a documented difference, left out here.
-                let wide =
-                    filter.rules().iter().flat_map(|r| &r.cmps).any(|c| {
-                        c.value >> 32 != 0 || matches!(c.op, Op::MaskedEq(m) if m >> 32 != 0)
-                    });
+                let wide = filter.rules().iter().flat_map(|r| &r.cmps).any(|c| {
+                    c.value >> 32 != 0 || matches!(c.op, CmpOp::MaskedEq(m) if m >> 32 != 0)
+                });
                 for (name, arch, args) in &calls {
                     let Some(nr) = arch.syscall(name) else {
                         continue;

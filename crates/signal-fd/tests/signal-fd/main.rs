@@ -334,7 +334,7 @@ fn spawned_mask(cmd: &mut std::process::Command) -> u64 {
 }
 
 fn spawned_programs_inherit_the_mask_unless_unblocked() {
-    use signal_fd::CommandExt;
+    use signal_fd::SignalCommandExt;
     use std::process::Command;
     let signals = Signals::new([Signal::TERM, Signal::USR1]).unwrap();
     let bit = |s: Signal| 1u64 << (s.raw() - 1);

@@ -539,6 +539,48 @@ mod asynchronous {
     use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
     use zerocopy_pipe::{AsyncPipe, copy_async};
 
+    /// `copy_async` takes the blocking copy's options: a method that
+    /// cannot wait on a reactor is refused before anything moves, and a
+    /// pipe that cannot be grown is a note in the report, not a failure.
+    #[test]
+    fn copy_async_options_and_report() {
+        let (_feed, src) = UnixStream::pair().unwrap();
+        let (dst, _drain) = UnixStream::pair().unwrap();
+        let (src, dst) = (Async::new(src).unwrap(), Async::new(dst).unwrap());
+        let options = CopyOptions {
+            method: Some(Method::CopyFileRange),
+            ..CopyOptions::default()
+        };
+        let err = future::block_on(copy_async(&src, &dst, &options)).unwrap_err();
+        assert_eq!((err.error.kind(), err.copied), (ErrorKind::InvalidInput, 0));
+        assert!(
+            err.error.to_string().contains("splice only"),
+            "{}",
+            err.error
+        );
+
+        let pipe = AsyncPipe::new().unwrap();
+        let (dst, mut drain) = UnixStream::pair().unwrap();
+        let dst = Async::new(dst).unwrap();
+        let wrote = rustix::io::write(pipe.write_end().get_ref(), b"abc").unwrap();
+        assert_eq!(wrote, 3);
+        // Far past pipe-max-size: refused by the kernel, noted, copied anyway.
+        let options = CopyOptions {
+            limit: Some(3),
+            grow_pipes: Some(1 << 40),
+            ..CopyOptions::default()
+        };
+        let report = future::block_on(copy_async(pipe.read_end(), &dst, &options)).unwrap();
+        assert_eq!((report.bytes, report.method), (3, Method::Splice));
+        assert!(
+            report.notes.iter().any(|n| n.contains("not grown")),
+            "{report:?}"
+        );
+        let mut got = [0u8; 3];
+        drain.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"abc");
+    }
+
     /// Feeds `bytes` into one socket pair, copies to another, drains it.
     async fn socket_to_socket(bytes: &[u8], limit: Option<u64>) -> (u64, Vec<u8>) {
         let (feed, src) = UnixStream::pair().unwrap();
@@ -554,7 +596,11 @@ mod asynchronous {
             feed.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
         };
         let copier = async {
-            let n = copy_async(&src, &dst, limit).await.unwrap();
+            let options = CopyOptions {
+                limit,
+                ..CopyOptions::default()
+            };
+            let n = copy_async(&src, &dst, &options).await.unwrap().bytes;
             dst.get_ref().shutdown(std::net::Shutdown::Write).unwrap();
             n
         };
@@ -605,9 +651,16 @@ mod asynchronous {
                 }
             });
             let copied = future::block_on(async {
-                let copier = copy_async(pipe.read_end(), &dst, Some(bytes.len() as u64));
-                let (n, ()) = future::zip(copier, writer).await;
-                n.unwrap()
+                let options = CopyOptions {
+                    limit: Some(bytes.len() as u64),
+                    grow_pipes: Some(1 << 20),
+                    ..CopyOptions::default()
+                };
+                let copier = copy_async(pipe.read_end(), &dst, &options);
+                let (report, ()) = future::zip(copier, writer).await;
+                let report = report.unwrap();
+                assert_eq!(report.method, Method::Splice);
+                report.bytes
             });
             assert_eq!(copied, bytes.len() as u64);
             drop(dst);
@@ -638,7 +691,7 @@ mod asynchronous {
                     let _ = feed.write_all(&bytes).await;
                 };
                 let copier = async {
-                    let res = copy_async(&src, &dst, None).await;
+                    let res = copy_async(&src, &dst, &CopyOptions::default()).await;
                     // Stop the feed too: its writes now fail and it ends.
                     src.get_ref().shutdown(std::net::Shutdown::Both).unwrap();
                     res
