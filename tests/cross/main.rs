@@ -208,7 +208,10 @@ fn every_from_fd_checks_what_it_adopts() {
             .unwrap()
             .0
     }
-    fn refused<T: std::fmt::Debug>(api: &str, adopt: impl FnOnce(OwnedFd) -> butter::Result<T>) {
+    fn refused<T: std::fmt::Debug>(
+        api: &'static str,
+        adopt: impl FnOnce(OwnedFd) -> butter::Result<T>,
+    ) {
         let fd = pipe();
         let raw = fd.as_raw_fd();
         let err = adopt(fd).unwrap_err();
@@ -216,6 +219,13 @@ fn every_from_fd_checks_what_it_adopts() {
         let text = err.to_string();
         assert!(text.contains(api), "{text}");
         assert!(text.contains(&format!("fd {raw} is pipe:[")), "{text}");
+        // The API in the context, a system call's name in `call`.
+        assert_eq!(err.context(), Some(api), "{text}");
+        assert!(
+            !err.call().contains("::"),
+            "call {:?} is not a syscall: {text}",
+            err.call()
+        );
     }
     refused("EventFd::from_fd", EventFd::from_fd);
     refused("TimerFd::from_fd", TimerFd::from_fd);

@@ -194,9 +194,10 @@ enum Origin {
 /// assert_eq!(Error::errno_of(&io), Some(libc::EMFILE));
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{call}: {}", describe(*.errno, *.origin, .detail.as_deref()))]
+#[error("{}{call}: {}", Context(*.context), describe(*.errno, *.origin, .detail.as_deref()))]
 pub struct Error {
     call: &'static str,
+    context: Option<&'static str>,
     errno: i32,
     kind: ErrorKind,
     origin: Origin,
@@ -208,6 +209,7 @@ impl Error {
     pub fn from_errno(call: &'static str, errno: i32) -> Error {
         Error {
             call,
+            context: None,
             errno,
             kind: ErrorKind::of_errno(errno),
             origin: Origin::Kernel,
@@ -231,11 +233,23 @@ impl Error {
     pub fn invalid_input(call: &'static str, detail: impl Into<Cow<'static, str>>) -> Error {
         Error {
             call,
+            context: None,
             errno: libc::EINVAL,
             kind: ErrorKind::InvalidInput,
             origin: Origin::Checked,
             detail: Some(detail.into()),
         }
+    }
+
+    /// As [`invalid_input`](Error::invalid_input), refused by the butter
+    /// API `api` (its [`context`](Error::context)) before `call`, the
+    /// system call the argument was for.
+    pub fn invalid_input_in(
+        api: &'static str,
+        call: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Error {
+        Error::invalid_input(call, detail).with_context(api)
     }
 
     /// Adds or replaces the sentence that explains the failure.
@@ -268,9 +282,25 @@ impl Error {
         errno_info(self.errno).map(|info| info.name)
     }
 
-    /// The name of the failing call, such as `"timerfd_create"`.
+    /// The name of the failing system call, such as `"timerfd_create"`
+    /// (for arguments refused before the call, the call they were for).
     pub fn call(&self) -> &'static str {
         self.call
+    }
+
+    /// The butter API the error came through, such as
+    /// `"EventFd::from_fd"`, where that says more than the call: printed
+    /// first (`EventFd::from_fd: readlink: …`).
+    pub fn context(&self) -> Option<&'static str> {
+        self.context
+    }
+
+    /// Names the butter API the error came through (see
+    /// [`context`](Error::context)).
+    #[must_use]
+    pub fn with_context(mut self, api: &'static str) -> Error {
+        self.context = Some(api);
+        self
     }
 
     /// The explanation added by the crate that raised the error, if any.
@@ -300,6 +330,7 @@ impl Error {
             Some(errno) => Error::from_errno(call, errno),
             None => Error {
                 call,
+                context: None,
                 errno: libc::EIO,
                 kind: match err.kind() {
                     io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
@@ -349,6 +380,18 @@ impl fmt::Display for Describe<'_> {
             write!(f, ": {detail}")?;
         }
         Ok(())
+    }
+}
+
+/// `context: ` before the call, when there is one.
+struct Context(Option<&'static str>);
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(api) => write!(f, "{api}: "),
+            None => Ok(()),
+        }
     }
 }
 

@@ -85,7 +85,7 @@ pub fn fd_kind(fd: impl AsFd) -> Result<std::ffi::OsString> {
 /// # Errors
 /// [`ErrorKind::InvalidInput`] naming `api`, the fd, what it is and what
 /// was wanted.
-pub fn expect_anon_inode(fd: impl AsFd, api: &str, anon: &str) -> Result<()> {
+pub fn expect_anon_inode(fd: impl AsFd, api: &'static str, anon: &str) -> Result<()> {
     use std::os::fd::AsRawFd;
     let fd = fd.as_fd();
     let kind = fd_kind(fd)?;
@@ -95,11 +95,12 @@ pub fn expect_anon_inode(fd: impl AsFd, api: &str, anon: &str) -> Result<()> {
     Err(Error::invalid_input(
         "readlink",
         format!(
-            "{api}: fd {} is {}, not anon_inode:{anon}",
+            "fd {} is {}, not anon_inode:{anon}",
             fd.as_raw_fd(),
             kind.to_string_lossy()
         ),
-    ))
+    )
+    .with_context(api))
 }
 
 /// Calls `op` again for as long as it fails with `EINTR`.

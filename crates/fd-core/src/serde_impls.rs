@@ -30,11 +30,12 @@ impl Serialize for ErrorKind {
     }
 }
 
-/// `{call, errno, errno_name, kind, detail, message}`.
+/// `{call, context, errno, errno_name, kind, detail, message}`.
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut o = s.serialize_struct("Error", 6)?;
+        let mut o = s.serialize_struct("Error", 7)?;
         o.serialize_field("call", self.call())?;
+        o.serialize_field("context", &self.context())?;
         o.serialize_field("errno", &self.errno())?;
         o.serialize_field("errno_name", &self.errno_name())?;
         o.serialize_field("kind", &self.kind())?;

@@ -173,7 +173,9 @@ impl AsyncContext {
         let ctx = Context::with_eventfd(max_events)?;
         let efd = ctx
             .eventfd()
-            .ok_or_else(|| Error::from_errno("AsyncContext::new", libc::EBADF))?
+            .ok_or_else(|| {
+                Error::from_errno("io_setup", libc::EBADF).with_context("AsyncContext::new")
+            })?
             .try_clone()?;
         Ok(AsyncContext {
             shared: Mutex::new(Shared {

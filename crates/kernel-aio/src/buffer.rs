@@ -24,14 +24,16 @@ impl AlignedBuf {
     pub fn new(len: usize, align: usize) -> Result<AlignedBuf> {
         const CALL: &str = "AlignedBuf::new";
         if !align.is_power_of_two() {
-            return Err(Error::invalid_input(
+            return Err(Error::invalid_input_in(
                 CALL,
+                "io_submit",
                 format!("alignment {align} is not a power of two"),
             ));
         }
         if len == 0 || !len.is_multiple_of(align) {
-            return Err(Error::invalid_input(
+            return Err(Error::invalid_input_in(
                 CALL,
+                "io_submit",
                 format!("length {len} is not a positive multiple of the alignment {align}"),
             ));
         }

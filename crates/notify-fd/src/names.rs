@@ -34,7 +34,7 @@ pub(crate) fn parse(
     prefix: &str,
     names: &[(&str, u64)],
     extra: &[(&str, u64)],
-    call: &'static str,
+    (api, call): (&'static str, &'static str),
     what: &str,
     expected: &str,
 ) -> Result<u64, Error> {
@@ -48,7 +48,8 @@ pub(crate) fn parse(
             .find(|(n, _)| *n == name)
             .map(|(_, b)| *b)
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
+                    api,
                     call,
                     format!("unknown {what} {part:?}: expected {expected}"),
                 )

@@ -89,7 +89,7 @@ impl Target {
             return Ok(*pid);
         };
         let out = Command::new(tool).args(&args).output().map_err(|e| {
-            let err = Error::from_io(CALL, e);
+            let err = Error::from_io("execve", e).with_context(CALL);
             if err.errno() == libc::ENOENT {
                 err.with_detail(format!(
                     "{tool} is not installed (not found in PATH), so the {self} cannot be found"
@@ -102,15 +102,18 @@ impl Target {
         if !out.status.success() {
             let said = String::from_utf8_lossy(&out.stderr);
             let said = said.trim();
-            return Err(Error::from_errno(CALL, libc::ENOENT).with_detail(format!(
-                "{tool} {} failed ({}): {}",
-                args.join(" "),
-                out.status,
-                if said.is_empty() { stdout.trim() } else { said }
-            )));
+            return Err(Error::from_errno("execve", libc::ENOENT)
+                .with_context(CALL)
+                .with_detail(format!(
+                    "{tool} {} failed ({}): {}",
+                    args.join(" "),
+                    out.status,
+                    if said.is_empty() { stdout.trim() } else { said }
+                )));
         }
         let pid = parse_pid(&stdout).ok_or_else(|| {
-            Error::from_errno(CALL, libc::EINVAL)
+            Error::from_errno("read", libc::EINVAL)
+                .with_context(CALL)
                 .with_kind(ErrorKind::Other)
                 .with_detail(format!(
                     "no pid in what {tool} printed: {:?}",
@@ -118,7 +121,8 @@ impl Target {
                 ))
         })?;
         if pid == 0 {
-            return Err(Error::from_errno(CALL, libc::ESRCH)
+            return Err(Error::from_errno("execve", libc::ESRCH)
+                .with_context(CALL)
                 .with_detail(format!("the {self} is not running ({tool} reports pid 0)")));
         }
         Ok(pid)
@@ -174,8 +178,11 @@ pub struct User {
 pub fn lookup_user(root: &Path, name: &str) -> Result<User> {
     const CALL: &str = "lookup_user";
     let passwd = root.join("etc/passwd");
-    let text = std::fs::read(&passwd)
-        .map_err(|e| Error::from_io(CALL, e).with_detail(format!("{}", passwd.display())))?;
+    let text = std::fs::read(&passwd).map_err(|e| {
+        Error::from_io("execve", e)
+            .with_context(CALL)
+            .with_detail(format!("{}", passwd.display()))
+    })?;
     let text = String::from_utf8_lossy(&text);
     let wanted_uid = name.parse::<u32>().ok();
     let line = text
@@ -189,7 +196,8 @@ pub fn lookup_user(root: &Path, name: &str) -> Result<User> {
                 .with_detail(format!("no user {name:?} in {}", passwd.display()))
         })?;
     let bad = || {
-        Error::from_errno(CALL, libc::EINVAL)
+        Error::from_errno("read", libc::EINVAL)
+            .with_context(CALL)
             .with_kind(ErrorKind::Other)
             .with_detail(format!(
                 "malformed line for {name:?} in {}",

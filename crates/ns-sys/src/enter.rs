@@ -240,10 +240,12 @@ impl Enter {
             None
         };
         if pidfd.wait_exit(Some(Duration::ZERO))? {
-            return Err(Error::from_errno(CALL, libc::ESRCH).with_detail(format!(
-                "pid {} exited while its namespaces were opened",
-                self.pid
-            )));
+            return Err(Error::from_errno("pidfd_open", libc::ESRCH)
+                .with_context(CALL)
+                .with_detail(format!(
+                    "pid {} exited while its namespaces were opened",
+                    self.pid
+                )));
         }
 
         // 2. Who to become, from the target's own files.
@@ -344,12 +346,15 @@ impl Enter {
                     None => format!("step {n}"),
                 },
             };
-            let call = if step == child::STEP_EXEC {
-                "execve"
+            // Steps below the fixed ones are the setns of each namespace.
+            let call = if (step as usize) < kinds.len() {
+                "setns"
             } else {
-                CALL
+                child::step_call(step, &[])
             };
-            return Err(Error::from_errno(call, errno).with_detail(what));
+            return Err(Error::from_errno(call, errno)
+                .with_context(CALL)
+                .with_detail(what));
         }
         let [stdin, stdout, stderr] = parent_ends;
         Ok(Child {

@@ -58,8 +58,9 @@ impl std::str::FromStr for IdMap {
             s.split_whitespace().collect()
         };
         let bad = || {
-            Error::invalid_input(
+            Error::invalid_input_in(
                 "IdMap::from_str",
+                "write",
                 format!("{s:?} is not INSIDE:OUTSIDE:COUNT (three unsigned numbers)"),
             )
         };

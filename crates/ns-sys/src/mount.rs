@@ -220,10 +220,11 @@ impl MountFd {
         let flags =
             fd_core::SyscallResult::syscall(rustix::fs::fcntl_getfl(&fd), "fcntl(F_GETFL)")?;
         if !flags.contains(rustix::fs::OFlags::PATH) {
-            return Err(fd_core::Error::invalid_input(
+            return Err(fd_core::Error::invalid_input_in(
+                "MountFd::from_fd",
                 "fcntl(F_GETFL)",
                 format!(
-                    "MountFd::from_fd: fd {} is {}, not an O_PATH fd from fsmount or open_tree",
+                    "fd {} is {}, not an O_PATH fd from fsmount or open_tree",
                     fd.as_raw_fd(),
                     fd_core::fd_kind(&fd)?.to_string_lossy()
                 ),

@@ -95,29 +95,29 @@ impl NsFd {
             if e.errno() == libc::ENOTTY {
                 let what = fd_core::fd_kind(&fd)
                     .map_or_else(|_| "not open".into(), |k| k.to_string_lossy().into_owned());
-                Error::invalid_input(
+                Error::invalid_input_in(
+                    "NsFd::from_fd",
                     "ioctl(NS_GET_NSTYPE)",
-                    format!(
-                        "NsFd::from_fd: fd {} is {what}, not a namespace file",
-                        fd.as_raw_fd()
-                    ),
+                    format!("fd {} is {what}, not a namespace file", fd.as_raw_fd()),
                 )
             } else {
                 e
             }
         })?;
         let kind = Namespace::from_flag(flag).ok_or_else(|| {
-            Error::invalid_input(
+            Error::invalid_input_in(
+                "NsFd::from_fd",
                 "ioctl(NS_GET_NSTYPE)",
-                format!("NsFd::from_fd: unknown namespace type {flag:#x}"),
+                format!("unknown namespace type {flag:#x}"),
             )
         })?;
         if let Some(want) = expect
             && want != kind
         {
-            return Err(Error::invalid_input(
+            return Err(Error::invalid_input_in(
+                "NsFd::from_fd",
                 "ioctl(NS_GET_NSTYPE)",
-                format!("NsFd::from_fd: a {kind} namespace where a {want} namespace was expected"),
+                format!("a {kind} namespace where a {want} namespace was expected"),
             ));
         }
         Ok(NsFd { fd, kind })

@@ -18,13 +18,23 @@ use crate::sys;
 /// A path as a C string, or an error naming `call` if it holds a NUL byte.
 pub(crate) fn c_path(call: &'static str, path: &Path) -> Result<CString> {
     CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid_input(call, format!("the path {path:?} contains a NUL byte")))
+        .map_err(|_| c_refused(call, format!("the path {path:?} contains a NUL byte")))
+}
+
+/// A refusal by `api` (a Rust API name such as `Sandbox::spawn`, or a
+/// system call's own name) of a string no system call can take.
+fn c_refused(api: &'static str, why: String) -> Error {
+    if api.contains("::") {
+        Error::invalid_input_in(api, "clone3", why)
+    } else {
+        Error::invalid_input(api, why)
+    }
 }
 
 /// A string as a C string, or an error naming `call` and `what`.
 pub(crate) fn c_string(call: &'static str, what: &str, s: &[u8]) -> Result<CString> {
     CString::new(s).map_err(|_| {
-        Error::invalid_input(
+        c_refused(
             call,
             format!(
                 "the {what} {:?} contains a NUL byte",
@@ -132,8 +142,7 @@ impl std::str::FromStr for Namespace {
             .into_iter()
             .find(|n| n.name() == alias)
             .ok_or_else(|| {
-                Error::invalid_input(
-                    "Namespace::from_str",
+                Error::invalid_input_in("Namespace::from_str", "unshare",
                     format!(
                         "unknown namespace {s:?}: expected one of user, cgroup, ipc, uts, net, pid, mnt, time"
                     ),

@@ -54,8 +54,9 @@ impl std::str::FromStr for Bind {
         };
         let (source, target) = rest.split_once(':').unwrap_or((rest, rest));
         if source.is_empty() || target.is_empty() {
-            return Err(Error::invalid_input(
+            return Err(Error::invalid_input_in(
                 "Bind::from_str",
+                "mount",
                 format!("{s:?} is not SRC[:DST][:ro]"),
             ));
         }
@@ -439,12 +440,8 @@ impl Sandbox {
             let what = describe_step(step, &descriptions, self);
             // The program's own exec is `execve` (so a caller can tell "not
             // found" from a setup failure, as a shell's 127 and 126 do).
-            let call = if step == child::STEP_EXEC {
-                "execve"
-            } else {
-                "Sandbox::spawn"
-            };
-            let base = Error::from_errno(call, errno);
+            let call = child::step_call(step, &plan.steps);
+            let base = Error::from_errno(call, errno).with_context("Sandbox::spawn");
             return Err(base.with_detail(what));
         }
         let [stdin, stdout, stderr] = parent_ends;
@@ -477,7 +474,7 @@ impl Sandbox {
 
     fn prepare(&self) -> Result<Prepared> {
         const CALL: &str = "Sandbox::spawn";
-        let refuse = |why: String| Err(Error::invalid_input(CALL, why));
+        let refuse = |why: String| Err(Error::invalid_input_in(CALL, "clone3", why));
         let mut flags = self.namespaces;
         let mnt = flags.contains(Namespaces::MNT);
         let pid_ns = flags.contains(Namespaces::PID);
@@ -507,11 +504,13 @@ impl Sandbox {
         if let Some(root) = &self.root {
             match std::fs::metadata(root) {
                 Err(e) => {
-                    return Err(Error::from_io(CALL, e)
+                    return Err(Error::from_io("stat", e)
+                        .with_context(CALL)
                         .with_detail(format!("the new root {} cannot be used", root.display())));
                 }
                 Ok(m) if !m.is_dir() => {
-                    return Err(Error::from_errno(CALL, libc::ENOTDIR)
+                    return Err(Error::from_errno("stat", libc::ENOTDIR)
+                        .with_context(CALL)
                         .with_kind(ErrorKind::InvalidInput)
                         .with_detail(format!(
                             "the new root {} is not a directory",
@@ -529,7 +528,8 @@ impl Sandbox {
                 ));
             }
             if let Err(e) = std::fs::metadata(&bind.source) {
-                return Err(Error::from_io(CALL, e)
+                return Err(Error::from_io("stat", e)
+                    .with_context(CALL)
                     .with_kind(ErrorKind::InvalidInput)
                     .with_detail(format!(
                         "the bind source {} cannot be used",

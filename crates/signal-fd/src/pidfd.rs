@@ -97,10 +97,11 @@ impl PidFd {
                 // anon_inode:[pidfd]: the fdinfo line is what decides.
                 let what = fd_core::fd_kind(&fd)
                     .map_or_else(|_| "not open".into(), |k| k.to_string_lossy().into_owned());
-                Error::invalid_input(
+                Error::invalid_input_in(
+                    "PidFd::from_fd",
                     "read",
                     format!(
-                        "PidFd::from_fd: fd {} is {what}, not a pidfd (no Pid: line in {path})",
+                        "fd {} is {what}, not a pidfd (no Pid: line in {path})",
                         fd.as_raw_fd()
                     ),
                 )
@@ -110,15 +111,16 @@ impl PidFd {
                 pid: u32::try_from(n).unwrap_or(0),
                 fd,
             }),
-            Ok(n) => Err(
-                Error::from_errno("PidFd::from_fd", libc::ESRCH).with_detail(if n == 0 {
+            Ok(n) => Err(Error::from_errno("pidfd_open", libc::ESRCH)
+                .with_context("PidFd::from_fd")
+                .with_detail(if n == 0 {
                     "the process is in a pid namespace this process cannot see"
                 } else {
                     "the process has ended and been reaped"
-                }),
-            ),
-            Err(_) => Err(Error::invalid_input(
+                })),
+            Err(_) => Err(Error::invalid_input_in(
                 "PidFd::from_fd",
+                "read",
                 format!("unexpected Pid: line {pid:?} in {path}"),
             )),
         }

@@ -103,14 +103,16 @@ impl Signal {
         match n {
             1..=31 => Ok(Signal(n)),
             n if (rtmin..=rtmax).contains(&n) => Ok(Signal(n)),
-            32..=64 => Err(Error::invalid_input(
+            32..=64 => Err(Error::invalid_input_in(
                 "Signal::new",
+                "kill",
                 format!(
                     "signal {n} is reserved by the C library for its threads (SIGRTMIN is {rtmin})"
                 ),
             )),
-            _ => Err(Error::invalid_input(
+            _ => Err(Error::invalid_input_in(
                 "Signal::new",
+                "kill",
                 format!("{n} is not a signal number (1 to {rtmax})"),
             )),
         }
@@ -128,8 +130,9 @@ impl Signal {
             .filter(|s| *s <= rtmax)
             .map(Signal)
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
                     "Signal::rt",
+                    "kill",
                     format!("SIGRTMIN+{n} is past SIGRTMAX (SIGRTMIN+{})", rtmax - rtmin),
                 )
             })
@@ -217,8 +220,9 @@ impl FromStr for Signal {
             return Ok(*sig);
         }
         let unknown = || {
-            Error::invalid_input(
+            Error::invalid_input_in(
                 "Signal::from_str",
+                "kill",
                 format!(
                     "unknown signal {s:?}: expected a name such as SIGINT or INT, a number, or SIGRTMIN+N"
                 ),

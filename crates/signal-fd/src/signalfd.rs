@@ -24,8 +24,9 @@ pub const MAX_BATCH: usize = 256;
 
 fn refuse_uncatchable(call: &'static str, set: &SigSet) -> Result<()> {
     match set.uncatchable() {
-        Some(sig) => Err(Error::invalid_input(
+        Some(sig) => Err(Error::invalid_input_in(
             call,
+            "signalfd4",
             format!(
                 "{sig} cannot be caught, blocked or read from a signalfd; the kernel would \
                  silently leave it out of {set}"
@@ -309,8 +310,9 @@ impl Signals {
             return Ok(());
         }
         let list: Vec<String> = threads.iter().map(ToString::to_string).collect();
-        Err(Error::invalid_input(
+        Err(Error::invalid_input_in(
             "Signals::check_threads",
+            "signalfd4",
             format!(
                 "{}; such signals may go to those threads instead of the signalfd \
                  (block the signals before spawning threads)",

@@ -70,8 +70,9 @@ impl Clock {
             .into_iter()
             .find(|c| c.raw() == id)
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
                     "Clock::from_raw",
+                    "timerfd_create",
                     format!(
                         "clock id {id} is not one timerfd accepts (REALTIME 0, MONOTONIC 1, \
                      BOOTTIME 7, REALTIME_ALARM 8, BOOTTIME_ALARM 9)"
@@ -132,8 +133,9 @@ impl FromStr for Clock {
             .into_iter()
             .find(|c| &c.name()["CLOCK_".len()..] == name)
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
                     "Clock::from_str",
+                    "timerfd_create",
                     format!(
                         "unknown clock {s:?}: expected monotonic, realtime, boottime, \
                          realtime-alarm or boottime-alarm"

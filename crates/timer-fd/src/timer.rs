@@ -209,8 +209,9 @@ impl TimerFd {
             .find_map(|line| line.strip_prefix("clockid:"))
             .and_then(|id| id.trim().parse::<i32>().ok())
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
                     "TimerFd::from_fd",
+                    "read",
                     format!(
                         "fd {} is not a timerfd (no clockid in {path})",
                         fd.as_raw_fd()

@@ -58,8 +58,7 @@ impl FromStr for Method {
 
     fn from_str(s: &str) -> Result<Method> {
         Method::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            Error::invalid_input(
-                "Method::from_str",
+            Error::invalid_input_in("Method::from_str", "splice",
                 format!("unknown copy method {s:?}: expected copy-file-range, sendfile, splice or read-write"),
             )
         })

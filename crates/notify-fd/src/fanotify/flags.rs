@@ -225,7 +225,7 @@ impl FromStr for EventMask {
             "fan_",
             &names(),
             &extra,
-            "EventMask::from_str",
+            ("EventMask::from_str", "fanotify_mark"),
             "fanotify event",
             "a name such as open, close_write, create, open_perm",
         )?;

@@ -374,9 +374,10 @@ impl Fanotify {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
             .ok_or_else(|| {
-                Error::invalid_input(
+                Error::invalid_input_in(
+                    "Fanotify::from_fd",
                     "read",
-                    format!("Fanotify::from_fd: no \"fanotify flags:\" line in {path}"),
+                    format!("no \"fanotify flags:\" line in {path}"),
                 )
             })?;
         let class_bits = bits & (libc::FAN_CLASS_CONTENT | libc::FAN_CLASS_PRE_CONTENT);

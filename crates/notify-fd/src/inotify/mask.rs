@@ -137,7 +137,7 @@ impl FromStr for EventMask {
             "in_",
             &names(),
             &extra,
-            "EventMask::from_str",
+            ("EventMask::from_str", "inotify_add_watch"),
             "inotify event",
             "access, modify, attrib, close_write, close_nowrite, open, moved_from, moved_to, create, delete, \
              delete_self, move_self, close, move or all",

@@ -218,6 +218,37 @@ fn close_from(first: RawFd, last: u32) {
     }
 }
 
+/// The system call a failed step reports (`Error::call`): the one that
+/// failed, or for a step of several calls the one that does its work.
+/// Parent side only.
+pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
+    match step {
+        STEP_FDS => "dup3",
+        STEP_INIT | STEP_FORK => "clone",
+        STEP_EXEC => "execve",
+        STEP_ROOT => "chroot",
+        STEP_CWD => "fchdir",
+        STEP_GROUPS => "setgroups",
+        STEP_GID => "setresgid",
+        STEP_UID => "setresuid",
+        n => match steps.get(n as usize) {
+            Some(Step::Mount { .. }) => "mount",
+            Some(Step::ReadOnly { .. }) => "mount_setattr",
+            Some(Step::Mkdir(_)) => "mkdirat",
+            Some(Step::Touch(_)) => "openat",
+            Some(Step::Symlink { .. }) => "symlinkat",
+            Some(Step::Chdir(_)) => "chdir",
+            Some(Step::PivotRoot) => "pivot_root",
+            Some(Step::Hostname(_)) => "sethostname",
+            Some(Step::Domainname(_)) => "setdomainname",
+            Some(Step::SetIds { .. }) => "setresuid",
+            Some(Step::NoNewPrivs) => "prctl",
+            Some(Step::Seccomp(_)) => "seccomp",
+            None => "clone3",
+        },
+    }
+}
+
 fn run_step(step: &Step) -> Result<(), i32> {
     // Each call below has its own SAFETY line; what they share: the
     // strings are the plan's `CString`s (NUL-terminated, alive for the

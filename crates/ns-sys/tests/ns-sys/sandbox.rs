@@ -30,7 +30,9 @@ echo marker=$(cat /inside-marker)
 if [ -e "$HOST_PATH" ]; then echo host_path=visible; else echo host_path=hidden; fi
 if touch /usr/butter-probe 2>/dev/null; then echo usr=rw; else echo usr=ro; fi
 if mount -o remount,rw /usr 2>/dev/null; then echo remount=yes; else echo remount=no; fi
-echo procs=$(ls /proc | grep -c '^[0-9]')
+# Counted by the shell itself (a pipeline's processes come and go as
+# they are counted): every process its own /proc shows.
+set -- /proc/[0-9]*; echo procs=$#
 if touch /tmp/t; then echo tmp=ok; fi
 echo dev=$(ls /dev | tr '\n' ' ')
 echo nets=$(grep -c : /proc/net/dev)
@@ -652,7 +654,9 @@ echo gid=$(id -g)
 echo uid_map=$(cat /proc/self/uid_map)
 echo gid_map=$(cat /proc/self/gid_map)
 echo setgroups=$(cat /proc/self/setgroups)
-echo procs=$(ls /proc | grep -c '^[0-9]')
+# Counted by the shell itself (a pipeline's processes come and go as
+# they are counted): every process its own /proc shows.
+set -- /proc/[0-9]*; echo procs=$#
 echo host=$(hostname)
 "#;
 
