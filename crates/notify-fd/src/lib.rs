@@ -43,6 +43,8 @@ compile_error!("notify-fd wraps Linux's inotify and builds only for Linux target
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "async")]
+mod asynchronous;
 pub mod fanotify;
 pub mod inotify;
 mod lease;
@@ -50,72 +52,11 @@ mod names;
 mod probe;
 #[cfg(feature = "serde")]
 mod serde_impls;
+mod watch;
 
-use std::ffi::OsString;
-use std::path::Path;
-
-use fd_core::EventSource;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use probe::probe;
-
-use inotify::{Change, EventMask, Inotify, WatchFlags};
-
-/// Watches `path` (a file, or a directory and its entries) for every event:
-/// the one-line case. Iterate for owned [`Change`]s, blocking.
-///
-/// ```no_run
-/// for change in butter::notify::watch("/etc/hosts")? {
-///     println!("{:?}", change?);
-/// }
-/// # Ok::<(), butter::Error>(())
-/// ```
-///
-/// # Errors
-/// As [`Inotify::add_watch`].
-pub fn watch(path: impl AsRef<Path>) -> Result<Watch> {
-    let inotify = Inotify::new()?;
-    inotify.add_watch(path, EventMask::ALL_EVENTS, WatchFlags::empty())?;
-    Ok(Watch { inotify })
-}
-
-/// The iterator [`watch`] returns: owned changes, blocking, forever.
-#[derive(Debug)]
-pub struct Watch {
-    inotify: Inotify,
-}
-
-impl Watch {
-    /// The instance inside, to add more watches or poll it.
-    pub fn inotify(&self) -> &Inotify {
-        &self.inotify
-    }
-}
-
-impl Iterator for Watch {
-    type Item = Result<Change<OsString>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        Some(self.inotify.read_event())
-    }
-}
+pub use watch::{Watch, watch};
 
 #[cfg(feature = "async")]
-fd_core::async_source! {
-    /// An [`Inotify`] on async-io's reactor (feature `async`): a `Stream` of
-    /// owned [`Change`]s.
-    pub struct AsyncInotify(Inotify);
-}
-
-#[cfg(feature = "async")]
-fd_core::async_source! {
-    /// A [`fanotify::Fanotify`] group on async-io's reactor (feature
-    /// `async`): a `Stream` of owned [`fanotify::Event`]s.
-    pub struct AsyncFanotify(fanotify::Fanotify);
-}
-
-#[cfg(feature = "async")]
-fd_core::async_source! {
-    /// A [`inotify::RecursiveWatcher`] on async-io's reactor (feature
-    /// `async`): a `Stream` of [`inotify::PathEvent`]s.
-    pub struct AsyncRecursiveWatcher(inotify::RecursiveWatcher);
-}
+pub use asynchronous::{AsyncFanotify, AsyncInotify, AsyncRecursiveWatcher};

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use fd_core::{Error, Result};
+use fd_core::{Error, Result, SyscallResult};
 
 use crate::sys;
 
@@ -379,6 +379,8 @@ pub fn mount(
     let data = data
         .map(|d| c_string(CALL, "mount data", d.as_bytes()))
         .transpose()?;
+    // Raw, not rustix: rustix's `mount` cannot pass a null source or
+    // filesystem type, which the kernel reads differently from "".
     sys::mount(
         source.as_deref(),
         &target,
@@ -453,7 +455,11 @@ bitflags::bitflags! {
 /// - [`umount2(2)`](https://man7.org/linux/man-pages/man2/umount2.2.html)
 pub fn umount2(target: impl AsRef<Path>, flags: UnmountFlags) -> Result<()> {
     let target = c_path("umount2", target.as_ref())?;
-    sys::umount2(&target, flags.bits())
+    rustix::mount::unmount(
+        &*target,
+        rustix::mount::UnmountFlags::from_bits_retain(flags.bits()),
+    )
+    .syscall("umount2")
 }
 
 /// `pivot_root(new_root, put_old)`: makes `new_root` the root of the
@@ -476,16 +482,18 @@ pub fn umount2(target: impl AsRef<Path>, flags: UnmountFlags) -> Result<()> {
 pub fn pivot_root(new_root: impl AsRef<Path>, put_old: impl AsRef<Path>) -> Result<()> {
     let new_root = c_path("pivot_root", new_root.as_ref())?;
     let put_old = c_path("pivot_root", put_old.as_ref())?;
-    sys::pivot_root(&new_root, &put_old).map_err(|e| {
-        if e.errno() == libc::EINVAL {
-            e.with_detail(
-                "new_root must be a mount point whose parent mount is not shared \
+    rustix::process::pivot_root(&*new_root, &*put_old)
+        .syscall("pivot_root")
+        .map_err(|e| {
+            if e.errno() == libc::EINVAL {
+                e.with_detail(
+                    "new_root must be a mount point whose parent mount is not shared \
                  (make / private recursively first), and put_old must be under it",
-            )
-        } else {
-            e
-        }
-    })
+                )
+            } else {
+                e
+            }
+        })
 }
 
 /// The longest host or domain name: 64 bytes (`__NEW_UTS_LEN`).
@@ -523,7 +531,7 @@ pub fn gethostname() -> OsString {
 pub fn sethostname(name: impl AsRef<OsStr>) -> Result<()> {
     let name = name.as_ref().as_bytes();
     check_name("sethostname", name)?;
-    sys::sethostname(name)
+    rustix::system::sethostname(name).syscall("sethostname")
 }
 
 /// The NIS domain name of the caller's UTS namespace (`(none)` when unset).
@@ -538,7 +546,7 @@ pub fn getdomainname() -> OsString {
 pub fn setdomainname(name: impl AsRef<OsStr>) -> Result<()> {
     let name = name.as_ref().as_bytes();
     check_name("setdomainname", name)?;
-    sys::setdomainname(name)
+    rustix::system::setdomainname(name).syscall("setdomainname")
 }
 
 /// `getpid()` as a syscall (rustix), never a cached value: right in a
@@ -819,7 +827,11 @@ pub fn fsconfig(fd: impl AsFd, command: FsConfig<'_>) -> Result<()> {
 /// - [`fsopen(2)`](https://man7.org/linux/man-pages/man2/fsopen.2.html)
 pub fn fsopen(fstype: &str, flags: FsOpenFlags) -> Result<OwnedFd> {
     let name = c_string("fsopen", "filesystem type", fstype.as_bytes())?;
-    sys::fsopen(&name, (flags | FsOpenFlags::CLOEXEC).bits())
+    rustix::mount::fsopen(
+        &*name,
+        rustix::mount::FsOpenFlags::from_bits_retain((flags | FsOpenFlags::CLOEXEC).bits()),
+    )
+    .syscall("fsopen")
 }
 
 /// `fspick(dirfd, path, flags | FSPICK_CLOEXEC)`: a context for the
@@ -833,7 +845,12 @@ pub fn fspick(
     flags: FsPickFlags,
 ) -> Result<OwnedFd> {
     let path = c_path("fspick", path.as_ref())?;
-    sys::fspick(dir, &path, (flags | FsPickFlags::CLOEXEC).bits())
+    rustix::mount::fspick(
+        dir.unwrap_or(rustix::fs::CWD),
+        &*path,
+        rustix::mount::FsPickFlags::from_bits_retain((flags | FsPickFlags::CLOEXEC).bits()),
+    )
+    .syscall("fspick")
 }
 
 /// `fsmount(fd, flags | FSMOUNT_CLOEXEC, attrs)`: a detached mount of a
@@ -847,11 +864,12 @@ pub fn fspick(
 /// # References
 /// - [`fsmount(2)`](https://man7.org/linux/man-pages/man2/fsmount.2.html)
 pub fn fsmount(fd: impl AsFd, flags: FsMountFlags, attrs: MountAttrFlags) -> Result<OwnedFd> {
-    sys::fsmount(
+    rustix::mount::fsmount(
         fd.as_fd(),
-        (flags | FsMountFlags::CLOEXEC).bits(),
-        attrs.bits(),
+        rustix::mount::FsMountFlags::from_bits_retain((flags | FsMountFlags::CLOEXEC).bits()),
+        rustix::mount::MountAttrFlags::from_bits_retain(attrs.bits()),
     )
+    .syscall("fsmount")
 }
 
 /// `open_tree(dirfd, path, flags | OPEN_TREE_CLOEXEC)`: an fd on a mount,
@@ -878,7 +896,12 @@ pub fn open_tree(
         ));
     }
     let path = c_path("open_tree", path.as_ref())?;
-    sys::open_tree(dir, &path, (flags | OpenTreeFlags::CLOEXEC).bits())
+    rustix::mount::open_tree(
+        dir.unwrap_or(rustix::fs::CWD),
+        &*path,
+        rustix::mount::OpenTreeFlags::from_bits_retain((flags | OpenTreeFlags::CLOEXEC).bits()),
+    )
+    .syscall("open_tree")
 }
 
 /// `move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)`: attaches
@@ -901,7 +924,14 @@ pub fn move_mount(
 ) -> Result<()> {
     let from_path = c_path("move_mount", from_path.as_ref())?;
     let to_path = c_path("move_mount", to_path.as_ref())?;
-    sys::move_mount(from, &from_path, to, &to_path, flags.bits())
+    rustix::mount::move_mount(
+        from.unwrap_or(rustix::fs::CWD),
+        &*from_path,
+        to.unwrap_or(rustix::fs::CWD),
+        &*to_path,
+        rustix::mount::MoveMountFlags::from_bits_retain(flags.bits()),
+    )
+    .syscall("move_mount")
 }
 
 /// `mount_setattr(dirfd, path, flags, &attr)` (5.12): changes mount

@@ -163,36 +163,6 @@ pub(crate) fn mount(
     .map(drop)
 }
 
-/// `umount2(target, flags)`.
-pub(crate) fn umount2(target: &CStr, flags: u32) -> Result<()> {
-    // SAFETY: a NUL-terminated string alive for the call, and an integer.
-    check("umount2", unsafe {
-        libc::syscall(
-            libc::SYS_umount2,
-            target.as_ptr(),
-            libc::c_long::from(flags),
-        )
-    })
-    .map(drop)
-}
-
-/// `pivot_root(new_root, put_old)`.
-pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
-    // SAFETY: NUL-terminated strings alive for the call.
-    check("pivot_root", unsafe {
-        libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr())
-    })
-    .map(drop)
-}
-
-/// `fsopen(fsname, flags)`.
-pub(crate) fn fsopen(fsname: &CStr, flags: u32) -> Result<OwnedFd> {
-    // SAFETY: a NUL-terminated string alive for the call.
-    owned("fsopen", unsafe {
-        libc::syscall(libc::SYS_fsopen, fsname.as_ptr(), libc::c_long::from(flags))
-    })
-}
-
 /// `fsconfig(fd, cmd, key, value, aux)`; `value` is a string, a binary
 /// blob (with `aux` its length) or a path, as `cmd` says.
 pub(crate) fn fsconfig(
@@ -213,67 +183,6 @@ pub(crate) fn fsconfig(
             ptr_of(key),
             value,
             libc::c_long::from(aux),
-        )
-    })
-    .map(drop)
-}
-
-/// `fsmount(fd, flags, attr_flags)`.
-pub(crate) fn fsmount(fd: BorrowedFd<'_>, flags: u32, attr_flags: u32) -> Result<OwnedFd> {
-    // SAFETY: integers and a borrowed fd.
-    owned("fsmount", unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            libc::c_long::from(fd.as_raw_fd()),
-            libc::c_long::from(flags),
-            libc::c_long::from(attr_flags),
-        )
-    })
-}
-
-/// `fspick(dirfd, path, flags)`.
-pub(crate) fn fspick(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: u32) -> Result<OwnedFd> {
-    // SAFETY: a NUL-terminated string alive for the call.
-    owned("fspick", unsafe {
-        libc::syscall(
-            libc::SYS_fspick,
-            dirfd(dir),
-            path.as_ptr(),
-            libc::c_long::from(flags),
-        )
-    })
-}
-
-/// `open_tree(dirfd, path, flags)`.
-pub(crate) fn open_tree(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: u32) -> Result<OwnedFd> {
-    // SAFETY: a NUL-terminated string alive for the call.
-    owned("open_tree", unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            dirfd(dir),
-            path.as_ptr(),
-            libc::c_long::from(flags),
-        )
-    })
-}
-
-/// `move_mount(from_dirfd, from_path, to_dirfd, to_path, flags)`.
-pub(crate) fn move_mount(
-    from: Option<BorrowedFd<'_>>,
-    from_path: &CStr,
-    to: Option<BorrowedFd<'_>>,
-    to_path: &CStr,
-    flags: u32,
-) -> Result<()> {
-    // SAFETY: NUL-terminated strings alive for the call.
-    check("move_mount", unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            dirfd(from),
-            from_path.as_ptr(),
-            dirfd(to),
-            to_path.as_ptr(),
-            libc::c_long::from(flags),
         )
     })
     .map(drop)
@@ -307,24 +216,6 @@ pub(crate) fn mount_setattr(
             ptr::from_ref(attr),
             size_of::<MountAttrRaw>(),
         )
-    })
-    .map(drop)
-}
-
-/// `sethostname(name, len)`.
-pub(crate) fn sethostname(name: &[u8]) -> Result<()> {
-    // SAFETY: the kernel reads `len` bytes from the slice.
-    check("sethostname", unsafe {
-        libc::syscall(libc::SYS_sethostname, name.as_ptr(), name.len())
-    })
-    .map(drop)
-}
-
-/// `setdomainname(name, len)`.
-pub(crate) fn setdomainname(name: &[u8]) -> Result<()> {
-    // SAFETY: the kernel reads `len` bytes from the slice.
-    check("setdomainname", unsafe {
-        libc::syscall(libc::SYS_setdomainname, name.as_ptr(), name.len())
     })
     .map(drop)
 }

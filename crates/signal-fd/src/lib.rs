@@ -51,10 +51,13 @@ compile_error!("signal-fd wraps Linux's signalfd and builds only for Linux targe
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod command;
 mod mask;
 mod pidfd;
 mod probe;
+mod raw;
 #[cfg(feature = "serde")]
 mod serde_impls;
 mod siginfo;
@@ -67,53 +70,14 @@ pub use fd_core::{self, Error, ErrorKind, Result};
 pub use mask::{How, SigMaskGuard, pthread_sigmask, sigpending, sigprocmask, thread_mask};
 pub use pidfd::PidFd;
 pub use probe::probe;
+pub use raw::{
+    MAX_BATCH, SignalFdFlags, kill, kill_self, signalfd, signalfd_read, signalfd_set_mask,
+    sigqueue, sigqueue_ptr, tgkill,
+};
 pub use siginfo::{ChildStatus, SigCode};
 pub use signal::{SigSet, Signal};
-pub use signalfd::{
-    MAX_BATCH, SignalFd, SignalFdFlags, Signals, UnblockedThread, kill, kill_self, signalfd,
-    signalfd_read, signalfd_set_mask, sigqueue, sigqueue_ptr, tgkill, unblocked_threads,
-};
+pub use signalfd::{SignalFd, Signals, UnblockedThread, unblocked_threads};
 pub use sys::SigInfo;
 
 #[cfg(feature = "async")]
-fd_core::async_source! {
-    /// A [`SignalFd`] on async-io's reactor (feature `async`): a `Stream` of
-    /// [`SigInfo`]s for the type and for `&` the type.
-    pub struct AsyncSignalFd(SignalFd);
-}
-
-#[cfg(feature = "async")]
-fd_core::async_source! {
-    /// [`Signals`] on async-io's reactor (feature `async`): a `Stream` of
-    /// [`SigInfo`]s.
-    ///
-    /// ```
-    /// use futures_lite::StreamExt;
-    /// use butter::signalfd::{AsyncSignals, Signal, Signals, kill_self};
-    ///
-    /// futures_lite::future::block_on(async {
-    ///     let mut signals = AsyncSignals::new(Signals::new(Signal::WINCH)?)?;
-    ///     kill_self(Signal::WINCH)?;
-    ///     let info = signals.next().await.unwrap()?;
-    ///     assert_eq!(info.signal(), Signal::WINCH);
-    ///     Ok::<(), butter::Error>(())
-    /// })?;
-    /// # Ok::<(), butter::Error>(())
-    /// ```
-    pub struct AsyncSignals(Signals);
-}
-
-#[cfg(feature = "async")]
-fd_core::async_source! {
-    /// A [`PidFd`] on async-io's reactor (feature `async`): await
-    /// [`exit`](AsyncPidFd::exit) for how the child ended.
-    pub struct AsyncPidFd(PidFd);
-}
-
-#[cfg(feature = "async")]
-impl AsyncPidFd {
-    /// Waits for the child to end, reaps it, and returns how it ended.
-    pub async fn exit(&self) -> Result<ChildStatus> {
-        self.next_event().await
-    }
-}
+pub use asynchronous::{AsyncPidFd, AsyncSignalFd, AsyncSignals};

@@ -56,55 +56,10 @@ mod serde_impls;
 
 #[cfg(feature = "async")]
 pub use asynchronous::{AsyncPipe, copy_async};
-use std::os::fd::AsFd;
-
 pub use copy::{
     CopyError, CopyOptions, CopyReport, Method, Skipped, check_pair, copy, copy_at, copy_with,
 };
 pub use fd_core::{self, Error, ErrorKind, Result};
-pub use pipe::{Pipe, PipeFlags, available};
+pub use pipe::{Pipe, PipeFlags, available, is_pipe, tee_split};
 pub use probe::probe;
 pub use raw::{SpliceFlags, copy_file_range, sendfile, splice, tee, vmsplice, vmsplice_read};
-
-/// Whether `fd` is a pipe (or FIFO).
-pub fn is_pipe(fd: impl AsFd) -> Result<bool> {
-    use fd_core::SyscallResult;
-    let st = rustix::fs::fstat(fd).syscall("fstat")?;
-    Ok(rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo)
-}
-
-/// Sends everything read from the pipe `src` to both `first` (a pipe's
-/// write end) and `second` (any fd splice can write to), until `src` ends
-/// or `limit` bytes: `tee` into `first`, then `splice` the same bytes from
-/// `src` to `second`. Returns the bytes each received.
-///
-/// # Errors
-/// As [`tee`] and [`splice`]: [`ErrorKind::InvalidInput`] if `src` or
-/// `first` is not a pipe.
-pub fn tee_split(
-    src: impl AsFd,
-    first: impl AsFd,
-    second: impl AsFd,
-    limit: Option<u64>,
-) -> Result<u64> {
-    let (src, first, second) = (src.as_fd(), first.as_fd(), second.as_fd());
-    let mut total = 0u64;
-    loop {
-        let left = limit.map_or(u64::MAX, |l| l - total.min(l));
-        if left == 0 {
-            return Ok(total);
-        }
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
-        let n = fd_core::retry_on_intr(|| tee(src, first, want, SpliceFlags::empty()))?;
-        if n == 0 {
-            return Ok(total);
-        }
-        let mut moved = 0;
-        while moved < n {
-            moved += fd_core::retry_on_intr(|| {
-                splice(src, None, second, None, n - moved, SpliceFlags::MOVE)
-            })?;
-        }
-        total += n as u64;
-    }
-}

@@ -5,6 +5,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
 
+use crate::raw::{SpliceFlags, splice, tee};
+
 bitflags::bitflags! {
     /// Flags for [`Pipe::with_flags`]. `O_CLOEXEC` is always added.
     #[repr(transparent)]
@@ -123,5 +125,47 @@ impl fmt::Debug for Pipe {
             .field("read", &self.read.as_raw_fd())
             .field("write", &self.write.as_raw_fd())
             .finish()
+    }
+}
+
+/// Whether `fd` is a pipe (or FIFO).
+pub fn is_pipe(fd: impl AsFd) -> Result<bool> {
+    let st = rustix::fs::fstat(fd).syscall("fstat")?;
+    Ok(rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo)
+}
+
+/// Sends everything read from the pipe `src` to both `first` (a pipe's
+/// write end) and `second` (any fd splice can write to), until `src` ends
+/// or `limit` bytes: `tee` into `first`, then `splice` the same bytes from
+/// `src` to `second`. Returns the bytes each received.
+///
+/// # Errors
+/// As [`tee`] and [`splice`]: [`ErrorKind::InvalidInput`] if `src` or
+/// `first` is not a pipe.
+pub fn tee_split(
+    src: impl AsFd,
+    first: impl AsFd,
+    second: impl AsFd,
+    limit: Option<u64>,
+) -> Result<u64> {
+    let (src, first, second) = (src.as_fd(), first.as_fd(), second.as_fd());
+    let mut total = 0u64;
+    loop {
+        let left = limit.map_or(u64::MAX, |l| l - total.min(l));
+        if left == 0 {
+            return Ok(total);
+        }
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
+        let n = fd_core::retry_on_intr(|| tee(src, first, want, SpliceFlags::empty()))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        let mut moved = 0;
+        while moved < n {
+            moved += fd_core::retry_on_intr(|| {
+                splice(src, None, second, None, n - moved, SpliceFlags::MOVE)
+            })?;
+        }
+        total += n as u64;
     }
 }
