@@ -4,55 +4,21 @@
 
 use std::io::ErrorKind as IoKind;
 
-use butter_tests::{
-    Needs, Test, become_nobody, fill_fd_table, harness_mountinfo, harness_namespace, skip,
-};
+use butter_tests::{become_nobody, fill_fd_table, harness_mountinfo, harness_namespace, skip};
 use event_fd::EventFd;
 use fd_core::ErrorKind;
 use timer_fd::{Clock, TimerFd, TimerFdFlags};
 
 fn main() -> std::process::ExitCode {
     butter_tests::run(&[
-        Test {
-            name: "fork_child_refuses_a_threaded_process",
-            needs: Needs::Isolation,
-            run: fork_child_refuses_a_threaded_process,
-        },
-        Test {
-            name: "harness_namespaces_are_private",
-            needs: Needs::Namespaces,
-            run: harness_namespaces_are_private,
-        },
-        Test {
-            name: "eventfd_out_of_fds_is_a_resource_limit",
-            needs: Needs::Isolation,
-            run: eventfd_out_of_fds,
-        },
-        Test {
-            name: "eventfd_try_clone_out_of_fds",
-            needs: Needs::Isolation,
-            run: eventfd_try_clone_out_of_fds,
-        },
-        Test {
-            name: "timerfd_out_of_fds_is_a_resource_limit",
-            needs: Needs::Isolation,
-            run: timerfd_out_of_fds,
-        },
-        Test {
-            name: "alarm_clocks_need_cap_wake_alarm",
-            needs: Needs::Isolation,
-            run: alarm_clocks_need_cap_wake_alarm,
-        },
-        Test {
-            name: "pipe_out_of_fds_is_a_resource_limit",
-            needs: Needs::Isolation,
-            run: pipe_out_of_fds,
-        },
-        Test {
-            name: "recursive_scan_leaves_a_file_created_after_the_watch_to_the_kernel",
-            needs: Needs::Isolation,
-            run: scan_leaves_late_file_to_the_kernel,
-        },
+        butter_tests::test!(Isolation, fork_child_refuses_a_threaded_process),
+        butter_tests::test!(Namespaces, harness_namespaces_are_private),
+        butter_tests::test!(Isolation, eventfd_out_of_fds),
+        butter_tests::test!(Isolation, eventfd_try_clone_out_of_fds),
+        butter_tests::test!(Isolation, timerfd_out_of_fds),
+        butter_tests::test!(Isolation, alarm_clocks_need_cap_wake_alarm),
+        butter_tests::test!(Isolation, pipe_out_of_fds),
+        butter_tests::test!(Isolation, scan_leaves_late_file_to_the_kernel),
     ])
 }
 

@@ -61,6 +61,20 @@ pub struct Test {
     pub run: fn(),
 }
 
+/// A [`Test`] named after its function, so the name cannot drift from
+/// what runs: `test!(Isolation, fan::error_paths)` is the test
+/// `fan::error_paths`, needing [`Needs::Isolation`].
+#[macro_export]
+macro_rules! test {
+    ($needs:ident, $first:ident $(:: $rest:ident)*) => {
+        $crate::Test {
+            name: concat!(stringify!($first) $(, "::", stringify!($rest))*),
+            needs: $crate::Needs::$needs,
+            run: $first $(:: $rest)*,
+        }
+    };
+}
+
 /// How long one test may take before it is killed and failed.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -130,6 +144,12 @@ enum Outcome {
 /// `--list` lists them; other flags (those cargo passes to libtest binaries,
 /// such as `--nocapture`) are accepted and ignored.
 pub fn run(tests: &[Test]) -> ExitCode {
+    let mut names: Vec<&str> = tests.iter().map(|t| t.name).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        eprintln!("butter-tests: two tests are named {:?}", w[0]);
+        return ExitCode::from(2);
+    }
     harness_view();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -416,6 +436,51 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
+}
+
+/// Reads `source` until `done` says what came is enough, waiting at most
+/// 100 ms at a time and failing (naming what came) after 10 s: the one
+/// "read until a predicate or a limit" of the tests. It reads with
+/// `read_events`, as a poll loop should.
+pub fn read_until<S: fd_core::EventSource>(
+    source: &S,
+    mut done: impl FnMut(&[S::Event]) -> bool,
+) -> Vec<S::Event>
+where
+    S::Event: std::fmt::Debug,
+{
+    let limit = Duration::from_secs(10);
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    while !done(&out) {
+        assert!(
+            start.elapsed() < limit,
+            "gave up after {limit:?}; got {out:?}"
+        );
+        if source
+            .wait_readable(Some(Duration::from_millis(100)))
+            .expect("poll")
+        {
+            source.read_events(&mut out).expect("read_events");
+        }
+    }
+    out
+}
+
+/// Everything `source` has now, read without blocking (until it is not
+/// readable), failing after 10 s if it never runs dry.
+pub fn drain<S: fd_core::EventSource>(source: &S) -> Vec<S::Event>
+where
+    S::Event: std::fmt::Debug,
+{
+    let limit = Duration::from_secs(10);
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    while source.wait_readable(Some(Duration::ZERO)).expect("poll") {
+        assert!(start.elapsed() < limit, "never ran dry; got {out:?}");
+        source.read_events(&mut out).expect("read_events");
+    }
+    out
 }
 
 /// The counts of this process's open eventfds, read from

@@ -180,15 +180,39 @@ struct Step {
 
 /// Test counts read from libtest's `test result:` lines and the skip lines
 /// tests print to stderr.
+///
+/// A whole test that skips prints a line starting `skipped` on stderr
+/// (`partly skipped: …` is a part of a test, which still passed). The
+/// fork-per-test harness counts its skips itself (its `N passed, M failed,
+/// K skipped` line; its `test result:` line lists them as ignored); a
+/// libtest test that skips returns early and libtest counts it passed. So
+/// [`finish`](Counts::finish) moves the libtest skips out of `passed` and
+/// the harness skips out of `ignored`: each skip is counted once, as a skip.
 #[derive(Default)]
 struct Counts {
     passed: u64,
     failed: u64,
     ignored: u64,
     skipped: u64,
+    harness_skipped: u64,
 }
 
 impl Counts {
+    fn read_harness_line(&mut self, line: &str) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [_, "passed,", _, "failed,", k, "skipped"] = words.as_slice()
+            && let Ok(k) = k.parse::<u64>()
+        {
+            self.harness_skipped += k;
+        }
+    }
+
+    fn finish(&mut self) {
+        let libtest_skipped = self.skipped.saturating_sub(self.harness_skipped);
+        self.passed = self.passed.saturating_sub(libtest_skipped);
+        self.ignored = self.ignored.saturating_sub(self.harness_skipped);
+    }
+
     fn read_result_line(&mut self, line: &str) {
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
@@ -334,6 +358,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
         None,
     ));
 
+    counts.finish();
     println!("\n== xtask test summary ==");
     for step in &steps {
         let verdict = if step.ok { "ok" } else { "FAILED" };
@@ -346,7 +371,7 @@ fn test(root: &Path, args: &[String]) -> ExitCode {
     }
     let all_ok = steps.iter().all(|s| s.ok);
     println!(
-        "  (ignored by libtest: {}; skipped with a reason on stderr: {})",
+        "  (ignored: {}; skipped with a reason on stderr, each counted once: {})",
         counts.ignored, counts.skipped
     );
     // A failed step that is not a test failure still counts as one failure.
@@ -408,6 +433,7 @@ fn run_counting(cmd: &mut Command, counts: &mut Counts) -> (bool, String) {
         let mut skipped = 0;
         let mut out = std::io::stderr();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // A whole test's skip; `partly skipped: …` is not one.
             if line.starts_with("skipped") {
                 skipped += 1;
             }
@@ -419,6 +445,7 @@ fn run_counting(cmd: &mut Command, counts: &mut Counts) -> (bool, String) {
     let mut out = std::io::stdout();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         counts.read_result_line(&line);
+        counts.read_harness_line(&line);
         let _ = writeln!(out, "{line}");
     }
     counts.skipped += skips.join().unwrap_or(0);
@@ -471,5 +498,27 @@ mod tests {
         );
         c.read_result_line("running 3 tests");
         assert_eq!((c.passed, c.failed, c.ignored), (26, 1, 1));
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::Counts;
+
+    /// A harness binary with one skip and a libtest binary with one skip:
+    /// each skip counted once, as a skip, never as passed or ignored.
+    #[test]
+    fn skips_are_counted_once() {
+        let mut c = Counts::default();
+        // The harness: 3 ran, 1 of them skipped (listed as ignored).
+        c.read_result_line(
+            "test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
+        );
+        c.read_harness_line("2 passed, 0 failed, 1 skipped");
+        // libtest: 4 ran, 1 returned early after a skip line.
+        c.read_result_line("test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.1s");
+        c.skipped = 2; // the two `skipped…` lines on stderr
+        c.finish();
+        assert_eq!((c.passed, c.ignored, c.skipped), (5, 0, 2));
     }
 }

@@ -493,7 +493,7 @@ fn aio_bench_leaves_existing_files_alone() {
     ]);
     if rustix::fs::getxattr(&own, "user.butter.aio-bench", &mut [0u8; 4]).is_err() {
         eprintln!(
-            "skipped: part of aio_bench_leaves_existing_files_alone: {} keeps no user attributes, so a file aio-bench made is not known as its own",
+            "partly skipped: aio_bench_leaves_existing_files_alone: {} keeps no user attributes, so a file aio-bench made is not known as its own",
             dir.display()
         );
         return;

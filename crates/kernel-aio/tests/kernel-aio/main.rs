@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
-use butter_tests::{Needs, TempDir, Test, exit_code, fork_child, skip};
+use butter_tests::{TempDir, exit_code, fork_child, skip};
 use kernel_aio::{
     AlignedBuf, Buf, Completion, Context, ErrorKind, IoPrioClass, IoPriority, Op, RwFlags,
 };
@@ -105,107 +105,30 @@ mod quarantine {
 static QUARANTINE: quarantine::Quarantine = quarantine::Quarantine;
 
 fn main() -> std::process::ExitCode {
-    use Needs::{Isolation, Namespaces};
     #[allow(unused_mut)]
     let mut tests = vec![
-        Test {
-            name: "roundtrip_read_write_sizes_offsets",
-            needs: Isolation,
-            run: roundtrip,
-        },
-        Test {
-            name: "vectored_across_buffer_boundaries",
-            needs: Isolation,
-            run: vectored,
-        },
-        Test {
-            name: "fsync_fdsync_priority_flags",
-            needs: Isolation,
-            run: sync_ops,
-        },
-        Test {
-            name: "direct_io_aligned_and_refused",
-            needs: Isolation,
-            run: direct_io,
-        },
-        Test {
-            name: "poll_pipe_and_socket",
-            needs: Isolation,
-            run: poll_ops,
-        },
-        Test {
-            name: "eventfd_in_epoll",
-            needs: Isolation,
-            run: eventfd_epoll,
-        },
-        Test {
-            name: "short_reads_at_eof",
-            needs: Isolation,
-            run: short_reads,
-        },
-        Test {
-            name: "full_ring_many_rounds_nothing_lost",
-            needs: Isolation,
-            run: many_rounds,
-        },
-        Test {
-            name: "cancel_exactly_once",
-            needs: Isolation,
-            run: cancel,
-        },
-        Test {
-            name: "drop_with_operations_in_flight",
-            needs: Isolation,
-            run: drop_in_flight,
-        },
-        Test {
-            name: "drop_waits_before_freeing_poisoned_buffers",
-            needs: Isolation,
-            run: drop_poisoned,
-        },
-        Test {
-            name: "nowait_would_block_and_refused",
-            needs: Isolation,
-            run: nowait,
-        },
-        Test {
-            name: "block_device_end",
-            needs: Isolation,
-            run: block_device_end,
-        },
-        Test {
-            name: "full_filesystem_part_way",
-            needs: Namespaces,
-            run: full_filesystem,
-        },
-        Test {
-            name: "errors_from_bad_input",
-            needs: Isolation,
-            run: errors,
-        },
-        Test {
-            name: "forked_child_is_refused",
-            needs: Isolation,
-            run: forked_child,
-        },
-        Test {
-            name: "pgetevents_with_a_mask",
-            needs: Isolation,
-            run: pgetevents,
-        },
+        butter_tests::test!(Isolation, roundtrip),
+        butter_tests::test!(Isolation, vectored),
+        butter_tests::test!(Isolation, sync_ops),
+        butter_tests::test!(Isolation, direct_io),
+        butter_tests::test!(Isolation, poll_ops),
+        butter_tests::test!(Isolation, eventfd_epoll),
+        butter_tests::test!(Isolation, short_reads),
+        butter_tests::test!(Isolation, many_rounds),
+        butter_tests::test!(Isolation, cancel),
+        butter_tests::test!(Isolation, drop_in_flight),
+        butter_tests::test!(Isolation, drop_poisoned),
+        butter_tests::test!(Isolation, nowait),
+        butter_tests::test!(Isolation, block_device_end),
+        butter_tests::test!(Namespaces, full_filesystem),
+        butter_tests::test!(Isolation, errors),
+        butter_tests::test!(Isolation, forked_child),
+        butter_tests::test!(Isolation, pgetevents),
     ];
     #[cfg(feature = "async")]
-    tests.push(Test {
-        name: "async_on_two_executors",
-        needs: Isolation,
-        run: async_two_executors,
-    });
+    tests.push(butter_tests::test!(Isolation, async_two_executors));
     #[cfg(feature = "async")]
-    tests.push(Test {
-        name: "async_completions_stream_beside_futures",
-        needs: Isolation,
-        run: async_stream,
-    });
+    tests.push(butter_tests::test!(Isolation, async_stream));
     butter_tests::run(&tests)
 }
 

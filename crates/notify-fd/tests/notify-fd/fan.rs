@@ -5,26 +5,9 @@
 use super::*;
 use butter_tests::become_nobody;
 use notify_fd::fanotify::{
-    Class, Event, EventMask as Fm, Fanotify, FidKind, Info, InitFlags, MarkFlags, MarkTarget,
-    Response,
+    Class, EventMask as Fm, Fanotify, FidKind, Info, InitFlags, MarkFlags, MarkTarget, Response,
 };
 use std::os::fd::AsRawFd;
-
-/// Reads until `done` says so, failing after `LIMIT`.
-pub(super) fn read_until(group: &Fanotify, mut done: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    while !done(&out) {
-        assert!(start.elapsed() < LIMIT, "gave up; got {out:?}");
-        if group
-            .wait_readable(Some(Duration::from_millis(100)))
-            .unwrap()
-        {
-            group.read_events(&mut out).unwrap();
-        }
-    }
-    out
-}
 
 pub(super) use butter_tests::{exit_code, fork_child as child};
 

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use butter_tests::{Needs, TempDir, Test, fill_fd_table, private_tmpfs};
+use butter_tests::{TempDir, drain, fill_fd_table, private_tmpfs, read_until};
 use fd_core::{ErrorKind, EventSource};
 use notify_fd::inotify::{
     Change, Event, EventBuffer, EventMask, InitFlags, Inotify, PathEvent, RecursiveWatcher,
@@ -25,264 +25,71 @@ mod recursive_races;
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> std::process::ExitCode {
-    use Needs::{Isolation, Namespaces, UserNamespace};
     #[allow(unused_mut)]
     let mut tests = vec![
-        Test {
-            name: "contract_inotify_poll_loop",
-            needs: Isolation,
-            run: contract::inotify_poll_loop,
-        },
-        Test {
-            name: "contract_inotify_epoll_edge",
-            needs: Isolation,
-            run: contract::inotify_epoll_edge,
-        },
-        Test {
-            name: "contract_inotify_two_threads",
-            needs: Isolation,
-            run: contract::inotify_two_threads,
-        },
-        Test {
-            name: "contract_recursive_poll_loop",
-            needs: Isolation,
-            run: contract::recursive_poll_loop,
-        },
-        Test {
-            name: "contract_recursive_epoll_edge",
-            needs: Isolation,
-            run: contract::recursive_epoll_edge,
-        },
-        Test {
-            name: "contract_recursive_two_threads",
-            needs: Isolation,
-            run: contract::recursive_two_threads,
-        },
-        Test {
-            name: "contract_fanotify_poll_loop",
-            needs: Isolation,
-            run: contract::fanotify_poll_loop,
-        },
-        Test {
-            name: "contract_fanotify_epoll_edge",
-            needs: Isolation,
-            run: contract::fanotify_epoll_edge,
-        },
-        Test {
-            name: "contract_fanotify_two_threads",
-            needs: Isolation,
-            run: contract::fanotify_two_threads,
-        },
-        Test {
-            name: "every_event_kind_on_a_directory",
-            needs: Isolation,
-            run: every_event_kind,
-        },
-        Test {
-            name: "self_events_and_ignored",
-            needs: Isolation,
-            run: self_events_and_ignored,
-        },
-        Test {
-            name: "unpaired_moves_in_and_out",
-            needs: Isolation,
-            run: unpaired_moves,
-        },
-        Test {
-            name: "unmount_then_ignored",
-            needs: Namespaces,
-            run: unmount_then_ignored,
-        },
-        Test {
-            name: "oneshot_fires_once",
-            needs: Isolation,
-            run: oneshot_fires_once,
-        },
-        Test {
-            name: "overflow_for_real",
-            needs: Isolation,
-            run: overflow_for_real,
-        },
-        Test {
-            name: "buffers_small_and_sized_to_the_queue",
-            needs: Namespaces,
-            run: one_read_takes_the_whole_queue,
-        },
-        Test {
-            name: "add_watch_error_paths",
-            needs: Isolation,
-            run: add_watch_error_paths,
-        },
-        Test {
-            name: "rm_watch_error_paths",
-            needs: Isolation,
-            run: rm_watch_error_paths,
-        },
-        Test {
-            name: "out_of_fds",
-            needs: Isolation,
-            run: out_of_fds,
-        },
-        Test {
-            name: "watch_limit_names_the_limit",
-            needs: UserNamespace,
-            run: watch_limit,
-        },
-        Test {
-            name: "names_are_not_assumed_utf8",
-            needs: Isolation,
-            run: names_are_bytes,
-        },
-        Test {
-            name: "recursive_reports_every_level",
-            needs: Isolation,
-            run: recursive_every_level,
-        },
-        Test {
-            name: "recursive_follows_directory_renames",
-            needs: Isolation,
-            run: recursive_renames,
-        },
-        Test {
-            name: "recursive_moves_out_and_in",
-            needs: Isolation,
-            run: recursive_moves,
-        },
-        Test {
-            name: "recursive_overflow_and_rescan",
-            needs: Isolation,
-            run: recursive_overflow,
-        },
-        Test {
-            name: "recursive_created_then_renamed_before_handled",
-            needs: Isolation,
-            run: recursive_races::created_then_renamed_before_handled,
-        },
-        Test {
-            name: "recursive_moved_out_and_recreated",
-            needs: Isolation,
-            run: recursive_races::moved_out_and_recreated,
-        },
-        Test {
-            name: "recursive_kernel_order_for_a_stopped_reader",
-            needs: Isolation,
-            run: recursive_races::kernel_order_for_a_stopped_reader,
-        },
-        Test {
-            name: "recursive_paths_follow_renames_in_order",
-            needs: Isolation,
-            run: recursive_races::paths_follow_renames_in_order,
-        },
-        Test {
-            name: "recursive_startup_on_a_large_tree_is_quiet",
-            needs: Isolation,
-            run: recursive_races::startup_on_a_large_tree_is_quiet,
-        },
-        Test {
-            name: "recursive_own_listing_is_not_reported",
-            needs: Isolation,
-            run: recursive_races::own_listing_is_not_reported,
-        },
-        Test {
-            name: "recursive_overflow_rescans_by_itself",
-            needs: Isolation,
-            run: recursive_races::overflow_rescans_by_itself,
-        },
-        Test {
-            name: "recursive_symlink_root_is_followed",
-            needs: Isolation,
-            run: recursive_races::symlink_root_is_followed,
-        },
-        Test {
-            name: "recursive_each_creation_once_stopped_reader",
-            needs: Isolation,
-            run: recursive_races::each_creation_once_stopped_reader,
-        },
-        Test {
-            name: "recursive_each_creation_once_live_reader",
-            needs: Isolation,
-            run: recursive_races::each_creation_once_live_reader,
-        },
-        Test {
-            name: "recursive_scanned_file_still_being_written",
-            needs: Isolation,
-            run: recursive_races::scanned_file_still_being_written,
-        },
-        Test {
-            name: "watch_one_liner",
-            needs: Isolation,
-            run: watch_one_liner,
-        },
-        Test {
-            name: "fanotify_fd_mode_events",
-            needs: Needs::Root,
-            run: fan::fd_mode_events,
-        },
-        Test {
-            name: "fanotify_dfid_name_records_and_paths",
-            needs: Needs::Root,
-            run: fan::dfid_name_records,
-        },
-        Test {
-            name: "fanotify_pidfd_names_the_actor",
-            needs: Needs::Root,
-            run: fan::pidfd_records_name_the_actor,
-        },
-        Test {
-            name: "fanotify_more_event_kinds",
-            needs: Needs::Root,
-            run: fan::more_event_kinds,
-        },
-        Test {
-            name: "fanotify_ignore_masks_unmark_flush",
-            needs: Needs::Root,
-            run: fan::ignore_masks,
-        },
-        Test {
-            name: "fanotify_permission_events",
-            needs: Needs::Root,
-            run: fan::permission_events,
-        },
-        Test {
-            name: "fanotify_unprivileged_mode",
-            needs: Isolation,
-            run: fan::unprivileged_mode,
-        },
-        Test {
-            name: "fanotify_error_paths",
-            needs: Needs::Root,
-            run: fan::error_paths,
-        },
+        butter_tests::test!(Isolation, contract::inotify_poll_loop),
+        butter_tests::test!(Isolation, contract::inotify_epoll_edge),
+        butter_tests::test!(Isolation, contract::inotify_two_threads),
+        butter_tests::test!(Isolation, contract::recursive_poll_loop),
+        butter_tests::test!(Isolation, contract::recursive_epoll_edge),
+        butter_tests::test!(Isolation, contract::recursive_two_threads),
+        butter_tests::test!(Isolation, contract::fanotify_poll_loop),
+        butter_tests::test!(Isolation, contract::fanotify_epoll_edge),
+        butter_tests::test!(Isolation, contract::fanotify_two_threads),
+        butter_tests::test!(Isolation, every_event_kind),
+        butter_tests::test!(Isolation, self_events_and_ignored),
+        butter_tests::test!(Isolation, unpaired_moves),
+        butter_tests::test!(Namespaces, unmount_then_ignored),
+        butter_tests::test!(Isolation, oneshot_fires_once),
+        butter_tests::test!(Isolation, overflow_for_real),
+        butter_tests::test!(Namespaces, one_read_takes_the_whole_queue),
+        butter_tests::test!(Isolation, add_watch_error_paths),
+        butter_tests::test!(Isolation, rm_watch_error_paths),
+        butter_tests::test!(Isolation, out_of_fds),
+        butter_tests::test!(UserNamespace, watch_limit),
+        butter_tests::test!(Isolation, names_are_bytes),
+        butter_tests::test!(Isolation, recursive_every_level),
+        butter_tests::test!(Isolation, recursive_renames),
+        butter_tests::test!(Isolation, recursive_moves),
+        butter_tests::test!(Isolation, recursive_overflow),
+        butter_tests::test!(
+            Isolation,
+            recursive_races::created_then_renamed_before_handled
+        ),
+        butter_tests::test!(Isolation, recursive_races::moved_out_and_recreated),
+        butter_tests::test!(
+            Isolation,
+            recursive_races::kernel_order_for_a_stopped_reader
+        ),
+        butter_tests::test!(Isolation, recursive_races::paths_follow_renames_in_order),
+        butter_tests::test!(Isolation, recursive_races::startup_on_a_large_tree_is_quiet),
+        butter_tests::test!(Isolation, recursive_races::own_listing_is_not_reported),
+        butter_tests::test!(Isolation, recursive_races::overflow_rescans_by_itself),
+        butter_tests::test!(Isolation, recursive_races::symlink_root_is_followed),
+        butter_tests::test!(
+            Isolation,
+            recursive_races::each_creation_once_stopped_reader
+        ),
+        butter_tests::test!(Isolation, recursive_races::each_creation_once_live_reader),
+        butter_tests::test!(Isolation, recursive_races::scanned_file_still_being_written),
+        butter_tests::test!(Isolation, watch_one_liner),
+        butter_tests::test!(Root, fan::fd_mode_events),
+        butter_tests::test!(Root, fan::dfid_name_records),
+        butter_tests::test!(Root, fan::pidfd_records_name_the_actor),
+        butter_tests::test!(Root, fan::more_event_kinds),
+        butter_tests::test!(Root, fan::ignore_masks),
+        butter_tests::test!(Root, fan::permission_events),
+        butter_tests::test!(Isolation, fan::unprivileged_mode),
+        butter_tests::test!(Root, fan::error_paths),
     ];
     #[cfg(feature = "async")]
-    tests.push(Test {
-        name: "fanotify_async_stream",
-        needs: Needs::Root,
-        run: fan::async_stream,
-    });
+    tests.push(butter_tests::test!(Root, fan::async_stream));
     #[cfg(feature = "async")]
     tests.extend([
-        Test {
-            name: "async_inotify_on_block_on",
-            needs: Isolation,
-            run: async_inotify,
-        },
-        Test {
-            name: "async_recursive_on_a_thread_pool",
-            needs: Isolation,
-            run: async_recursive,
-        },
+        butter_tests::test!(Isolation, async_inotify),
+        butter_tests::test!(Isolation, async_recursive),
     ]);
     butter_tests::run(&tests)
-}
-
-/// Every change queued now, owned, read without blocking.
-fn drain(inotify: &Inotify) -> Vec<Change<OsString>> {
-    let mut out = Vec::new();
-    while inotify.wait_readable(Some(Duration::ZERO)).unwrap() {
-        inotify.read_events(&mut out).unwrap();
-    }
-    out
 }
 
 /// The mask and name of every plain event.
@@ -728,7 +535,7 @@ fn watch_limit() {
         std::fs::write(top.join(format!("f{i}")), b"").unwrap();
     }
     std::fs::write(top.join("d1/inside"), b"").unwrap();
-    let got = collect_until(&watcher, |evs| {
+    let got = read_until(&watcher, |evs| {
         evs.iter()
             .any(|e| matches!(e, PathEvent::Event { path, .. } if path.ends_with("d1/inside")))
             && evs.iter().filter(|e| matches!(e, PathEvent::Event { path, .. } if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('f')))).count() == 8
@@ -775,25 +582,6 @@ fn names_are_bytes() {
     );
 }
 
-/// Reads path events until `done` says so, failing after `LIMIT`.
-fn collect_until(
-    watcher: &RecursiveWatcher,
-    mut done: impl FnMut(&[PathEvent]) -> bool,
-) -> Vec<PathEvent> {
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    while !done(&out) {
-        assert!(start.elapsed() < LIMIT, "gave up waiting; got {out:?}");
-        if let Some(e) = watcher
-            .read_event_timeout(Duration::from_millis(100))
-            .unwrap()
-        {
-            out.push(e);
-        }
-    }
-    out
-}
-
 fn paths(events: &[PathEvent]) -> BTreeSet<PathBuf> {
     events
         .iter()
@@ -815,12 +603,12 @@ fn recursive_every_level() {
         .iter()
         .map(|p| root.join(p))
         .collect();
-    let got = collect_until(&watcher, |evs| want.is_subset(&paths(evs)));
+    let got = read_until(&watcher, |evs| want.is_subset(&paths(evs)));
     assert!(want.is_subset(&paths(&got)));
     assert_eq!(watcher.watched_dirs(), 5, "{:?}", watcher.watched_paths());
     // Deleting a directory drops its watch once the kernel says IGNORED.
     std::fs::remove_dir_all(root.join("a/b/c/d")).unwrap();
-    collect_until(&watcher, |_| watcher.watched_dirs() == 4);
+    read_until(&watcher, |_| watcher.watched_dirs() == 4);
     assert!(!watcher.watched_paths().contains(&root.join("a/b/c/d")));
 }
 
@@ -829,7 +617,7 @@ fn recursive_renames() {
     std::fs::create_dir_all(root.join("a/b")).unwrap();
     let watcher = RecursiveWatcher::new(root.path(), EventMask::CREATE | EventMask::MOVE).unwrap();
     std::fs::rename(root.join("a"), root.join("z")).unwrap();
-    let got = collect_until(&watcher, |evs| {
+    let got = read_until(&watcher, |evs| {
         evs.iter().any(|e| matches!(e, PathEvent::Renamed { .. }))
     });
     assert!(
@@ -843,7 +631,7 @@ fn recursive_renames() {
     // Later events below the renamed directory carry the new path.
     std::fs::write(root.join("z/b/after"), b"").unwrap();
     let want = root.join("z/b/after");
-    let got = collect_until(&watcher, |evs| paths(evs).contains(&want));
+    let got = read_until(&watcher, |evs| paths(evs).contains(&want));
     assert!(paths(&got).contains(&want));
     assert!(watcher.watched_paths().contains(&root.join("z/b")));
 }
@@ -857,7 +645,7 @@ fn recursive_moves() {
     let watcher = RecursiveWatcher::new(root.path(), EventMask::CREATE | EventMask::MOVE).unwrap();
     assert_eq!(watcher.watched_dirs(), 3);
     std::fs::rename(root.join("leaving"), outside.join("left")).unwrap();
-    let got = collect_until(&watcher, |evs| {
+    let got = read_until(&watcher, |evs| {
         evs.iter().any(|e| matches!(e, PathEvent::MovedOut { .. }))
     });
     assert!(
@@ -874,7 +662,7 @@ fn recursive_moves() {
     );
     std::fs::rename(outside.join("arriving"), root.join("arrived")).unwrap();
     let want = root.join("arrived/inner/file");
-    let got = collect_until(&watcher, |evs| paths(evs).contains(&want));
+    let got = read_until(&watcher, |evs| paths(evs).contains(&want));
     assert!(
         got.contains(&PathEvent::MovedIn {
             path: root.join("arrived"),
@@ -900,12 +688,12 @@ fn recursive_overflow() {
     for _ in 0..=max / 2 {
         drop(std::fs::File::open(&f).unwrap());
     }
-    let got = collect_until(&watcher, |evs| evs.contains(&PathEvent::RescanNeeded));
+    let got = read_until(&watcher, |evs| evs.contains(&PathEvent::RescanNeeded));
     assert!(got.contains(&PathEvent::RescanNeeded));
     watcher.rescan().unwrap();
     assert_eq!(watcher.watched_dirs(), 2);
     drop(std::fs::File::open(&f).unwrap());
-    let got = collect_until(&watcher, |evs| paths(evs).contains(&f));
+    let got = read_until(&watcher, |evs| paths(evs).contains(&f));
     assert!(paths(&got).contains(&f));
 }
 

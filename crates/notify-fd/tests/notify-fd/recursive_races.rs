@@ -7,23 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use butter_tests::{TempDir, skip};
+use butter_tests::{TempDir, drain, skip};
 use fd_core::EventSource;
 use notify_fd::inotify::{EventMask, PathEvent, RecursiveOptions, RecursiveWatcher};
 
 use crate::LIMIT;
-
-/// Everything the watcher has to say now: the kernel's queue is read until
-/// it is empty (what a workload that has finished queued is all there).
-pub(crate) fn drain(watcher: &RecursiveWatcher) -> Vec<PathEvent> {
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    while watcher.wait_readable(Some(Duration::ZERO)).unwrap() {
-        assert!(start.elapsed() < LIMIT, "never ran dry; got {out:?}");
-        watcher.read_events(&mut out).unwrap();
-    }
-    out
-}
 
 /// How often each (path, event name) was reported, scanned or not.
 fn counts(events: &[PathEvent]) -> BTreeMap<(PathBuf, String), usize> {

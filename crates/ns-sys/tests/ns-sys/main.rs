@@ -12,175 +12,45 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use butter_tests::{Needs, Test};
 use ns_sys::{Bind, Sandbox};
 
 fn main() -> std::process::ExitCode {
-    use Needs::{Isolation, Namespaces, Root};
     let tests = [
         // The raw layer.
-        Test {
-            name: "host_and_domain_names",
-            needs: Namespaces,
-            run: raw::host_and_domain_names,
-        },
-        Test {
-            name: "unshare_errors",
-            needs: Isolation,
-            run: raw::unshare_errors,
-        },
-        Test {
-            name: "namespace_fds",
-            needs: Isolation,
-            run: raw::namespace_fds,
-        },
-        Test {
-            name: "setns_one_and_many",
-            needs: Isolation,
-            run: raw::setns_one_and_many,
-        },
-        Test {
-            name: "mount_umount_propagation",
-            needs: Namespaces,
-            run: raw::mount_umount_propagation,
-        },
-        Test {
-            name: "new_mount_api",
-            needs: Namespaces,
-            run: raw::new_mount_api,
-        },
-        Test {
-            name: "idmapped_mount",
-            needs: Root,
-            run: raw::idmapped_mount,
-        },
-        Test {
-            name: "pivot_root_raw",
-            needs: Namespaces,
-            run: raw::pivot_root_raw,
-        },
-        Test {
-            name: "raw_pids",
-            needs: Isolation,
-            run: raw::raw_pids,
-        },
-        Test {
-            name: "id_maps_root",
-            needs: Isolation,
-            run: raw::id_maps_root,
-        },
-        Test {
-            name: "id_maps_unprivileged",
-            needs: Isolation,
-            run: raw::id_maps_unprivileged,
-        },
+        butter_tests::test!(Namespaces, raw::host_and_domain_names),
+        butter_tests::test!(Isolation, raw::unshare_errors),
+        butter_tests::test!(Isolation, raw::namespace_fds),
+        butter_tests::test!(Isolation, raw::setns_one_and_many),
+        butter_tests::test!(Namespaces, raw::mount_umount_propagation),
+        butter_tests::test!(Namespaces, raw::new_mount_api),
+        butter_tests::test!(Root, raw::idmapped_mount),
+        butter_tests::test!(Namespaces, raw::pivot_root_raw),
+        butter_tests::test!(Isolation, raw::raw_pids),
+        butter_tests::test!(Isolation, raw::id_maps_root),
+        butter_tests::test!(Isolation, raw::id_maps_unprivileged),
         // The sandbox.
-        Test {
-            name: "sandbox_container_root",
-            needs: Isolation,
-            run: sandbox::container_as_root,
-        },
-        Test {
-            name: "sandbox_ignored_signals_are_default_again",
-            needs: Isolation,
-            run: sandbox::ignored_signals_are_default_again,
-        },
-        Test {
-            name: "sandbox_root_is_left_as_it_was",
-            needs: Isolation,
-            run: sandbox::root_is_left_as_it_was,
-        },
-        Test {
-            name: "sandbox_container_unprivileged",
-            needs: Isolation,
-            run: sandbox::container_unprivileged,
-        },
-        Test {
-            name: "sandbox_pid1_without_init",
-            needs: Isolation,
-            run: sandbox::pid1_without_init,
-        },
-        Test {
-            name: "sandbox_init_reaps_and_forwards",
-            needs: Isolation,
-            run: sandbox::init_reaps_and_forwards,
-        },
-        Test {
-            name: "sandbox_pid1_exit_kills_the_rest",
-            needs: Isolation,
-            run: sandbox::pid1_exit_kills_the_rest,
-        },
-        Test {
-            name: "sandbox_busy_threads",
-            needs: Isolation,
-            run: sandbox::busy_threads,
-        },
-        Test {
-            name: "sandbox_closes_unasked_fds",
-            needs: Isolation,
-            run: sandbox::closes_unasked_fds,
-        },
-        Test {
-            name: "sandbox_bad_input",
-            needs: Isolation,
-            run: sandbox::bad_input,
-        },
-        Test {
-            name: "sandbox_failing_steps",
-            needs: Isolation,
-            run: sandbox::failing_steps,
-        },
-        Test {
-            name: "sandbox_stdio_env_cwd",
-            needs: Isolation,
-            run: sandbox::stdio_env_cwd,
-        },
-        Test {
-            name: "sandbox_nnp_and_seccomp",
-            needs: Isolation,
-            run: sandbox::nnp_and_seccomp,
-        },
-        Test {
-            name: "sandbox_death_signal",
-            needs: Isolation,
-            run: sandbox::death_signal,
-        },
-        Test {
-            name: "sandbox_async_wait",
-            needs: Isolation,
-            run: sandbox::async_wait,
-        },
-        Test {
-            name: "sandbox_beside_unshare",
-            needs: Isolation,
-            run: sandbox::beside_unshare,
-        },
+        butter_tests::test!(Isolation, sandbox::container_as_root),
+        butter_tests::test!(Isolation, sandbox::ignored_signals_are_default_again),
+        butter_tests::test!(Isolation, sandbox::root_is_left_as_it_was),
+        butter_tests::test!(Isolation, sandbox::container_unprivileged),
+        butter_tests::test!(Isolation, sandbox::pid1_without_init),
+        butter_tests::test!(Isolation, sandbox::init_reaps_and_forwards),
+        butter_tests::test!(Isolation, sandbox::pid1_exit_kills_the_rest),
+        butter_tests::test!(Isolation, sandbox::busy_threads),
+        butter_tests::test!(Isolation, sandbox::closes_unasked_fds),
+        butter_tests::test!(Isolation, sandbox::bad_input),
+        butter_tests::test!(Isolation, sandbox::failing_steps),
+        butter_tests::test!(Isolation, sandbox::stdio_env_cwd),
+        butter_tests::test!(Isolation, sandbox::nnp_and_seccomp),
+        butter_tests::test!(Isolation, sandbox::death_signal),
+        butter_tests::test!(Isolation, sandbox::async_wait),
+        butter_tests::test!(Isolation, sandbox::beside_unshare),
         // Entering.
-        Test {
-            name: "enter_by_pid_root",
-            needs: Isolation,
-            run: enter::by_pid_root,
-        },
-        Test {
-            name: "enter_by_pid_unprivileged",
-            needs: Isolation,
-            run: enter::by_pid_unprivileged,
-        },
-        Test {
-            name: "enter_by_stub_tools",
-            needs: Isolation,
-            run: enter::by_stub_tools,
-        },
-        Test {
-            name: "enter_errors",
-            needs: Isolation,
-            run: enter::errors,
-        },
-        Test {
-            name: "enter_beside_nsenter",
-            needs: Isolation,
-            run: enter::beside_nsenter,
-        },
+        butter_tests::test!(Isolation, enter::by_pid_root),
+        butter_tests::test!(Isolation, enter::by_pid_unprivileged),
+        butter_tests::test!(Isolation, enter::by_stub_tools),
+        butter_tests::test!(Isolation, enter::errors),
+        butter_tests::test!(Isolation, enter::beside_nsenter),
     ];
     butter_tests::run(&tests)
 }

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use butter_tests::{Needs, Test, fill_fd_table, skip};
+use butter_tests::{fill_fd_table, skip};
 use fd_core::{ErrorKind, EventSource};
 use signal_fd::{
     ChildStatus, How, PidFd, SigCode, SigInfo, SigSet, Signal, SignalFd, SignalFdFlags, Signals,
@@ -20,117 +20,35 @@ use signal_fd::{
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn main() -> std::process::ExitCode {
-    use Needs::{Isolation, Namespaces};
     #[allow(unused_mut)]
     let mut tests = vec![
-        Test {
-            name: "child_status_is_std_exit_status",
-            needs: Isolation,
-            run: child_status_is_std_exit_status,
-        },
-        Test {
-            name: "kill_to_self_reports_sender",
-            needs: Isolation,
-            run: kill_to_self_reports_sender,
-        },
-        Test {
-            name: "sigqueue_value_comes_back",
-            needs: Isolation,
-            run: sigqueue_value_comes_back,
-        },
-        Test {
-            name: "realtime_queue_standard_coalesce",
-            needs: Isolation,
-            run: realtime_queue_standard_coalesce,
-        },
-        Test {
-            name: "tgkill_reaches_only_that_thread",
-            needs: Isolation,
-            run: tgkill_reaches_only_that_thread,
-        },
-        Test {
-            name: "unblocking_thread_takes_the_signal",
-            needs: Isolation,
-            run: unblocking_thread_takes_the_signal,
-        },
-        Test {
-            name: "thread_check_names_the_culprit",
-            needs: Isolation,
-            run: thread_check_names_the_culprit,
-        },
-        Test {
-            name: "spawned_programs_inherit_the_mask_unless_unblocked",
-            needs: Isolation,
-            run: spawned_programs_inherit_the_mask_unless_unblocked,
-        },
-        Test {
-            name: "sigchld_exit_and_kill",
-            needs: Isolation,
-            run: sigchld_exit_and_kill,
-        },
-        Test {
-            name: "sigchld_core_dumped",
-            needs: Namespaces,
-            run: sigchld_core_dumped,
-        },
-        Test {
-            name: "sigchld_core_limit_zero",
-            needs: Isolation,
-            run: sigchld_core_limit_zero,
-        },
-        Test {
-            name: "pidfd_sees_every_exit_sigchld_coalesces",
-            needs: Isolation,
-            run: pidfd_sees_every_exit,
-        },
-        Test {
-            name: "pidfd_signals_and_errors",
-            needs: Isolation,
-            run: pidfd_signals_and_errors,
-        },
-        Test {
-            name: "mask_guards_restore_exactly",
-            needs: Isolation,
-            run: mask_guards_restore_exactly,
-        },
-        Test {
-            name: "sigkill_and_sigstop_are_refused",
-            needs: Isolation,
-            run: sigkill_and_sigstop_are_refused,
-        },
-        Test {
-            name: "signalfd_error_paths",
-            needs: Isolation,
-            run: signalfd_error_paths,
-        },
-        Test {
-            name: "signalfd_out_of_fds",
-            needs: Isolation,
-            run: signalfd_out_of_fds,
-        },
-        Test {
-            name: "sigqueue_full_queue_would_block",
-            needs: Isolation,
-            run: sigqueue_full_queue_would_block,
-        },
-        Test {
-            name: "change_mask_and_wait",
-            needs: Isolation,
-            run: change_mask_and_wait,
-        },
+        butter_tests::test!(Isolation, child_status_is_std_exit_status),
+        butter_tests::test!(Isolation, kill_to_self_reports_sender),
+        butter_tests::test!(Isolation, sigqueue_value_comes_back),
+        butter_tests::test!(Isolation, realtime_queue_standard_coalesce),
+        butter_tests::test!(Isolation, tgkill_reaches_only_that_thread),
+        butter_tests::test!(Isolation, unblocking_thread_takes_the_signal),
+        butter_tests::test!(Isolation, thread_check_names_the_culprit),
+        butter_tests::test!(
+            Isolation,
+            spawned_programs_inherit_the_mask_unless_unblocked
+        ),
+        butter_tests::test!(Isolation, sigchld_exit_and_kill),
+        butter_tests::test!(Namespaces, sigchld_core_dumped),
+        butter_tests::test!(Isolation, sigchld_core_limit_zero),
+        butter_tests::test!(Isolation, pidfd_sees_every_exit),
+        butter_tests::test!(Isolation, pidfd_signals_and_errors),
+        butter_tests::test!(Isolation, mask_guards_restore_exactly),
+        butter_tests::test!(Isolation, sigkill_and_sigstop_are_refused),
+        butter_tests::test!(Isolation, signalfd_error_paths),
+        butter_tests::test!(Isolation, signalfd_out_of_fds),
+        butter_tests::test!(Isolation, sigqueue_full_queue_would_block),
+        butter_tests::test!(Isolation, change_mask_and_wait),
     ];
     #[cfg(feature = "async")]
     tests.extend([
-        Test {
-            name: "async_signals_on_block_on",
-            needs: Isolation,
-            run: async_signals_on_block_on,
-        },
-        Test {
-            name: "async_signals_on_a_thread_pool",
-            needs: Isolation,
-            run: async_on_a_thread_pool,
-        },
+        butter_tests::test!(Isolation, async_signals_on_block_on),
+        butter_tests::test!(Isolation, async_on_a_thread_pool),
     ]);
     butter_tests::run(&tests)
 }

@@ -465,7 +465,7 @@ fn pipe_capacity_and_its_limits() {
         .unwrap();
     if fd_core::probe::has_capability(24).unwrap() {
         eprintln!(
-            "skipped the pipe-max-size refusal: this process has CAP_SYS_RESOURCE, which may pass it"
+            "partly skipped: the pipe-max-size refusal: this process has CAP_SYS_RESOURCE, which may pass it"
         );
     } else {
         let err = pipe.set_capacity(max * 2).unwrap_err();
