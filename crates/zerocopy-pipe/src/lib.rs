@@ -58,6 +58,7 @@ mod serde_impls;
 pub use asynchronous::{AsyncPipe, copy_async};
 pub use copy::{
     CopyError, CopyOptions, CopyReport, Method, Skipped, check_pair, copy, copy_at, copy_with,
+    has_spare_pipe, release_spare_pipe,
 };
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use pipe::{Pipe, PipeFlags, available, is_pipe, tee_split};

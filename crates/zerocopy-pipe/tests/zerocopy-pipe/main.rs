@@ -12,8 +12,8 @@ use std::thread;
 use butter_tests::TempDir;
 use fd_core::ErrorKind;
 use zerocopy_pipe::{
-    CopyOptions, Method, Pipe, PipeFlags, SpliceFlags, copy, copy_at, copy_with, splice, tee,
-    tee_split, vmsplice, vmsplice_read,
+    CopyOptions, Method, Pipe, PipeFlags, SpliceFlags, copy, copy_at, copy_with, has_spare_pipe,
+    release_spare_pipe, splice, tee, tee_split, vmsplice, vmsplice_read,
 };
 
 mod safety;
@@ -706,4 +706,34 @@ mod asynchronous {
         );
         assert!(err.copied >= 1000, "{err}");
     }
+}
+
+/// The spare pipe a socket-to-socket copy keeps is seen and released: one
+/// per thread, gone after `release_spare_pipe`, and the next copy works
+/// without it. (Not counted in `/proc/self/fd`: the other tests' threads
+/// open fds at the same time.)
+#[test]
+fn spare_pipe_is_seen_and_released() {
+    thread::spawn(|| {
+        release_spare_pipe();
+        let once = || {
+            let (mut feed, src) = UnixStream::pair().unwrap();
+            let (dst, mut drain) = UnixStream::pair().unwrap();
+            feed.write_all(b"through the relay").unwrap();
+            drop(feed);
+            let report = copy(&src, &dst, None).unwrap();
+            assert_eq!((report.bytes, report.method), (17, Method::Splice));
+            drop(dst);
+            let mut got = Vec::new();
+            drain.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"through the relay");
+        };
+        once();
+        assert!(has_spare_pipe(), "the relay's empty pipe is kept");
+        assert!(release_spare_pipe());
+        assert!(!has_spare_pipe() && !release_spare_pipe());
+        once();
+    })
+    .join()
+    .unwrap();
 }
