@@ -385,3 +385,26 @@ fn doc_examples_use_butter_paths() {
         found.join("\n")
     );
 }
+
+/// Every type that owns an fd composes the same way: `AsFd`, `AsRawFd`,
+/// `Debug`, and `Into<OwnedFd>` (so it goes into tokio's `AsyncFd`, any
+/// reactor, or back to a plain fd). Pinned at compile time.
+#[test]
+fn every_owning_type_composes() {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    fn owns<T: AsFd + AsRawFd + std::fmt::Debug + Into<OwnedFd>>() {}
+    owns::<EventFd>();
+    owns::<TimerFd>();
+    owns::<butter::signalfd::SignalFd>();
+    owns::<butter::signalfd::Signals>();
+    owns::<butter::signalfd::PidFd>();
+    owns::<butter::notify::inotify::Inotify>();
+    owns::<butter::notify::inotify::RecursiveWatcher>();
+    owns::<butter::notify::fanotify::Fanotify>();
+    owns::<butter::ns::NsFd>();
+    owns::<butter::ns::FsContext>();
+    owns::<butter::ns::MountFd>();
+    owns::<butter::seccomp::Listener>();
+    owns::<butter::seccomp::HandoffSender>();
+    owns::<butter::seccomp::HandoffReceiver>();
+}
