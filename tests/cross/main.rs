@@ -408,3 +408,102 @@ fn every_owning_type_composes() {
     owns::<butter::seccomp::HandoffSender>();
     owns::<butter::seccomp::HandoffReceiver>();
 }
+
+/// The two-thread contract for the sources that keep no queue (eventfd,
+/// timerfd): they hold no lock, so a reader blocked in `read_event` locks
+/// nobody out, and the bounds of another thread's `try_read_event`,
+/// `read_event_timeout` and `wait_readable` hold; then one event wakes the
+/// blocked reader. Shared in non-blocking mode (as the trait's docs say for
+/// several readers), two timed readers get one event once, neither past
+/// its bound.
+fn two_threads_on<S>(source: S, fire: impl Fn(&S))
+where
+    S: EventSource + Send + Sync + 'static,
+    S::Event: Send + std::fmt::Debug + 'static,
+{
+    use std::sync::{Arc, mpsc};
+    let source = Arc::new(source);
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (got_tx, got_rx) = mpsc::channel();
+    let reader = Arc::clone(&source);
+    thread::spawn(move || {
+        tid_tx
+            .send(rustix::thread::gettid().as_raw_nonzero().get())
+            .unwrap();
+        let _ = got_tx.send(reader.read_event().map(|e| format!("{e:?}")));
+    });
+    let tid = tid_rx.recv().unwrap();
+    let blocked = || {
+        let text =
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).unwrap_or_default();
+        text.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            == Some(libc::SYS_read)
+    };
+    let start = Instant::now();
+    while !blocked() {
+        assert!(start.elapsed() < LIMIT, "reader A never blocked in read");
+        thread::yield_now();
+    }
+    let t = Instant::now();
+    assert!(source.try_read_event().unwrap().is_none());
+    assert!(source.read_event_timeout(50 * MS).unwrap().is_none());
+    assert!(!source.wait_readable(Some(20 * MS)).unwrap());
+    let took = t.elapsed();
+    assert!(
+        took >= 70 * MS && took < LIMIT,
+        "bounds beside a blocked reader: {took:?}"
+    );
+    fire(&source);
+    got_rx
+        .recv_timeout(LIMIT)
+        .expect("reader A never woke")
+        .unwrap();
+
+    fd_core_set_nonblocking(source.as_fd());
+    let bound = Duration::from_millis(300);
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..2 {
+        let r = Arc::clone(&source);
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let (mut got, mut worst) = (0, Duration::ZERO);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(900) {
+                let t = Instant::now();
+                if r.read_event_timeout(bound).unwrap().is_some() {
+                    got += 1;
+                }
+                worst = worst.max(t.elapsed());
+            }
+            let _ = tx.send((got, worst));
+        });
+    }
+    fire(&source);
+    let mut total = 0;
+    for _ in 0..2 {
+        let (got, worst) = rx
+            .recv_timeout(LIMIT)
+            .expect("a timed reader overran by seconds");
+        assert!(worst < bound + Duration::from_secs(3), "overran: {worst:?}");
+        total += got;
+    }
+    assert_eq!(total, 1, "one event, read once");
+}
+
+fn fd_core_set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) {
+    fd_core::set_nonblocking(fd, true).unwrap();
+}
+
+#[test]
+fn eventfd_two_threads() {
+    two_threads_on(EventFd::new().unwrap(), |e| e.notify().unwrap());
+}
+
+#[test]
+fn timerfd_two_threads() {
+    two_threads_on(TimerFd::new().unwrap(), |t| {
+        t.set(&TimerSpec::oneshot(MS)).unwrap();
+    });
+}
