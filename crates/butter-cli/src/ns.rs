@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use butter::ns::{
-    Bind, ChildStatus, Enter, IdMap, Namespace, Namespaces, Sandbox, Target, namespaces_of,
+    Bind, ChildStatus, Enter, IdMap, Namespace, Namespaces, Resource, Sandbox, Target,
+    namespaces_of,
 };
 
 use crate::json;
@@ -80,6 +81,25 @@ pub struct RunArgs {
     /// Run the command as pid 1 itself, without the reaping init.
     #[arg(long)]
     pub no_init: bool,
+    /// Run the command in a new session with no controlling terminal
+    /// (setsid), so it cannot push input into yours (TIOCSTI) or be
+    /// stopped by its job control; bwrap's --new-session.
+    #[arg(long)]
+    pub new_session: bool,
+    /// Kill the command (SIGKILL) when butter exits; bwrap's
+    /// --die-with-parent.
+    #[arg(long)]
+    pub die_with_parent: bool,
+    /// Set no_new_privs: setuid programs and file capabilities give the
+    /// command nothing.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// A resource limit, as prlimit: NAME=SOFT[:HARD] with NAME one of as,
+    /// core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile,
+    /// nproc, rss, rtprio, rttime, sigpending, stack, a number or
+    /// `unlimited` for each (HARD defaults to SOFT); repeatable.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub rlimit: Vec<String>,
     /// The command and its arguments (default: $SHELL, else /bin/sh).
     /// Options go before it (or before `--`); from the command's name on,
     /// every word is the command's.
@@ -159,8 +179,46 @@ impl RunArgs {
         if let Some(h) = &self.hostname {
             s.hostname(h);
         }
+        for r in &self.rlimit {
+            let (resource, soft, hard) = parse_rlimit(r)?;
+            s.rlimit(resource, soft, hard);
+        }
+        s.new_session(self.new_session)
+            .no_new_privs(self.no_new_privs);
+        if self.die_with_parent {
+            s.death_signal(butter::ns::Signal::KILL);
+        }
         Ok(s)
     }
+}
+
+/// `NAME=SOFT[:HARD]`, as `prlimit --NAME=SOFT:HARD` takes it: a number or
+/// `unlimited` (`infinity`, `-1`) for each; HARD defaults to SOFT.
+fn parse_rlimit(text: &str) -> Result<(Resource, Option<u64>, Option<u64>), UsageError> {
+    let bad = |why: String| UsageError(format!("--rlimit {text}: {why}"));
+    let (name, values) = text
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=SOFT[:HARD], such as nofile=1024:4096".into()))?;
+    let resource: Resource = name
+        .parse()
+        .map_err(|e: butter::Error| bad(e.to_string()))?;
+    let value = |v: &str| -> Result<Option<u64>, UsageError> {
+        match v {
+            "unlimited" | "infinity" | "-1" => Ok(None),
+            n => n
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| bad(format!("{n:?} is not a number or `unlimited`"))),
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (value(s)?, value(h)?),
+        None => {
+            let v = value(values)?;
+            (v, v)
+        }
+    };
+    Ok((resource, soft, hard))
 }
 
 /// Runs `butter run`.

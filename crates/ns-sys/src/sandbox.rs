@@ -120,6 +120,8 @@ pub struct Sandbox {
     dev: Option<bool>,
     tmp: Option<bool>,
     no_new_privs: bool,
+    new_session: bool,
+    rlimits: Vec<(Resource, Option<u64>, Option<u64>)>,
     death_signal: Option<Signal>,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
@@ -157,6 +159,8 @@ impl Sandbox {
             dev: None,
             tmp: None,
             no_new_privs: false,
+            new_session: false,
+            rlimits: Vec::new(),
             death_signal: None,
             seccomp: None,
             init: None,
@@ -317,6 +321,32 @@ impl Sandbox {
     /// file capabilities).
     pub fn no_new_privs(&mut self, on: bool) -> &mut Sandbox {
         self.no_new_privs = on;
+        self
+    }
+
+    /// `setsid()` in the child: the program runs in a new session with no
+    /// controlling terminal, so it cannot push input into the caller's
+    /// terminal (`TIOCSTI`) or be stopped by its job control, as bwrap's
+    /// `--new-session`. Off by default, as `unshare`'s: a shell run
+    /// interactively in the sandbox needs the terminal.
+    pub fn new_session(&mut self, on: bool) -> &mut Sandbox {
+        self.new_session = on;
+        self
+    }
+
+    /// A resource limit for the program (`prlimit64` in the child, before
+    /// `execve`): `soft` and `hard`, `None` for unlimited. A hard limit
+    /// can only be raised with `CAP_SYS_RESOURCE` (in the initial user
+    /// namespace); a soft limit over the hard one is refused when the
+    /// sandbox is spawned. Repeatable; the last one for a resource wins.
+    pub fn rlimit(
+        &mut self,
+        resource: Resource,
+        soft: Option<u64>,
+        hard: Option<u64>,
+    ) -> &mut Sandbox {
+        self.rlimits.retain(|(r, _, _)| *r != resource);
+        self.rlimits.push((resource, soft, hard));
         self
     }
 
@@ -623,6 +653,12 @@ impl Sandbox {
                 made.push((p.to_path_buf(), is_dir));
             }
         };
+        if self.new_session {
+            push(
+                Step::Setsid,
+                "setsid (a new session, no controlling terminal)".into(),
+            );
+        }
         if let (Some(uids), Some(gids)) = (&id_maps.0, &id_maps.1) {
             let (uid, gid) = self.ids.unwrap_or((0, 0));
             let mapped = |maps: &[IdMap], id: u32| {
@@ -866,6 +902,22 @@ impl Sandbox {
                 format!("chdir to {}", cwd.display()),
             );
         }
+        for &(resource, soft, hard) in &self.rlimits {
+            let (soft, hard) = (soft.unwrap_or(u64::MAX), hard.unwrap_or(u64::MAX));
+            if soft > hard {
+                return refuse(format!(
+                    "the soft {resource} limit {soft} is over the hard limit {hard}"
+                ));
+            }
+            push(
+                Step::Rlimit {
+                    resource: resource.raw(),
+                    soft,
+                    hard,
+                },
+                format!("set the {resource} limit to {}", Resource::show(soft, hard)),
+            );
+        }
         if self.no_new_privs {
             push(Step::NoNewPrivs, "set no_new_privs".into());
         }
@@ -1077,6 +1129,159 @@ fn describe_step(step: u32, descriptions: &[String], sandbox: &Sandbox) -> Strin
             .get(n as usize)
             .cloned()
             .unwrap_or_else(|| format!("setup step {n}")),
+    }
+}
+
+/// A resource [`Sandbox::rlimit`] limits (`RLIMIT_*`), named as `prlimit`
+/// and nsjail name them (`as`, `core`, `cpu`, `fsize`, `nofile`, `nproc`,
+/// `stack`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// `RLIMIT_AS`: address space, bytes.
+    As,
+    /// `RLIMIT_CORE`: core file size, bytes.
+    Core,
+    /// `RLIMIT_CPU`: CPU time, seconds.
+    Cpu,
+    /// `RLIMIT_DATA`: data segment, bytes.
+    Data,
+    /// `RLIMIT_FSIZE`: size of a file written, bytes.
+    Fsize,
+    /// `RLIMIT_LOCKS`: file locks.
+    Locks,
+    /// `RLIMIT_MEMLOCK`: locked memory, bytes.
+    Memlock,
+    /// `RLIMIT_MSGQUEUE`: POSIX message queue bytes.
+    Msgqueue,
+    /// `RLIMIT_NICE`: ceiling of the nice value (20 - limit).
+    Nice,
+    /// `RLIMIT_NOFILE`: open fds (one more than the highest fd number).
+    Nofile,
+    /// `RLIMIT_NPROC`: processes of the user.
+    Nproc,
+    /// `RLIMIT_RSS`: resident set (ignored by Linux).
+    Rss,
+    /// `RLIMIT_RTPRIO`: real-time priority ceiling.
+    Rtprio,
+    /// `RLIMIT_RTTIME`: real-time CPU time without a blocking call, µs.
+    Rttime,
+    /// `RLIMIT_SIGPENDING`: queued signals.
+    Sigpending,
+    /// `RLIMIT_STACK`: stack size, bytes.
+    Stack,
+}
+
+impl Resource {
+    /// Every resource, in the order of their names.
+    pub const ALL: [Resource; 16] = [
+        Resource::As,
+        Resource::Core,
+        Resource::Cpu,
+        Resource::Data,
+        Resource::Fsize,
+        Resource::Locks,
+        Resource::Memlock,
+        Resource::Msgqueue,
+        Resource::Nice,
+        Resource::Nofile,
+        Resource::Nproc,
+        Resource::Rss,
+        Resource::Rtprio,
+        Resource::Rttime,
+        Resource::Sigpending,
+        Resource::Stack,
+    ];
+
+    /// The lower-case name (`nofile`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::As => "as",
+            Resource::Core => "core",
+            Resource::Cpu => "cpu",
+            Resource::Data => "data",
+            Resource::Fsize => "fsize",
+            Resource::Locks => "locks",
+            Resource::Memlock => "memlock",
+            Resource::Msgqueue => "msgqueue",
+            Resource::Nice => "nice",
+            Resource::Nofile => "nofile",
+            Resource::Nproc => "nproc",
+            Resource::Rss => "rss",
+            Resource::Rtprio => "rtprio",
+            Resource::Rttime => "rttime",
+            Resource::Sigpending => "sigpending",
+            Resource::Stack => "stack",
+        }
+    }
+
+    /// The kernel's `RLIMIT_*` number.
+    #[allow(
+        clippy::unnecessary_cast,
+        clippy::cast_sign_loss,
+        reason = "the C library's type is u32 on glibc, c_int on musl; the values are small"
+    )]
+    pub fn raw(self) -> u32 {
+        let n = match self {
+            Resource::As => libc::RLIMIT_AS,
+            Resource::Core => libc::RLIMIT_CORE,
+            Resource::Cpu => libc::RLIMIT_CPU,
+            Resource::Data => libc::RLIMIT_DATA,
+            Resource::Fsize => libc::RLIMIT_FSIZE,
+            Resource::Locks => libc::RLIMIT_LOCKS,
+            Resource::Memlock => libc::RLIMIT_MEMLOCK,
+            Resource::Msgqueue => libc::RLIMIT_MSGQUEUE,
+            Resource::Nice => libc::RLIMIT_NICE,
+            Resource::Nofile => libc::RLIMIT_NOFILE,
+            Resource::Nproc => libc::RLIMIT_NPROC,
+            Resource::Rss => libc::RLIMIT_RSS,
+            Resource::Rtprio => libc::RLIMIT_RTPRIO,
+            Resource::Rttime => libc::RLIMIT_RTTIME,
+            Resource::Sigpending => libc::RLIMIT_SIGPENDING,
+            Resource::Stack => libc::RLIMIT_STACK,
+        };
+        n as u32
+    }
+
+    fn show(soft: u64, hard: u64) -> String {
+        let one = |v: u64| {
+            if v == u64::MAX {
+                "unlimited".to_owned()
+            } else {
+                v.to_string()
+            }
+        };
+        format!("{}:{}", one(soft), one(hard))
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Resource {
+    type Err = Error;
+
+    /// A name as [`Resource::name`] gives it, or `RLIMIT_NOFILE` style.
+    fn from_str(s: &str) -> Result<Resource> {
+        let lower = s.to_ascii_lowercase();
+        let name = lower.strip_prefix("rlimit_").unwrap_or(&lower);
+        Resource::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
+                Error::invalid_input_in(
+                    "Resource::from_str",
+                    "prlimit64",
+                    format!(
+                        "{s:?} is not a resource limit (one of {})",
+                        names.join(", ")
+                    ),
+                )
+            })
     }
 }
 

@@ -670,3 +670,117 @@ fn command_not_found_127_not_executable_126() {
         }
     }
 }
+
+/// `--new-session`, `--rlimit`, `--no-new-privs`, in either order: the
+/// command is its own session leader (session 1 as pid 1; without the
+/// option its session leader is outside its pid namespace, so 0), starts
+/// with the limits asked for and with no_new_privs set.
+#[test]
+fn run_session_limits_and_privs() {
+    if !userns_allowed() {
+        return;
+    }
+    let sid = "read pid comm state ppid pgrp sid rest < /proc/self/stat; echo sid=$sid";
+    let out = butter(&["run", "--new-session", "--no-init", "--", "sh", "-c", sid]);
+    assert_eq!(text(&out.stdout), "sid=1\n", "{}", text(&out.stderr));
+    let out = butter(&["run", "--no-init", "--", "sh", "-c", sid]);
+    assert_eq!(text(&out.stdout), "sid=0\n", "{}", text(&out.stderr));
+
+    let script = "ulimit -n; ulimit -Hn; ulimit -c; grep NoNewPrivs /proc/self/status";
+    let want = "64\n128\n0\nNoNewPrivs:\t1\n";
+    for args in [
+        &[
+            "run",
+            "--rlimit",
+            "nofile=64:128",
+            "--rlimit",
+            "core=0",
+            "--no-new-privs",
+            "--die-with-parent",
+            "--",
+        ][..],
+        &[
+            "run",
+            "--die-with-parent",
+            "--no-new-privs",
+            "--rlimit=core=0",
+            "--rlimit=NOFILE=64:128",
+            "--",
+        ][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["sh", "-c", script]);
+        let out = butter(&all);
+        assert_eq!(text(&out.stdout), want, "{all:?}: {}", text(&out.stderr));
+    }
+    for (bad, says) in [
+        ("files=1", "nofile"),
+        ("nofile=many", "not a number"),
+        ("nofile", "NAME=SOFT[:HARD]"),
+    ] {
+        let out = butter(&["run", "--rlimit", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "--rlimit {bad}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "--rlimit {bad}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = butter(&["run", "--rlimit", "nofile=100:10", "--", "true"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("over the hard limit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--die-with-parent`: when butter is killed (SIGKILL, no cleanup of its
+/// own), the command dies too, as under bwrap --die-with-parent.
+#[test]
+fn run_die_with_parent() {
+    use std::io::BufRead;
+    if !userns_allowed() {
+        return;
+    }
+    let mut butter = Command::new(env!("CARGO_BIN_EXE_butter"))
+        .args([
+            "run",
+            "--die-with-parent",
+            "--no-init",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; exec sleep 1000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(butter.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    let pid = butter.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let child: u32 = children
+        .split_whitespace()
+        .next()
+        .expect("the command")
+        .parse()
+        .unwrap();
+    butter.kill().unwrap();
+    butter.wait().unwrap();
+    // Gone, or a zombie waiting for whoever reaps orphans here.
+    butter_tests::wait_for(
+        "the command killed with butter",
+        std::time::Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+        },
+    );
+}

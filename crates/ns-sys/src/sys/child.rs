@@ -41,6 +41,10 @@ pub(crate) const MAX_FDS: usize = 256;
 /// One setup step, run in order in the child.
 #[derive(Debug)]
 pub(crate) enum Step {
+    /// `setsid()`: a new session, with no controlling terminal.
+    Setsid,
+    /// `prlimit64(0, resource, {soft, hard}, NULL)`.
+    Rlimit { resource: u32, soft: u64, hard: u64 },
     /// `mount(source, target, fstype, flags, data)`.
     Mount {
         source: Option<CString>,
@@ -232,6 +236,8 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
         STEP_GID => "setresgid",
         STEP_UID => "setresuid",
         n => match steps.get(n as usize) {
+            Some(Step::Setsid) => "setsid",
+            Some(Step::Rlimit { .. }) => "prlimit64",
             Some(Step::Mount { .. }) => "mount",
             Some(Step::ReadOnly { .. }) => "mount_setattr",
             Some(Step::Mkdir(_)) => "mkdirat",
@@ -254,6 +260,30 @@ fn run_step(step: &Step) -> Result<(), i32> {
     // strings are the plan's `CString`s (NUL-terminated, alive for the
     // whole child) and every other argument is an integer.
     match step {
+        // SAFETY: setsid takes no arguments and touches no memory.
+        Step::Setsid => sys(unsafe { libc::syscall(libc::SYS_setsid) }).map(drop),
+        Step::Rlimit {
+            resource,
+            soft,
+            hard,
+        } => {
+            let limit = libc::rlimit64 {
+                rlim_cur: *soft,
+                rlim_max: *hard,
+            };
+            // SAFETY: prlimit64 reads one local rlimit64 and, with a null
+            // old-limit pointer, writes nothing.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_prlimit64,
+                    0 as libc::c_long,
+                    libc::c_long::from(*resource),
+                    &raw const limit,
+                    ptr::null_mut::<libc::rlimit64>(),
+                )
+            })
+            .map(drop)
+        }
         Step::Mount {
             source,
             target,

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use butter_tests::{TempDir, become_nobody, exit_code, fork_child, skip};
 use ns_sys::{
-    Bind, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Sandbox, Signal, Stdio,
+    Bind, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Resource, Sandbox, Signal,
+    Stdio,
 };
 
 use crate::{container_root, fields, need_userns};
@@ -805,4 +806,135 @@ pub(crate) fn ignored_signals_are_default_again() {
             core_dumped: false
         }
     );
+}
+
+/// The program `tiocsti` pushes one byte into its stdin's terminal with
+/// `TIOCSTI` as uid 65534 (so without `CAP_SYS_ADMIN`, which would let it
+/// into any terminal) and exits 0, or with the errno it got.
+const TIOCSTI_C: &str = r#"
+#include <errno.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+int main(void) {
+    char c = 'x';
+    if (setgroups(0, 0) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) return 100;
+    return ioctl(0, TIOCSTI, &c) == 0 ? 0 : errno;
+}
+"#;
+
+/// `new_session`: a sandboxed program cannot type into the caller's
+/// terminal. The caller is a session leader with a pty as its controlling
+/// terminal; a program given that terminal as stdin pushes a byte into it
+/// with `TIOCSTI` unless the sandbox put it in a new session, where the
+/// terminal is no longer its controlling one (`EPERM`), as under bwrap
+/// `--new-session`.
+pub(crate) fn new_session_stops_tiocsti() {
+    if !is_root() {
+        skip("needs root to run the probe as uid 65534 in a plain sandbox");
+    }
+    let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").unwrap_or_default();
+    if legacy.trim() == "0" {
+        skip(
+            "dev.tty.legacy_tiocsti is 0: this kernel refuses TIOCSTI to everyone without CAP_SYS_ADMIN",
+        );
+    }
+    let dir = TempDir::new("tiocsti");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("tiocsti.c"), TIOCSTI_C).unwrap();
+    let built = Command::new("cc")
+        .arg("-o")
+        .arg(dir.join("tiocsti"))
+        .arg(dir.join("tiocsti.c"))
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        skip("no C compiler (cc) to build the TIOCSTI probe");
+    }
+    let probe = dir.join("tiocsti");
+    let child = fork_child(move || {
+        // A session leader whose controlling terminal is a fresh pty.
+        rustix::process::setsid().unwrap();
+        let master =
+            rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
+                .unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        // Opened without O_NOCTTY by a session leader with none: its terminal.
+        let slave: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap()
+            .into();
+        let run = |new_session: bool| {
+            let mut s = Sandbox::new(&probe);
+            s.stdin(Stdio::Fd(slave.try_clone().unwrap()))
+                .new_session(new_session);
+            match s.spawn().unwrap().wait().unwrap() {
+                ChildStatus::Exited(code) => code,
+                other => panic!("probe: {other}"),
+            }
+        };
+        let same = run(false);
+        let own = run(true);
+        eprintln!("TIOCSTI from the sandbox: same session {same}, new session {own}");
+        // Closing the master now would hang the terminal up and send this
+        // session leader SIGHUP before it exits: it closes with the process.
+        std::mem::forget(master);
+        // 0: it typed into our terminal; EPERM: it could not.
+        i32::from(!(same == 0 && own == libc::EPERM))
+    });
+    assert_eq!(exit_code(child), 0, "see the TIOCSTI line above");
+}
+
+/// `rlimit`: the program starts with the limits asked for, as util-linux
+/// `prlimit` gives them; a soft limit over the hard one is refused before
+/// anything runs, and raising a hard limit without the privilege fails
+/// naming the step and `prlimit64`.
+pub(crate) fn rlimits_as_prlimit() {
+    let script = "ulimit -n; ulimit -Hn; ulimit -c";
+    let ours = Sandbox::new("sh")
+        .args(["-c", script])
+        .rlimit(Resource::Nofile, Some(64), Some(128))
+        .rlimit(Resource::Core, Some(0), None)
+        .output()
+        .unwrap();
+    assert_eq!(ours.status, ChildStatus::Exited(0));
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), "64\n128\n0\n");
+    if let Ok(theirs) = Command::new("prlimit")
+        .args(["--nofile=64:128", "--core=0:unlimited", "sh", "-c", script])
+        .output()
+    {
+        assert_eq!(theirs.stdout, ours.stdout, "beside prlimit");
+    }
+    assert_eq!("NOFILE".parse::<Resource>().unwrap(), Resource::Nofile);
+    assert_eq!("rlimit_as".parse::<Resource>().unwrap(), Resource::As);
+    let e = "files".parse::<Resource>().unwrap_err();
+    assert!(e.to_string().contains("nofile"), "{e}");
+
+    let e = Sandbox::new("true")
+        .rlimit(Resource::Nofile, Some(100), Some(10))
+        .spawn()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(
+        e.to_string()
+            .contains("soft nofile limit 100 is over the hard limit 10"),
+        "{e}"
+    );
+
+    let pid = fork_child(|| {
+        become_nobody();
+        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+        let e = Sandbox::new("true")
+            .rlimit(Resource::Nofile, Some(16), hard.map(|h| h + 1))
+            .spawn()
+            .unwrap_err();
+        let text = e.to_string();
+        i32::from(
+            !(e.errno() == libc::EPERM && e.call() == "prlimit64" && text.contains("nofile limit")),
+        )
+    });
+    assert_eq!(exit_code(pid), 0);
 }
