@@ -233,8 +233,13 @@ fn scratch_base() -> PathBuf {
 
 /// Forks, runs `test` in the child, and waits for it with [`TIMEOUT`].
 fn run_in_child(test: &Test, is_root: bool) -> std::io::Result<Outcome> {
-    let scratch =
-        std::env::temp_dir().join(format!("butter-test-{}-{}", std::process::id(), test.name));
+    // A test's name has `::` in it; a `:` in a directory name breaks every
+    // PATH-like list the directory goes into (a test's stub tools in PATH).
+    let scratch = std::env::temp_dir().join(format!(
+        "butter-test-{}-{}",
+        std::process::id(),
+        test.name.replace("::", "-")
+    ));
     std::fs::create_dir_all(&scratch)?;
     // Like /tmp: tests that drop to another user can still make their dirs.
     std::fs::set_permissions(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use butter::ns::{
-    Bind, ChildStatus, Enter, IdMap, Namespace, Namespaces, Resource, Sandbox, Target,
+    Bind, CapSet, ChildStatus, Enter, IdMap, Namespace, Namespaces, Resource, Sandbox, Target,
     namespaces_of,
 };
 
@@ -94,6 +94,19 @@ pub struct RunArgs {
     /// command nothing.
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Drop a capability (CAP_NET_ADMIN, net_admin, or ALL) from every set,
+    /// the bounding set included, before the command runs; repeatable.
+    /// Without --cap-drop or --cap-add root inside keeps every capability
+    /// over its namespace, as under unshare -r; --cap-drop ALL is bwrap's.
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Keep a capability that --cap-drop (or --sandbox) drops; repeatable.
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Untrusted code: --cap-drop ALL (but --cap-add), --new-session,
+    /// --die-with-parent and --no-new-privs at once.
+    #[arg(long)]
+    pub sandbox: bool,
     /// A resource limit, as prlimit: NAME=SOFT[:HARD] with NAME one of as,
     /// core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile,
     /// nproc, rss, rtprio, rttime, sigpending, stack, a number or
@@ -183,12 +196,39 @@ impl RunArgs {
             let (resource, soft, hard) = parse_rlimit(r)?;
             s.rlimit(resource, soft, hard);
         }
-        s.new_session(self.new_session)
-            .no_new_privs(self.no_new_privs);
-        if self.die_with_parent {
+        s.new_session(self.new_session || self.sandbox)
+            .no_new_privs(self.no_new_privs || self.sandbox);
+        if self.die_with_parent || self.sandbox {
             s.death_signal(butter::ns::Signal::KILL);
         }
+        if let Some(keep) = self.kept_caps()? {
+            s.capabilities(keep);
+        }
         Ok(s)
+    }
+
+    /// The capabilities to keep, if any option says: every one, less the
+    /// `--cap-drop`s (all of them with `--sandbox`), plus the `--cap-add`s.
+    fn kept_caps(&self) -> Result<Option<CapSet>, UsageError> {
+        if self.cap_drop.is_empty() && self.cap_add.is_empty() && !self.sandbox {
+            return Ok(None);
+        }
+        let parse = |flag: &str, v: &str| {
+            v.parse::<CapSet>()
+                .map_err(|e: butter::Error| UsageError(format!("{flag} {v}: {e}")))
+        };
+        let mut keep = if self.sandbox {
+            CapSet::EMPTY
+        } else {
+            CapSet::ALL
+        };
+        for d in &self.cap_drop {
+            keep = CapSet::from_bits(keep.bits() & !parse("--cap-drop", d)?.bits());
+        }
+        for a in &self.cap_add {
+            keep = CapSet::from_bits(keep.bits() | parse("--cap-add", a)?.bits());
+        }
+        Ok(Some(keep))
     }
 }
 

@@ -67,6 +67,7 @@ compile_error!("ns-sys wraps Linux namespaces and builds only for Linux targets"
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod caps;
 mod container;
 mod enter;
 mod idmap;
@@ -77,6 +78,7 @@ mod raw;
 mod sandbox;
 mod sys;
 
+pub use caps::CapSet;
 pub use container::{Target, User, lookup_user};
 pub use enter::Enter;
 pub use fd_core::{self, Error, ErrorKind, Result};

@@ -9,6 +9,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::caps::CapSet;
+
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
 use signal_fd::{ChildStatus, PidFd, Signal};
 
@@ -121,6 +123,7 @@ pub struct Sandbox {
     tmp: Option<bool>,
     no_new_privs: bool,
     new_session: bool,
+    caps: Option<CapSet>,
     rlimits: Vec<(Resource, Option<u64>, Option<u64>)>,
     death_signal: Option<Signal>,
     seccomp: Option<Vec<u64>>,
@@ -160,6 +163,7 @@ impl Sandbox {
             tmp: None,
             no_new_privs: false,
             new_session: false,
+            caps: None,
             rlimits: Vec::new(),
             death_signal: None,
             seccomp: None,
@@ -331,6 +335,25 @@ impl Sandbox {
     /// interactively in the sandbox needs the terminal.
     pub fn new_session(&mut self, on: bool) -> &mut Sandbox {
         self.new_session = on;
+        self
+    }
+
+    /// The capabilities the program keeps; the rest are dropped from its
+    /// bounding, effective, permitted, inheritable and ambient sets after
+    /// every setup step (which need them) and before `execve`, so neither
+    /// it nor a setuid or file-capability program it runs can get them
+    /// back. `CapSet::EMPTY` is bwrap's `--cap-drop ALL`.
+    ///
+    /// Unset (the default), the program keeps what the sandbox gives it,
+    /// as under `unshare`: in a new user namespace, root inside with every
+    /// capability over that namespace (so `mount` works inside). That is
+    /// the choice to make for trusted tools; for untrusted code, drop them.
+    /// Kept capabilities are also raised as ambient, so a program running
+    /// as another uid keeps them past `execve` (as bwrap's `--cap-add`);
+    /// the program must run as root inside for the drop itself (it needs
+    /// `CAP_SETPCAP`).
+    pub fn capabilities(&mut self, keep: CapSet) -> &mut Sandbox {
+        self.caps = Some(keep);
         self
     }
 
@@ -916,6 +939,30 @@ impl Sandbox {
                     hard,
                 },
                 format!("set the {resource} limit to {}", Resource::show(soft, hard)),
+            );
+        }
+        if let Some(keep) = self.caps {
+            if self.ids.is_some_and(|(uid, _)| uid != 0) {
+                return refuse(
+                    "capabilities are dropped by root inside (CAP_SETPCAP): run as uid 0 \
+                     inside, or leave the capabilities to the uid change"
+                        .into(),
+                );
+            }
+            let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(40);
+            push(
+                Step::Caps {
+                    keep: keep.bits(),
+                    last_cap,
+                },
+                if keep == CapSet::EMPTY {
+                    "drop every capability".to_owned()
+                } else {
+                    format!("keep only the capabilities {keep}")
+                },
             );
         }
         if self.no_new_privs {

@@ -784,3 +784,69 @@ fn run_die_with_parent() {
         },
     );
 }
+
+/// `--cap-drop`/`--cap-add` as bwrap's, and `--sandbox` (no capabilities,
+/// a new session, no_new_privs); without them root inside keeps every
+/// capability over its namespace, as under `unshare -r`.
+#[test]
+fn run_capabilities_and_the_sandbox_preset() {
+    if !userns_allowed() {
+        return;
+    }
+    let caps = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; read p c s pp pg sid r < /proc/self/stat; echo sid=$sid";
+    let line = |out: &std::process::Output, key: &str| -> String {
+        text(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {key} in {}", text(&out.stdout)))
+    };
+    let plain = butter(&["run", "--no-init", "--", "sh", "-c", caps]);
+    assert_ne!(line(&plain, "CapEff:"), "0000000000000000");
+    let sandbox = butter(&["run", "--sandbox", "--no-init", "--", "sh", "-c", caps]);
+    assert_eq!(
+        line(&sandbox, "CapEff:"),
+        "0000000000000000",
+        "{}",
+        text(&sandbox.stderr)
+    );
+    assert_eq!(line(&sandbox, "CapBnd:"), "0000000000000000");
+    assert_eq!(line(&sandbox, "NoNewPrivs:"), "1");
+    assert_eq!(line(&sandbox, "sid="), "1");
+    for args in [
+        &[
+            "run",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "CAP_NET_ADMIN",
+            "--no-init",
+            "--",
+        ][..],
+        &[
+            "run",
+            "--no-init",
+            "--cap-add=net_admin",
+            "--cap-drop=all",
+            "--",
+        ][..],
+        &["run", "--sandbox", "--cap-add", "12", "--no-init", "--"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["sh", "-c", caps]);
+        let out = butter(&all);
+        assert_eq!(
+            line(&out, "CapEff:"),
+            "0000000000001000",
+            "{all:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(line(&out, "CapBnd:"), "0000000000001000", "{all:?}");
+    }
+    let out = butter(&["run", "--cap-add", "flying", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("\"flying\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

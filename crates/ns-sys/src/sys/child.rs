@@ -43,6 +43,12 @@ pub(crate) const MAX_FDS: usize = 256;
 pub(crate) enum Step {
     /// `setsid()`: a new session, with no controlling terminal.
     Setsid,
+    /// Keep only the capabilities in `keep`: drop the rest from the
+    /// bounding set (`PR_CAPBSET_DROP`, 0 to `last_cap`), clear the ambient
+    /// set, `capset` effective, permitted and inheritable to `keep`, and
+    /// raise `keep` as ambient so a non-root program keeps them past
+    /// `execve`.
+    Caps { keep: u64, last_cap: u32 },
     /// `prlimit64(0, resource, {soft, hard}, NULL)`.
     Rlimit { resource: u32, soft: u64, hard: u64 },
     /// `mount(source, target, fstype, flags, data)`.
@@ -237,6 +243,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
         STEP_UID => "setresuid",
         n => match steps.get(n as usize) {
             Some(Step::Setsid) => "setsid",
+            Some(Step::Caps { .. }) => "capset",
             Some(Step::Rlimit { .. }) => "prlimit64",
             Some(Step::Mount { .. }) => "mount",
             Some(Step::ReadOnly { .. }) => "mount_setattr",
@@ -262,6 +269,7 @@ fn run_step(step: &Step) -> Result<(), i32> {
     match step {
         // SAFETY: setsid takes no arguments and touches no memory.
         Step::Setsid => sys(unsafe { libc::syscall(libc::SYS_setsid) }).map(drop),
+        Step::Caps { keep, last_cap } => keep_caps(*keep, *last_cap),
         Step::Rlimit {
             resource,
             soft,
@@ -420,6 +428,83 @@ fn run_step(step: &Step) -> Result<(), i32> {
             .map(drop)
         }
     }
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct`: one 32-bit word of each set.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two words of each set.
+const CAP_V3: u32 = 0x2008_0522;
+/// `PR_CAP_AMBIENT` and its operations.
+const PR_CAP_AMBIENT: libc::c_long = 47;
+const PR_CAP_AMBIENT_RAISE: libc::c_long = 2;
+const PR_CAP_AMBIENT_CLEAR_ALL: libc::c_long = 4;
+
+/// The [`Step::Caps`] step; raw calls on locals only.
+fn keep_caps(keep: u64, last_cap: u32) -> Result<(), i32> {
+    let prctl = |a: libc::c_long, b: libc::c_long, c: libc::c_long| {
+        // SAFETY: prctl with integer arguments only.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                a,
+                b,
+                c,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        })
+    };
+    for cap in 0..=last_cap.min(63) {
+        if keep & (1 << cap) == 0 {
+            prctl(
+                libc::c_long::from(libc::PR_CAPBSET_DROP),
+                libc::c_long::from(cap),
+                0,
+            )?;
+        }
+    }
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0)?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the low and high words of a 64-bit set"
+    )]
+    let words = [keep as u32, (keep >> 32) as u32];
+    let data = words.map(|w| CapData {
+        effective: w,
+        permitted: w,
+        inheritable: w,
+    });
+    let header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    // SAFETY: capset reads one header and two data structs, all locals of
+    // the kernel's layout (`_LINUX_CAPABILITY_VERSION_3`).
+    sys(unsafe { libc::syscall(libc::SYS_capset, &raw const header, data.as_ptr()) })?;
+    for cap in 0..=last_cap.min(63) {
+        if keep & (1 << cap) != 0 {
+            prctl(
+                PR_CAP_AMBIENT,
+                PR_CAP_AMBIENT_RAISE,
+                libc::c_long::from(cap),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `MOUNT_ATTR_RDONLY`.

@@ -2,7 +2,6 @@
 //! stub container tools, beside util-linux `nsenter`.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use butter_tests::{TempDir, become_nobody, fork_child, skip};
@@ -199,9 +198,22 @@ fn stub_tools(dir: &std::path::Path, pid: u32) {
             "#!/bin/sh\ncase \"${arg}\" in\n  box) printf '%s\\n' '{out}' ;;\n  stopped) echo 0 ;;\n  \
              *) echo \"Error: No such object: ${arg}\" >&2; exit 1 ;;\nesac\n"
         );
+        // Made executable and complete under another name, then renamed:
+        // no moment where a lookup finds it half-written or not executable.
         let path = dir.join(tool);
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let part = dir.join(format!(".{tool}.part"));
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o755)
+                .open(&part)
+                .unwrap();
+            f.write_all(script.as_bytes()).unwrap();
+        }
+        std::fs::rename(&part, &path).unwrap();
     }
 }
 
@@ -213,10 +225,18 @@ pub(crate) fn by_stub_tools() {
     let mut target = container(&root);
     let bin = TempDir::new("stubs");
     stub_tools(bin.path(), target.pid());
+    // The stubs first, and no directory that holds a real one of the
+    // tools: a docker or podman on this machine must never answer in a
+    // stub's place (a stub that cannot run then fails with its errno).
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let tools = ["docker", "podman", "lxc", "lxc-info", "machinectl"];
     let mut with_stubs = bin.path().as_os_str().to_owned();
-    with_stubs.push(":");
-    with_stubs.push(&path);
+    for dir in std::env::split_paths(&path) {
+        if !tools.iter().any(|t| dir.join(t).exists()) {
+            with_stubs.push(":");
+            with_stubs.push(&dir);
+        }
+    }
     // SAFETY: this test process is single-threaded (the harness forked it).
     unsafe { std::env::set_var("PATH", &with_stubs) };
     let named = |n: &str| {
@@ -251,8 +271,6 @@ pub(crate) fn by_stub_tools() {
     let e = Target::Podman("box".into()).leader_pid().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("podman is not installed"), "{e}");
-    // SAFETY: as above.
-    unsafe { std::env::set_var("PATH", &path) };
     target.kill(Signal::KILL).unwrap();
     target.wait().unwrap();
 }

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::ignored_signals_are_default_again),
         butter_tests::test!(Isolation, sandbox::new_session_stops_tiocsti),
         butter_tests::test!(Isolation, sandbox::rlimits_as_prlimit),
+        butter_tests::test!(Isolation, sandbox::capabilities_kept_and_dropped),
         butter_tests::test!(Isolation, sandbox::root_is_left_as_it_was),
         butter_tests::test!(Isolation, sandbox::container_unprivileged),
         butter_tests::test!(Isolation, sandbox::pid1_without_init),

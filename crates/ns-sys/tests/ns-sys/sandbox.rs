@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use butter_tests::{TempDir, become_nobody, exit_code, fork_child, skip};
 use ns_sys::{
-    Bind, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Resource, Sandbox, Signal,
-    Stdio,
+    Bind, CapSet, ChildStatus, ErrorKind, IdMap, Namespace, Namespaces, NsFd, Resource, Sandbox,
+    Signal, Stdio,
 };
 
 use crate::{container_root, fields, need_userns};
@@ -937,4 +937,119 @@ pub(crate) fn rlimits_as_prlimit() {
         )
     });
     assert_eq!(exit_code(pid), 0);
+}
+
+/// The capability lines of `/proc/self/status` as the program saw them.
+fn caps_inside(configure: impl FnOnce(&mut Sandbox)) -> BTreeMap<String, u64> {
+    let mut s = Sandbox::new("sh");
+    s.args(["-c", "grep '^Cap' /proc/self/status; mount -t tmpfs none /tmp 2>/dev/null && echo mount=yes || echo mount=no"])
+        .unshare(Namespaces::USER | Namespaces::MNT | Namespaces::PID);
+    configure(&mut s);
+    let out = s.output().unwrap();
+    assert_eq!(
+        out.status,
+        ChildStatus::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            if let Some((k, v)) = l.split_once(":\t") {
+                Some((k.to_owned(), u64::from_str_radix(v.trim(), 16).unwrap()))
+            } else {
+                l.strip_prefix("mount=")
+                    .map(|v| ("mount".to_owned(), u64::from(v == "yes")))
+            }
+        })
+        .collect()
+}
+
+/// `capabilities`: unset, root inside keeps every capability over its
+/// namespace (a mount works, as under `unshare -r`); `CapSet::EMPTY` leaves
+/// every set empty (the mount is refused, as under bwrap `--cap-drop ALL`);
+/// a kept one is the only one in every set, ambient included. Names match
+/// libcap's `capsh --decode`.
+pub(crate) fn capabilities_kept_and_dropped() {
+    need_userns();
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let all = (1u64 << (last + 1)) - 1;
+    let full = caps_inside(|_| {});
+    assert_eq!(
+        (full["CapBnd"], full["CapEff"], full["mount"]),
+        (all, all, 1),
+        "{full:?}"
+    );
+
+    let none = caps_inside(|s| {
+        s.capabilities(CapSet::EMPTY);
+    });
+    for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(none[k], 0, "{k}: {none:?}");
+    }
+    assert_eq!(none["mount"], 0, "a mount with no capabilities: {none:?}");
+
+    let keep: CapSet = "CAP_SYS_ADMIN,net_admin".parse().unwrap();
+    let some = caps_inside(|s| {
+        s.capabilities(keep);
+    });
+    for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(some[k], keep.bits(), "{k}: {some:?}");
+    }
+    assert_eq!(some["mount"], 1, "CAP_SYS_ADMIN kept: {some:?}");
+
+    if let Ok(out) = Command::new("capsh")
+        .arg(format!("--decode={:#x}", keep.bits()))
+        .output()
+    {
+        let said = String::from_utf8_lossy(&out.stdout).to_uppercase();
+        assert!(
+            said.contains("CAP_NET_ADMIN,CAP_SYS_ADMIN"),
+            "capsh: {said}"
+        );
+        assert_eq!(keep.to_string(), "CAP_NET_ADMIN,CAP_SYS_ADMIN");
+    }
+    if Command::new("bwrap").arg("--version").output().is_ok() {
+        let out = Command::new("bwrap")
+            .args([
+                "--unshare-user",
+                "--uid",
+                "0",
+                "--dev-bind",
+                "/",
+                "/",
+                "--cap-drop",
+                "ALL",
+                "--cap-add",
+                "CAP_NET_ADMIN",
+                "--cap-add",
+                "CAP_SYS_ADMIN",
+                "grep",
+                "^CapEff",
+                "/proc/self/status",
+            ])
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            theirs.contains(&format!("{:016x}", keep.bits())),
+            "bwrap: {theirs}"
+        );
+    }
+
+    // A non-root uid inside cannot drop the bounding set: refused first.
+    let e = Sandbox::new("true")
+        .unshare(Namespaces::USER)
+        .uid_map(vec![IdMap::one(1000, rustix::process::geteuid().as_raw())])
+        .gid_map(vec![IdMap::one(1000, rustix::process::getegid().as_raw())])
+        .ids(1000, 1000)
+        .capabilities(CapSet::EMPTY)
+        .spawn()
+        .unwrap_err();
+    assert!(e.to_string().contains("CAP_SETPCAP"), "{e}");
 }
