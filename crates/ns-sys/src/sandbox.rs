@@ -123,12 +123,22 @@ pub struct Sandbox {
     tmp: Option<bool>,
     no_new_privs: bool,
     new_session: bool,
-    caps: Option<CapSet>,
+    caps: Capabilities,
     rlimits: Vec<(Resource, Option<u64>, Option<u64>)>,
     death_signal: Option<Signal>,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
     ids: Option<(u32, u32)>,
+}
+
+/// What [`Sandbox::capabilities`] chose, as `Debug` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capabilities {
+    /// Unset: what the new namespaces give (root inside a new user
+    /// namespace has every capability over it), as under `unshare`.
+    AsTheNamespacesGive,
+    /// Only these, every other dropped.
+    Only(CapSet),
 }
 
 /// The devices a minimal `/dev` gets from the host.
@@ -163,7 +173,7 @@ impl Sandbox {
             tmp: None,
             no_new_privs: false,
             new_session: false,
-            caps: None,
+            caps: Capabilities::AsTheNamespacesGive,
             rlimits: Vec::new(),
             death_signal: None,
             seccomp: None,
@@ -353,7 +363,7 @@ impl Sandbox {
     /// the program must run as root inside for the drop itself (it needs
     /// `CAP_SETPCAP`).
     pub fn capabilities(&mut self, keep: CapSet) -> &mut Sandbox {
-        self.caps = Some(keep);
+        self.caps = Capabilities::Only(keep);
         self
     }
 
@@ -941,7 +951,7 @@ impl Sandbox {
                 format!("set the {resource} limit to {}", Resource::show(soft, hard)),
             );
         }
-        if let Some(keep) = self.caps {
+        if let Capabilities::Only(keep) = self.caps {
             if self.ids.is_some_and(|(uid, _)| uid != 0) {
                 return refuse(
                     "capabilities are dropped by root inside (CAP_SETPCAP): run as uid 0 \

@@ -979,6 +979,13 @@ pub(crate) fn capabilities_kept_and_dropped() {
         .parse()
         .unwrap();
     let all = (1u64 << (last + 1)) - 1;
+    let mut s = Sandbox::new("true");
+    assert!(
+        format!("{s:?}").contains("caps: AsTheNamespacesGive"),
+        "{s:?}"
+    );
+    s.capabilities(CapSet::EMPTY);
+    assert!(format!("{s:?}").contains("caps: Only(CapSet())"), "{s:?}");
     let full = caps_inside(|_| {});
     assert_eq!(
         (full["CapBnd"], full["CapEff"], full["mount"]),
