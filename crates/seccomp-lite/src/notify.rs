@@ -389,6 +389,21 @@ impl Listener {
         })
     }
 
+    /// Another handle on the same listener (`F_DUPFD_CLOEXEC`): two
+    /// threads can each `recv` with their own; the blocking mode is
+    /// shared.
+    ///
+    /// # Errors
+    /// [`ErrorKind::ResourceLimit`](fd_core::ErrorKind::ResourceLimit)
+    /// (`EMFILE`) when out of fds.
+    pub fn try_clone(&self) -> Result<Listener> {
+        Ok(Listener {
+            fd: fd_core::dup_cloexec(&self.fd)?,
+            sizes: self.sizes,
+            words: self.words,
+        })
+    }
+
     /// Sets or clears non-blocking mode for [`recv`](Listener::recv).
     ///
     /// # Errors

@@ -254,6 +254,26 @@ impl Signals {
         self.fd.read()
     }
 
+    /// Another handle on the same signalfd (`F_DUPFD_CLOEXEC`), reading
+    /// the same set; the blocking mode is shared.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::ResourceLimit`] (`EMFILE`) when out of fds.
+    pub fn try_clone(&self) -> Result<Signals> {
+        Ok(Signals {
+            fd: self.fd.try_clone()?,
+            set: self.set,
+        })
+    }
+
+    /// Switches between blocking and non-blocking mode.
+    ///
+    /// # Errors
+    /// As `fcntl(F_SETFL)`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.fd.set_nonblocking(nonblocking)
+    }
+
     /// The signalfd inside.
     pub fn signal_fd(&self) -> &SignalFd {
         &self.fd

@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
     #[allow(unused_mut)]
     let mut tests = vec![
         butter_tests::test!(Isolation, child_status_is_std_exit_status),
+        butter_tests::test!(Isolation, signals_try_clone_and_nonblocking),
         butter_tests::test!(Isolation, kill_to_self_reports_sender),
         butter_tests::test!(Isolation, sigqueue_value_comes_back),
         butter_tests::test!(Isolation, realtime_queue_standard_coalesce),
@@ -745,4 +746,24 @@ fn child_status_is_std_exit_status() {
     let made_up: ExitStatus = std::os::unix::process::ExitStatusExt::from_raw(0x7f7f);
     let err = ChildStatus::try_from(made_up).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+}
+
+/// `Signals::try_clone` reads the same signalfd; `set_nonblocking` makes
+/// an empty read `WouldBlock` instead of a wait.
+fn signals_try_clone_and_nonblocking() {
+    let signals = Signals::new(Signal::USR2).unwrap();
+    let clone = signals.try_clone().unwrap();
+    assert_eq!(clone.set(), signals.set());
+    clone.set_nonblocking(true).unwrap();
+    assert_eq!(
+        signals.read_event().unwrap_err().kind(),
+        ErrorKind::WouldBlock,
+        "shared mode"
+    );
+    kill_self(Signal::USR2).unwrap();
+    assert_eq!(clone.read_event().unwrap().signal(), Signal::USR2);
+    assert_eq!(
+        clone.read_event().unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
 }
