@@ -107,7 +107,7 @@ pub struct RunArgs {
     /// --die-with-parent and --no-new-privs at once.
     #[arg(long)]
     pub sandbox: bool,
-    /// A resource limit, as prlimit: NAME=SOFT[:HARD] with NAME one of as,
+    /// A resource limit, as prlimit: NAME=SOFT or NAME=SOFT:HARD, NAME one of as,
     /// core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile,
     /// nproc, rss, rtprio, rttime, sigpending, stack, a number or
     /// `unlimited` for each (HARD defaults to SOFT); repeatable.
