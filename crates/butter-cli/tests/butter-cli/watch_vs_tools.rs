@@ -13,6 +13,19 @@ use crate::{butter, need_root, scratch, text};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// Taken by a test that floods the filesystem the scratch directories are on
+/// (the overflow test: 16k opens) and by a test that watches that whole
+/// filesystem (a filesystem mark, fatrace): the flood overflows the
+/// watcher's queue, and fatrace neither sizes its queue nor reports an
+/// overflow (it lost all four directory events of a CI run that way).
+static WHOLE_FS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn whole_fs() -> std::sync::MutexGuard<'static, ()> {
+    WHOLE_FS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A running watcher: its lines arrive on a channel, so waits are bounded.
 struct Running {
     child: Child,
@@ -188,6 +201,7 @@ fn created_then_renamed_directories_side_by_side_with_inotifywait() {
 /// butter prints overflow|rescan and has watched the new directory.
 #[test]
 fn overflow_with_a_stopped_reader_rescans() {
+    let _flood = whole_fs();
     let dir = scratch("vs-overflow");
     std::fs::write(dir.join("f"), b"").unwrap();
     let args = ["watch", "-r", "-e", "open,close_nowrite,create", s(&dir)];
@@ -367,6 +381,7 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
     if !need_root("fanotify_fs_mark_reports_directories_and_both_rename_ends") {
         return;
     }
+    let _observer = whole_fs();
     let dir = scratch("vs-fan-dirs");
     let args = ["fanotify", "--fs", s(&dir), "-e", "create,delete,rename"];
     let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
@@ -379,6 +394,7 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
             .args(["-oL", "fatrace", "-c", "-f", "+D<>"])
             .current_dir(&dir)
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -399,13 +415,18 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
     std::fs::create_dir(dir.join("d1")).unwrap();
     std::fs::rename(dir.join("d1"), dir.join("d2")).unwrap();
     std::fs::remove_dir(dir.join("d2")).unwrap();
-    if let Some((mut child, rx)) = fatrace {
+    if let Some((child, rx)) = fatrace {
         // fatrace names the directory the entry is in, not the entry, and
         // its group merges events on one directory into one line.
         let wanted = [("mkdir", '+'), ("mv", '<'), ("mv", '>'), ("rmdir", 'D')];
         let end = Instant::now() + LIMIT;
         let mut theirs: Vec<String> = Vec::new();
         let mut flags = String::new();
+        // What else fatrace printed for this process (a path it could not
+        // resolve shows as "(deleted)" or a device and inode), and how much
+        // it printed in all: what a failure needs to be understood.
+        let me = format!("({}): ", std::process::id());
+        let (mut mine_elsewhere, mut others) = (Vec::new(), 0usize);
         while !wanted.iter().all(|(_, f)| flags.contains(*f)) {
             let left = end.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -419,17 +440,23 @@ fn fanotify_fs_mark_reports_directories_and_both_rename_ends() {
                     }
                     theirs.push(line);
                 }
-                Ok(_) => {}
+                Ok(line) if line.contains(&me) && mine_elsewhere.len() < 20 => {
+                    mine_elsewhere.push(line);
+                }
+                Ok(_) => others += 1,
                 Err(_) => break,
             }
         }
         kill(child.id(), Signal::INT).unwrap();
-        child.wait().unwrap();
+        let said = child.wait_with_output().unwrap();
+        let said = text(&said.stderr);
         eprintln!("fatrace saw: {theirs:?}");
         for (tool, flag) in wanted {
             assert!(
                 flags.contains(flag),
-                "fatrace did not report the {tool} ({flag}) within {LIMIT:?}: {theirs:?}"
+                "fatrace did not report the {tool} ({flag}) within {LIMIT:?}: {theirs:?}; \
+                 its other lines for this process: {mine_elsewhere:?}; \
+                 {others} lines for others; its stderr: {said:?}"
             );
         }
     }
