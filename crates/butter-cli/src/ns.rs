@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use butter::ns::{
-    Bind, CapSet, ChildStatus, Enter, IdMap, Namespace, Namespaces, Resource, Sandbox, Target,
-    namespaces_of,
+    AccessFs, Bind, CapSet, ChildStatus, Enter, IdMap, Landlock, Namespace, Namespaces, Resource,
+    Sandbox, Scope, Target, landlock, namespaces_of,
 };
 
 use crate::json;
@@ -104,7 +104,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
     /// Untrusted code: --cap-drop ALL (but --cap-add), --new-session,
-    /// --die-with-parent and --no-new-privs at once.
+    /// --die-with-parent and --no-new-privs at once, and Landlock's scopes
+    /// where the kernel has them (Linux 6.12+): no signal to a process
+    /// outside the sandbox, no connection to an abstract unix socket made
+    /// outside it.
     #[arg(long)]
     pub sandbox: bool,
     /// A resource limit, as prlimit: NAME=SOFT or NAME=SOFT:HARD, NAME one of as,
@@ -113,6 +116,36 @@ pub struct RunArgs {
     /// `unlimited` for each (HARD defaults to SOFT); repeatable.
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub rlimit: Vec<String>,
+    /// Landlock: allow reading PATH and below; repeatable. Any --landlock-*
+    /// path option confines the command's filesystem to the paths given
+    /// (as you see them: with --root, the path under DIR or a bind's
+    /// source), each with its rights; landrun's --ro.
+    #[arg(long, value_name = "PATH")]
+    pub landlock_ro: Vec<PathBuf>,
+    /// Landlock: allow reading and executing under PATH (landrun's --rox).
+    #[arg(long, value_name = "PATH")]
+    pub landlock_rox: Vec<PathBuf>,
+    /// Landlock: allow everything but executing under PATH (landrun's --rw).
+    #[arg(long, value_name = "PATH")]
+    pub landlock_rw: Vec<PathBuf>,
+    /// Landlock: allow everything under PATH (landrun's --rwx).
+    #[arg(long, value_name = "PATH")]
+    pub landlock_rwx: Vec<PathBuf>,
+    /// Landlock: allow binding TCP PORT; any TCP option denies every other
+    /// TCP bind and connect (Linux 6.7+).
+    #[arg(long, value_name = "PORT")]
+    pub landlock_bind_tcp: Vec<u16>,
+    /// Landlock: allow connecting to TCP PORT.
+    #[arg(long, value_name = "PORT")]
+    pub landlock_connect_tcp: Vec<u16>,
+    /// Landlock: leave out, with a warning, what this kernel cannot enforce,
+    /// instead of refusing to run.
+    #[arg(long)]
+    pub landlock_best_effort: bool,
+    /// A seccomp filter for the command: a Docker/OCI JSON profile, a rule
+    /// file (as `butter seccomp` takes) or raw BPF; loaded last before exec.
+    #[arg(long, value_name = "FILE")]
+    pub seccomp: Option<PathBuf>,
     /// The command and its arguments (default: $SHELL, else /bin/sh).
     /// Options go before it (or before `--`); from the command's name on,
     /// every word is the command's.
@@ -204,7 +237,74 @@ impl RunArgs {
         if let Some(keep) = self.kept_caps()? {
             s.capabilities(keep);
         }
+        if let Some(policy) = self.landlock()? {
+            s.landlock(policy);
+        }
+        if let Some(path) = &self.seccomp {
+            let program = crate::seccomp::load_program(path, None)
+                .map_err(|e| UsageError(format!("--seccomp {}", e.0)))?;
+            s.seccomp_filter(&program);
+        }
         Ok(s)
+    }
+
+    /// The Landlock policy the options describe, if any; what this kernel
+    /// cannot enforce is a usage error, or a warning with
+    /// --landlock-best-effort.
+    fn landlock(&self) -> Result<Option<Landlock>, UsageError> {
+        let paths = [
+            (&self.landlock_ro, AccessFs::READ),
+            (&self.landlock_rox, AccessFs::READ_EXECUTE),
+            (&self.landlock_rw, AccessFs::READ_WRITE),
+            (&self.landlock_rwx, AccessFs::all()),
+        ];
+        let any_path = paths.iter().any(|(p, _)| !p.is_empty());
+        let any_port = !self.landlock_bind_tcp.is_empty() || !self.landlock_connect_tcp.is_empty();
+        let abi = landlock::abi();
+        let scope = if self.sandbox && abi >= 6 {
+            Scope::all()
+        } else {
+            if self.sandbox {
+                eprintln!(
+                    "butter run: warning: --sandbox: this kernel's Landlock (ABI {abi}) cannot \
+                     keep the command from signalling processes outside or reaching abstract \
+                     unix sockets (that needs ABI 6, Linux 6.12); add --pid and --net for that"
+                );
+            }
+            Scope::empty()
+        };
+        if !any_path && !any_port && scope.is_empty() {
+            if self.landlock_best_effort {
+                return Err(UsageError(
+                    "--landlock-best-effort goes with a --landlock-* path or port".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let mut policy = Landlock::new();
+        if !any_path {
+            policy.handle_fs(AccessFs::empty());
+        }
+        for (list, rights) in paths {
+            for p in list {
+                policy.allow(p, rights);
+            }
+        }
+        for &port in &self.landlock_bind_tcp {
+            policy.bind_tcp(port);
+        }
+        for &port in &self.landlock_connect_tcp {
+            policy.connect_tcp(port);
+        }
+        policy.scope(scope).best_effort(self.landlock_best_effort);
+        // Strict, the sandbox refuses what the kernel cannot enforce (exit
+        // 1, naming it); best effort runs without it and says so.
+        if self.landlock_best_effort {
+            for m in policy.not_enforced_at(abi) {
+                eprintln!("butter run: warning: landlock: {m}; running without it");
+            }
+        }
+        Ok(Some(policy))
     }
 
     /// The capabilities to keep, if any option says: every one, less the

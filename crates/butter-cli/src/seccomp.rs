@@ -446,21 +446,31 @@ fn compile(
     Ok(print(&text))
 }
 
+/// A compiled program from a profile, a rule file or raw BPF bytes (what
+/// `seccomp_export_bpf` or `butter seccomp compile -o` wrote), told apart
+/// by their bytes; a profile or rule file compiled for `arch` alone when
+/// given, else for the architectures it names.
+pub(crate) fn load_program(path: &Path, arch: Option<Arch>) -> Result<Program, UsageError> {
+    let bytes = read_capped(path)?;
+    if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
+        return Program::from_bytes(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())));
+    }
+    let mut filter = load_filter(path, &[])?;
+    if let Some(arch) = arch {
+        filter = filter.arch(arch);
+    }
+    filter
+        .compile()
+        .map_err(|e| usage(format!("{}: {e}", path.display())))
+}
+
 fn sim(path: &Path, arch: Option<&str>, syscall: &str, args: &[String]) -> Outcome {
     let arch = match arch {
         Some(a) => a.parse::<Arch>().map_err(usage)?,
         None => Arch::native()
             .ok_or_else(|| usage("this machine's architecture is unknown: pass --arch"))?,
     };
-    let bytes = read_capped(path)?;
-    let program = if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
-        Program::from_bytes(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))?
-    } else {
-        load_filter(path, &[])?
-            .arch(arch)
-            .compile()
-            .map_err(usage)?
-    };
+    let program = load_program(path, Some(arch))?;
     let nr = match syscall.parse::<u32>() {
         Ok(nr) => nr,
         Err(_) => arch.resolve(syscall).map_err(usage)?,

@@ -71,6 +71,7 @@ mod caps;
 mod container;
 mod enter;
 mod idmap;
+pub mod landlock;
 mod mount;
 mod namespace;
 mod probe;
@@ -85,6 +86,7 @@ pub use fd_core::{self, Error, ErrorKind, Result};
 pub use idmap::{
     IdKind, IdMap, MAX_RANGES, check_maps, deny_setgroups, read_map, write_gid_map, write_uid_map,
 };
+pub use landlock::{AccessFs, AccessNet, Landlock, Ruleset, Scope};
 pub use mount::{FsContext, MountFd};
 pub use namespace::{NsEntry, NsFd, NsId, namespaces_of};
 pub use probe::probe;

@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::caps::CapSet;
+use crate::landlock::Landlock;
 
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
 use signal_fd::{ChildStatus, PidFd, Signal};
@@ -126,6 +127,7 @@ pub struct Sandbox {
     caps: Capabilities,
     rlimits: Vec<(Resource, Option<u64>, Option<u64>)>,
     death_signal: Option<Signal>,
+    landlock: Option<Landlock>,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
     ids: Option<(u32, u32)>,
@@ -176,6 +178,7 @@ impl Sandbox {
             caps: Capabilities::AsTheNamespacesGive,
             rlimits: Vec::new(),
             death_signal: None,
+            landlock: None,
             seccomp: None,
             init: None,
             ids: None,
@@ -388,6 +391,20 @@ impl Sandbox {
     /// that lives as long as the child should).
     pub fn death_signal(&mut self, signal: Signal) -> &mut Sandbox {
         self.death_signal = Some(signal);
+        self
+    }
+
+    /// A [`Landlock`] policy the program runs under: its ruleset is built
+    /// (and its paths opened, as this process sees them) when the sandbox
+    /// is spawned, and the child restricts itself after every mount, id and
+    /// capability step and before the seccomp filter, so the setup is not
+    /// confined and the program and everything it starts are.
+    ///
+    /// Needs `no_new_privs` or `CAP_SYS_ADMIN` in the child's user
+    /// namespace (root in a new one has it unless its capabilities are
+    /// dropped).
+    pub fn landlock(&mut self, policy: Landlock) -> &mut Sandbox {
+        self.landlock = Some(policy);
         self
     }
 
@@ -978,6 +995,29 @@ impl Sandbox {
         if self.no_new_privs {
             push(Step::NoNewPrivs, "set no_new_privs".into());
         }
+        let mut ruleset_fd = None;
+        if let Some(policy) = &self.landlock {
+            let admin = match self.caps {
+                Capabilities::AsTheNamespacesGive => flags.contains(Namespaces::USER),
+                Capabilities::Only(keep) => keep.contains(21),
+            };
+            if !self.no_new_privs && !admin && flags.contains(Namespaces::USER) {
+                return refuse(
+                    "Landlock needs no_new_privs once CAP_SYS_ADMIN is dropped: set no_new_privs"
+                        .into(),
+                );
+            }
+            if let Some(ruleset) = policy.create()? {
+                push(
+                    Step::Landlock(ruleset.as_raw_fd()),
+                    format!(
+                        "restrict with Landlock (ABI {}; it needs no_new_privs or CAP_SYS_ADMIN)",
+                        ruleset.abi()
+                    ),
+                );
+                ruleset_fd = Some(OwnedFd::from(ruleset));
+            }
+        }
         if let Some(program) = &self.seccomp {
             push(
                 Step::Seccomp(program.clone()),
@@ -1006,6 +1046,7 @@ impl Sandbox {
         };
         child_ends.push(go_read);
         child_ends.push(report_write);
+        child_ends.extend(ruleset_fd);
         Ok(Prepared {
             plan,
             descriptions,

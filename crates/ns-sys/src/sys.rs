@@ -351,6 +351,138 @@ pub(crate) fn syscall_known(nr: libc::c_long) -> bool {
     ret == 0 || errno() != libc::ENOSYS
 }
 
+/// `struct landlock_ruleset_attr` (its size tells the kernel which fields
+/// this caller knows: 16 bytes before ABI 6's `scoped`, 8 before ABI 4's
+/// network rights).
+#[repr(C)]
+struct LandlockRulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr` (packed, as the kernel has it).
+#[repr(C, packed)]
+struct LandlockPathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `struct landlock_net_port_attr`.
+#[repr(C)]
+struct LandlockNetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+
+/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`:
+/// the ABI version, or the errno (`ENOSYS`: not built in; `EOPNOTSUPP`:
+/// built in but not enabled at boot).
+pub(crate) fn landlock_abi() -> std::result::Result<u32, i32> {
+    // SAFETY: a null attribute with size 0 and the version flag: the
+    // kernel reads nothing.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            ptr::null::<LandlockRulesetAttr>(),
+            0usize,
+            1 as libc::c_long,
+        )
+    };
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(u32::try_from(ret).unwrap_or(0))
+    }
+}
+
+/// `landlock_create_ruleset`: a new ruleset fd (close-on-exec, as the
+/// kernel always makes it), handling these rights. `scoped` is passed only
+/// when non-zero and `net` only when it or `scoped` is, so older kernels
+/// see the struct size they know.
+pub(crate) fn landlock_create_ruleset(fs: u64, net: u64, scoped: u64) -> Result<OwnedFd> {
+    let attr = LandlockRulesetAttr {
+        handled_access_fs: fs,
+        handled_access_net: net,
+        scoped,
+    };
+    let size = if scoped != 0 {
+        24usize
+    } else if net != 0 {
+        16
+    } else {
+        8
+    };
+    // SAFETY: the kernel reads `size` bytes of the local struct.
+    owned("landlock_create_ruleset", unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &raw const attr,
+            size,
+            0 as libc::c_long,
+        )
+    })
+}
+
+/// `landlock_add_rule(LANDLOCK_RULE_PATH_BENEATH)`.
+pub(crate) fn landlock_add_path_rule(
+    ruleset: BorrowedFd<'_>,
+    access: u64,
+    parent: BorrowedFd<'_>,
+) -> Result<()> {
+    let attr = LandlockPathBeneathAttr {
+        allowed_access: access,
+        parent_fd: parent.as_raw_fd(),
+    };
+    // SAFETY: the kernel reads the local struct; both fds are borrowed.
+    check("landlock_add_rule", unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            libc::c_long::from(ruleset.as_raw_fd()),
+            1 as libc::c_long,
+            &raw const attr,
+            0 as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
+/// `landlock_add_rule(LANDLOCK_RULE_NET_PORT)`.
+pub(crate) fn landlock_add_port_rule(
+    ruleset: BorrowedFd<'_>,
+    access: u64,
+    port: u16,
+) -> Result<()> {
+    let attr = LandlockNetPortAttr {
+        allowed_access: access,
+        port: u64::from(port),
+    };
+    // SAFETY: the kernel reads the local struct; the fd is borrowed.
+    check("landlock_add_rule", unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            libc::c_long::from(ruleset.as_raw_fd()),
+            2 as libc::c_long,
+            &raw const attr,
+            0 as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
+/// `landlock_restrict_self(ruleset, 0)`: this thread, from now on.
+pub(crate) fn landlock_restrict_self(ruleset: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: integer arguments; the fd is borrowed.
+    check("landlock_restrict_self", unsafe {
+        libc::syscall(
+            libc::SYS_landlock_restrict_self,
+            libc::c_long::from(ruleset.as_raw_fd()),
+            0 as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
 /// Tries `unshare(CLONE_NEWUSER)` in a forked child (as uid 65534 with
 /// `as_nobody`): `Ok(Err(errno))` when the kernel refused.
 pub(crate) fn try_user_namespace(as_nobody: bool) -> Result<std::result::Result<(), i32>> {

@@ -850,3 +850,219 @@ fn run_capabilities_and_the_sandbox_preset() {
         text(&out.stderr)
     );
 }
+
+/// The host's program directories as `--landlock-rox` options.
+fn landlock_programs() -> Vec<String> {
+    ["/usr", "/bin", "/lib", "/lib64"]
+        .iter()
+        .filter(|d| std::path::Path::new(d).exists())
+        .flat_map(|d| ["--landlock-rox".to_owned(), (*d).to_owned()])
+        .collect()
+}
+
+/// `--landlock-*`: the paths given, each with its rights, and nothing
+/// else; options in either order; a kernel refusal or a bad path is exit 1
+/// naming it, a port that is not one exit 2.
+#[test]
+fn run_landlock_paths_ports_and_errors() {
+    if !userns_allowed() {
+        return;
+    }
+    if butter::ns::landlock::abi() == 0 {
+        eprintln!("skipped: this kernel has no Landlock");
+        return;
+    }
+    let dir = crate::scratch("run-landlock");
+    let (ro, rw) = (dir.join("ro"), dir.join("rw"));
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::create_dir(&rw).unwrap();
+    std::fs::write(ro.join("f"), b"ro data\n").unwrap();
+    std::fs::write(dir.join("secret"), b"secret\n").unwrap();
+    let script = format!(
+        "cat {ro}/f; echo x > {rw}/new && echo wrote; echo x > {ro}/new || echo ro-denied; \
+         cat {secret} || echo secret-denied",
+        ro = ro.display(),
+        rw = rw.display(),
+        secret = dir.join("secret").display()
+    );
+    let mut progs = landlock_programs();
+    progs.extend(["--landlock-rw".into(), "/dev/null".into()]);
+    let (ro_s, rw_s) = (ro.to_str().unwrap(), rw.to_str().unwrap());
+    let orders: [Vec<&str>; 2] = [
+        ["run", "--landlock-ro", ro_s, "--landlock-rw", rw_s].to_vec(),
+        ["run", "--landlock-rw", rw_s, "-U", "--landlock-ro", ro_s].to_vec(),
+    ];
+    for order in orders {
+        let mut args: Vec<&str> = order.clone();
+        args.extend(progs.iter().map(String::as_str));
+        args.extend(["--", "sh", "-c", &script]);
+        let out = butter(&args);
+        assert_eq!(
+            text(&out.stdout),
+            "ro data\nwrote\nro-denied\nsecret-denied\n",
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("Permission denied"),
+            "{}",
+            text(&out.stderr)
+        );
+        std::fs::remove_file(rw.join("new")).unwrap();
+    }
+    // A path that is not there: exit 1, named.
+    let out = butter(&["run", "--landlock-ro", "/nonexistent/ll", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/ll"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Not a port, and best effort with nothing to be best at: usage errors.
+    for bad in [
+        &["run", "--landlock-connect-tcp", "http", "--", "true"][..],
+        &["run", "--landlock-bind-tcp", "70000", "--", "true"][..],
+        &["run", "--landlock-best-effort", "--", "true"][..],
+    ] {
+        let out = butter(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+    }
+    if butter::ns::landlock::abi() < 4 || !have("bash") {
+        eprintln!("partly skipped: TCP rules need Landlock ABI 4 and bash's /dev/tcp");
+        return;
+    }
+    // TCP: the allowed port connects, another is the kernel's EACCES.
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port().to_string();
+    let (p1, p2) = (port(&open), port(&other));
+    let script = format!(
+        "(echo > /dev/tcp/127.0.0.1/{p1}) && echo allowed=connected; \
+         (echo > /dev/tcp/127.0.0.1/{p2}) 2>&1 | grep -q 'Permission denied' && echo other=denied"
+    );
+    let out = butter(&[
+        "run",
+        "-U",
+        "--landlock-connect-tcp",
+        &p1,
+        "--",
+        "bash",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "allowed=connected\nother=denied\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--sandbox` scopes signals (Linux 6.12+): the command cannot signal the
+/// test process outside, though its own children it can.
+#[test]
+fn run_sandbox_cannot_signal_outside() {
+    if !userns_allowed() {
+        return;
+    }
+    let me = std::process::id().to_string();
+    let script = format!(
+        "kill -0 {me} 2>/dev/null && echo outside=signalled || echo outside=denied; \
+         sleep 100 & kill $! && echo inside=signalled"
+    );
+    let plain = butter(&["run", "-U", "--", "sh", "-c", &script]);
+    assert_eq!(
+        text(&plain.stdout),
+        "outside=signalled\ninside=signalled\n",
+        "{}",
+        text(&plain.stderr)
+    );
+    let out = butter(&["run", "-U", "--sandbox", "--", "sh", "-c", &script]);
+    if butter::ns::landlock::abi() >= 6 {
+        assert_eq!(
+            text(&out.stdout),
+            "outside=denied\ninside=signalled\n",
+            "{}",
+            text(&out.stderr)
+        );
+    } else {
+        eprintln!("partly skipped: Landlock scopes need ABI 6");
+        assert!(text(&out.stderr).contains("ABI 6"), "{}", text(&out.stderr));
+    }
+}
+
+/// `--seccomp FILE` takes a rule file, a Docker/OCI profile and raw BPF,
+/// and means what bwrap's `--seccomp FD` means with the same BPF: the same
+/// exit status and message from the same program.
+#[test]
+fn run_seccomp_file_beside_bwrap() {
+    if !userns_allowed() {
+        return;
+    }
+    let dir = crate::scratch("run-seccomp");
+    let rules = dir.join("deny-uname.rules");
+    std::fs::write(&rules, "errno(EPERM) uname\n").unwrap();
+    let profile = dir.join("deny-uname.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["uname"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let bpf = dir.join("deny-uname.bpf");
+    let out = butter(&[
+        "seccomp",
+        "compile",
+        "-o",
+        bpf.to_str().unwrap(),
+        rules.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut seen = Vec::new();
+    for file in [&rules, &profile, &bpf] {
+        let f = file.to_str().unwrap();
+        for args in [
+            &["run", "--seccomp", f, "--", "uname"][..],
+            &["run", "-U", "--no-new-privs", "--seccomp", f, "uname"][..],
+        ] {
+            let out = butter(args);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            assert!(
+                text(&out.stderr).contains("Operation not permitted"),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            seen.push((out.status.code(), text(&out.stderr)));
+        }
+    }
+    // Errors: a missing file and one that is no filter, exit 2 naming it.
+    for (bad, says) in [
+        ("/nonexistent/f.rules", "/nonexistent/f.rules"),
+        ("/etc/hostname", "hostname"),
+    ] {
+        let out = butter(&["run", "--seccomp", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+    if !have("bwrap") {
+        return;
+    }
+    let theirs = Command::new("sh")
+        .args([
+            "-c",
+            "exec bwrap --unshare-user --dev-bind / / --seccomp 9 uname 9<\"$0\"",
+            bpf.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(theirs.status.code(), seen[0].0, "{}", text(&theirs.stderr));
+    assert_eq!(text(&theirs.stderr), seen[0].1);
+}

@@ -86,6 +86,9 @@ pub(crate) enum Step {
     },
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
     NoNewPrivs,
+    /// `landlock_restrict_self(fd, 0)`: the ruleset the parent built (the
+    /// fd is open in the child until the fds are installed).
+    Landlock(RawFd),
     /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)` with these instructions.
     Seccomp(Vec<u64>),
 }
@@ -256,6 +259,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
             Some(Step::Domainname(_)) => "setdomainname",
             Some(Step::SetIds { .. }) => "setresuid",
             Some(Step::NoNewPrivs) => "prctl",
+            Some(Step::Landlock(_)) => "landlock_restrict_self",
             Some(Step::Seccomp(_)) => "seccomp",
             None => "clone3",
         },
@@ -406,6 +410,15 @@ fn run_step(step: &Step) -> Result<(), i32> {
                 1 as libc::c_long,
                 0 as libc::c_long,
                 0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        })
+        .map(drop),
+        // SAFETY: integer arguments only.
+        Step::Landlock(fd) => sys(unsafe {
+            libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                libc::c_long::from(*fd),
                 0 as libc::c_long,
             )
         })

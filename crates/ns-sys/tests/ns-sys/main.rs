@@ -5,6 +5,7 @@
 //! otherwise; most run both as root and as uid 65534 in a user namespace.
 
 mod enter;
+mod landlock;
 mod raw;
 mod sandbox;
 
@@ -48,6 +49,13 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::death_signal),
         butter_tests::test!(Isolation, sandbox::async_wait),
         butter_tests::test!(Isolation, sandbox::beside_unshare),
+        butter_tests::test!(Isolation, landlock::paths_as_root_and_nobody),
+        butter_tests::test!(Isolation, landlock::denial_is_eacces_and_setup_is_free),
+        butter_tests::test!(Isolation, landlock::tcp_ports),
+        butter_tests::test!(Isolation, landlock::scopes_signals_and_abstract_sockets),
+        butter_tests::test!(Isolation, landlock::refusals),
+        butter_tests::test!(Isolation, landlock::without_landlock),
+        butter_tests::test!(Isolation, landlock::ruleset_reports_what_it_enforces),
         // Entering.
         butter_tests::test!(Isolation, enter::by_pid_root),
         butter_tests::test!(Isolation, enter::by_pid_unprivileged),
