@@ -55,6 +55,7 @@ fn run(root: &Path) -> Result<ExitCode, Box<dyn std::error::Error>> {
             source: "/usr".into(),
             target: "/usr".into(),
             read_only: true,
+            devices: false,
         });
     // On a merged-/usr system /bin, /lib, … are links into /usr: copy the
     // links; bind the real directories.
@@ -67,6 +68,7 @@ fn run(root: &Path) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     source: host.clone(),
                     target: host,
                     read_only: true,
+                    devices: false,
                 });
             }
             Err(_) => {}

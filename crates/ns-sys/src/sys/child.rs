@@ -59,9 +59,22 @@ pub(crate) enum Step {
         flags: libc::c_ulong,
         data: Option<CString>,
     },
-    /// Make a mount read-only: `mount_setattr(MOUNT_ATTR_RDONLY)`, falling
-    /// back to a bind remount that keeps the mount's other flags.
-    ReadOnly { path: CString, recursive: bool },
+    /// Set mount attributes (`MOUNT_ATTR_RDONLY`, `MOUNT_ATTR_NODEV`) with
+    /// `mount_setattr`, falling back to a bind remount that keeps the
+    /// mount's other flags.
+    SetAttr {
+        path: CString,
+        attrs: u64,
+        recursive: bool,
+    },
+    /// Create `path` (it must not exist) with `mode` and write `data` to it.
+    WriteFile {
+        path: CString,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    /// `fchmodat(path, mode)`.
+    Chmod { path: CString, mode: u32 },
     /// `mkdir(path, 0755)`; an existing entry is fine.
     Mkdir(CString),
     /// Create an empty file to bind a file on; an existing one is fine.
@@ -249,7 +262,9 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
             Some(Step::Caps { .. }) => "capset",
             Some(Step::Rlimit { .. }) => "prlimit64",
             Some(Step::Mount { .. }) => "mount",
-            Some(Step::ReadOnly { .. }) => "mount_setattr",
+            Some(Step::SetAttr { .. }) => "mount_setattr",
+            Some(Step::WriteFile { .. }) => "write",
+            Some(Step::Chmod { .. }) => "fchmodat",
             Some(Step::Mkdir(_)) => "mkdirat",
             Some(Step::Touch(_)) => "openat",
             Some(Step::Symlink { .. }) => "symlinkat",
@@ -318,7 +333,22 @@ fn run_step(step: &Step) -> Result<(), i32> {
             })
             .map(drop)
         }
-        Step::ReadOnly { path, recursive } => read_only(path, *recursive),
+        Step::SetAttr {
+            path,
+            attrs,
+            recursive,
+        } => set_attrs(path, *attrs, *recursive),
+        Step::WriteFile { path, data, mode } => write_file(path, data, *mode),
+        // SAFETY: fchmodat reads one NUL-terminated path.
+        Step::Chmod { path, mode } => sys(unsafe {
+            libc::syscall(
+                libc::SYS_fchmodat,
+                libc::c_long::from(libc::AT_FDCWD),
+                path.as_ptr(),
+                libc::c_long::from(*mode),
+            )
+        })
+        .map(drop),
         Step::Mkdir(path) => {
             // SAFETY: mkdirat reads one NUL-terminated path.
             let made = sys(unsafe {
@@ -521,13 +551,66 @@ fn keep_caps(keep: u64, last_cap: u32) -> Result<(), i32> {
 }
 
 /// `MOUNT_ATTR_RDONLY`.
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NODEV`.
+pub(crate) const MOUNT_ATTR_NODEV: u64 = 0x4;
 /// `AT_RECURSIVE`.
 const AT_RECURSIVE: libc::c_long = 0x8000;
 
-fn read_only(path: &CString, recursive: bool) -> Result<(), i32> {
+/// The [`Step::WriteFile`] step: a new file (never one that is there,
+/// never through a symlink), written whole, its mode set past the umask.
+fn write_file(path: &CString, data: &[u8], mode: u32) -> Result<(), i32> {
+    // SAFETY: openat reads one NUL-terminated path; the fd is ours, closed
+    // below.
+    let fd = sys(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            libc::c_long::from(
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            ),
+            libc::c_long::from(mode),
+        )
+    })? as RawFd;
+    let mut rest = data;
+    let mut result = Ok(());
+    while !rest.is_empty() {
+        // SAFETY: write reads `rest.len()` bytes of the plan's data.
+        match sys(unsafe {
+            libc::syscall(
+                libc::SYS_write,
+                libc::c_long::from(fd),
+                rest.as_ptr(),
+                rest.len(),
+            )
+        }) {
+            Ok(n) => rest = rest.get(n as usize..).unwrap_or_default(),
+            Err(libc::EINTR) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        // SAFETY: fchmod on our own fd.
+        result = sys(unsafe {
+            libc::syscall(
+                libc::SYS_fchmod,
+                libc::c_long::from(fd),
+                libc::c_long::from(mode),
+            )
+        })
+        .map(drop);
+    }
+    close(fd);
+    result
+}
+
+fn set_attrs(path: &CString, attrs: u64, recursive: bool) -> Result<(), i32> {
     let attr = super::MountAttrRaw {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: attrs,
         ..super::MountAttrRaw::default()
     };
     // SAFETY: a NUL-terminated path and a mount_attr local, alive for the call.
@@ -566,7 +649,13 @@ fn read_only(path: &CString, recursive: bool) -> Result<(), i32> {
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
         (libc::ST_RELATIME, libc::MS_RELATIME),
     ];
-    let mut flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+    let mut flags = libc::MS_REMOUNT | libc::MS_BIND;
+    if attrs & MOUNT_ATTR_RDONLY != 0 {
+        flags |= libc::MS_RDONLY;
+    }
+    if attrs & MOUNT_ATTR_NODEV != 0 {
+        flags |= libc::MS_NODEV;
+    }
     for (st_flag, ms_flag) in keep {
         if f_flags & st_flag != 0 {
             flags |= ms_flag;

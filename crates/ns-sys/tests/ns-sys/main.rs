@@ -95,6 +95,7 @@ pub(crate) fn container_root(sandbox: &mut Sandbox, root: &Path) {
         source: "/usr".into(),
         target: "/usr".into(),
         read_only: true,
+        devices: false,
     });
     for dir in ["bin", "sbin", "lib", "lib64", "lib32"] {
         let host = Path::new("/").join(dir);
@@ -109,6 +110,7 @@ pub(crate) fn container_root(sandbox: &mut Sandbox, root: &Path) {
                     source: host.clone(),
                     target: host,
                     read_only: true,
+                    devices: false,
                 });
             }
             Err(_) => {}

@@ -394,6 +394,7 @@ pub(crate) fn bad_input() {
         source: scratch.join("nope"),
         target: "/x".into(),
         read_only: false,
+        devices: false,
     }));
     assert_eq!(k, ErrorKind::InvalidInput);
     assert!(t.contains("bind source") && t.contains("nope"), "{t}");
@@ -401,6 +402,7 @@ pub(crate) fn bad_input() {
         source: file.clone(),
         target: "relative".into(),
         read_only: false,
+        devices: false,
     }));
     assert_eq!(k, ErrorKind::InvalidInput);
     assert!(t.contains("not an absolute path"), "{t}");
@@ -483,6 +485,7 @@ pub(crate) fn failing_steps() {
             source: "/usr".into(),
             target: "/file/usr".into(),
             read_only: false,
+            devices: false,
         });
     let e = s.spawn().unwrap_err();
     assert_eq!(e.errno(), libc::ENOTDIR, "{e}");
@@ -733,6 +736,7 @@ pub(crate) fn root_is_left_as_it_was() {
         source: data.join("f"),
         target: "/data/sub/f".into(),
         read_only: true,
+        devices: false,
     })
     .args(["-c", "cat /data/sub/f"]);
     let listing = |dir: &std::path::Path| -> Vec<String> {

@@ -20,6 +20,11 @@ use crate::raw::{HOST_NAME_MAX, Namespaces, c_path, c_string};
 use crate::sys;
 use crate::sys::child::{self, Exec, MAX_FDS, Plan, Step};
 
+mod fs;
+
+pub use fs::Bind;
+use fs::{FsOp, Made, tidy};
+
 /// What a child's stdin, stdout or stderr is.
 #[derive(Debug, Default)]
 pub enum Stdio {
@@ -32,43 +37,6 @@ pub enum Stdio {
     Piped,
     /// This fd.
     Fd(OwnedFd),
-}
-
-/// A bind mount into the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    /// The path outside.
-    pub source: PathBuf,
-    /// Where it appears (absolute, inside the new root when there is one).
-    pub target: PathBuf,
-    /// Read-only, recursively (`MOUNT_ATTR_RDONLY` with `AT_RECURSIVE`).
-    pub read_only: bool,
-}
-
-impl std::str::FromStr for Bind {
-    type Err = Error;
-
-    /// Parses `SRC[:DST][:ro]` (`DST` defaults to `SRC`), as `butter run
-    /// --bind` takes it.
-    fn from_str(s: &str) -> Result<Bind> {
-        let (rest, read_only) = match s.strip_suffix(":ro") {
-            Some(rest) => (rest, true),
-            None => (s.strip_suffix(":rw").unwrap_or(s), false),
-        };
-        let (source, target) = rest.split_once(':').unwrap_or((rest, rest));
-        if source.is_empty() || target.is_empty() {
-            return Err(Error::invalid_input_in(
-                "Bind::from_str",
-                "mount",
-                format!("{s:?} is not SRC[:DST][:ro]"),
-            ));
-        }
-        Ok(Bind {
-            source: source.into(),
-            target: target.into(),
-            read_only,
-        })
-    }
 }
 
 /// A program to run in new namespaces, built like
@@ -118,7 +86,7 @@ pub struct Sandbox {
     domainname: Option<OsString>,
     root: Option<PathBuf>,
     read_only_root: bool,
-    binds: Vec<Bind>,
+    fs_ops: Vec<FsOp>,
     proc: Option<bool>,
     dev: Option<bool>,
     tmp: Option<bool>,
@@ -143,8 +111,6 @@ enum Capabilities {
     Only(CapSet),
 }
 
-/// The devices a minimal `/dev` gets from the host.
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The `PATH` searched when the environment has none.
 pub(crate) const DEFAULT_PATH: &str =
@@ -169,7 +135,7 @@ impl Sandbox {
             domainname: None,
             root: None,
             read_only_root: false,
-            binds: Vec::new(),
+            fs_ops: Vec::new(),
             proc: None,
             dev: None,
             tmp: None,
@@ -311,9 +277,89 @@ impl Sandbox {
 
     /// A bind mount (implies a mount namespace).
     pub fn bind(&mut self, bind: Bind) -> &mut Sandbox {
-        self.binds.push(bind);
+        self.fs_op(FsOp::Bind(bind))
+    }
+
+    fn fs_op(&mut self, op: FsOp) -> &mut Sandbox {
+        self.fs_ops.push(op);
         self.namespaces |= Namespaces::MNT;
         self
+    }
+
+    /// A new tmpfs at `path` (made there when missing, see
+    /// [`root`](Sandbox::root)), `nosuid` and `nodev`, with this mode
+    /// (bwrap's default is 0755) and at most `size` bytes (default: half
+    /// the memory, the kernel's). Implies a mount namespace.
+    pub fn tmpfs(&mut self, path: impl AsRef<Path>, size: Option<u64>, mode: u32) -> &mut Sandbox {
+        self.fs_op(FsOp::Tmpfs {
+            target: path.as_ref().to_path_buf(),
+            size,
+            mode,
+        })
+    }
+
+    /// A directory at `path` (and its parents), with `mode` when given.
+    ///
+    /// Entries are made only where they cannot change the caller's files:
+    /// on a tmpfs the sandbox mounted before (a [`tmpfs`](Sandbox::tmpfs),
+    /// `/tmp`), or in the new [`root`](Sandbox::root) as a mount point
+    /// removed when the sandbox ends; elsewhere (the host tree, through a
+    /// bind) a missing one is refused before anything runs, and so is a
+    /// mode for one that was there.
+    pub fn dir(&mut self, path: impl AsRef<Path>, mode: Option<u32>) -> &mut Sandbox {
+        self.fs_op(FsOp::Dir {
+            path: path.as_ref().to_path_buf(),
+            mode,
+        })
+    }
+
+    /// A symlink at `link` pointing to `target` (bwrap's `--symlink
+    /// TARGET LINK`), where [`dir`](Sandbox::dir) would make a directory.
+    pub fn symlink(&mut self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> &mut Sandbox {
+        self.fs_op(FsOp::Symlink {
+            target: target.as_ref().to_path_buf(),
+            link: link.as_ref().to_path_buf(),
+        })
+    }
+
+    /// A new file at `path` with these contents and mode (bwrap's `--file`;
+    /// with `read_only`, its `--ro-bind-data`): only on a tmpfs the
+    /// sandbox mounts, so nothing is ever written into the caller's files.
+    /// The bytes are copied into the child's plan here.
+    pub fn file(
+        &mut self,
+        path: impl AsRef<Path>,
+        contents: impl Into<Vec<u8>>,
+        mode: u32,
+        read_only: bool,
+    ) -> &mut Sandbox {
+        self.fs_op(FsOp::File {
+            path: path.as_ref().to_path_buf(),
+            contents: contents.into(),
+            mode,
+            read_only,
+        })
+    }
+
+    /// Makes the mount at `path` read-only (bwrap's `--remount-ro`): the
+    /// mount it is on, not those below.
+    pub fn remount_ro(&mut self, path: impl AsRef<Path>) -> &mut Sandbox {
+        self.fs_op(FsOp::RemountRo(path.as_ref().to_path_buf()))
+    }
+
+    /// Sets the mode of `path` (bwrap's `--chmod`): only for what is the
+    /// sandbox's own (on its tmpfs, or made by it).
+    pub fn chmod(&mut self, path: impl AsRef<Path>, mode: u32) -> &mut Sandbox {
+        self.fs_op(FsOp::Chmod {
+            path: path.as_ref().to_path_buf(),
+            mode,
+        })
+    }
+
+    /// An mqueue filesystem at `path` (bwrap's `--mqueue`): the POSIX
+    /// message queues of the sandbox's IPC namespace, which must be new.
+    pub fn mqueue(&mut self, path: impl AsRef<Path>) -> &mut Sandbox {
+        self.fs_op(FsOp::Mqueue(path.as_ref().to_path_buf()))
     }
 
     /// Mount a new `/proc` (default: with a new pid and mount namespace).
@@ -578,9 +624,6 @@ impl Sandbox {
             }
         }
         let want_proc = self.proc.unwrap_or(pid_ns && mnt);
-        if want_proc && !mnt {
-            return refuse("a new /proc needs a mount namespace".into());
-        }
         if let Some(root) = &self.root {
             match std::fs::metadata(root) {
                 Err(e) => {
@@ -600,13 +643,8 @@ impl Sandbox {
                 Ok(_) => {}
             }
         }
-        for bind in &self.binds {
-            if !bind.target.is_absolute() {
-                return refuse(format!(
-                    "the bind target {} is not an absolute path",
-                    bind.target.display()
-                ));
-            }
+        for op in &self.fs_ops {
+            let FsOp::Bind(bind) = op else { continue };
             if let Err(e) = std::fs::metadata(&bind.source) {
                 return Err(Error::from_io("stat", e)
                     .with_context(CALL)
@@ -695,14 +733,6 @@ impl Sandbox {
             descriptions.push(what);
         };
         let cpath = |p: &Path| c_path(CALL, p);
-        // Mount points the child will make in the caller's new root that
-        // are not there now: removed again once the sandbox has ended.
-        let mut made: Vec<(PathBuf, bool)> = Vec::new();
-        let mut will_make = |p: &Path, is_dir: bool| {
-            if std::fs::symlink_metadata(p).is_err() && !made.iter().any(|(m, _)| m == p) {
-                made.push((p.to_path_buf(), is_dir));
-            }
-        };
         if self.new_session {
             push(
                 Step::Setsid,
@@ -734,206 +764,23 @@ impl Sandbox {
         } else if self.ids.is_some() {
             return refuse("ids inside need a new user namespace (Namespaces::USER)".into());
         }
-        if mnt {
-            push(
-                Step::Mount {
-                    source: None,
-                    target: c"/".to_owned(),
-                    fstype: None,
-                    flags: libc::MS_REC | libc::MS_PRIVATE,
-                    data: None,
-                },
-                "make / private, recursively (so no mount propagates back)".into(),
-            );
+        let built = fs::build(
+            &fs::Setup {
+                root: self.root.as_deref(),
+                read_only_root: self.read_only_root,
+                ops: &self.fs_ops,
+                dev: self.dev.unwrap_or(true),
+                tmp: self.tmp.unwrap_or(self.root.is_some()),
+                proc: want_proc,
+                mnt,
+                ipc: flags.contains(Namespaces::IPC),
+            },
+            &fs::Real,
+        )?;
+        for (step, what) in built.steps {
+            push(step, what);
         }
-        // Where things go before pivot_root: under the new root, or at the
-        // top of the caller's tree.
-        let base = self.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-        let under = |p: &Path| -> PathBuf {
-            let rel = p.strip_prefix("/").unwrap_or(p);
-            base.join(rel)
-        };
-        if let Some(root) = &self.root {
-            let r = cpath(root)?;
-            push(
-                Step::Mount {
-                    source: Some(r.clone()),
-                    target: r,
-                    fstype: None,
-                    flags: libc::MS_BIND | libc::MS_REC,
-                    data: None,
-                },
-                format!("bind-mount the new root {} on itself", root.display()),
-            );
-        }
-        for bind in &self.binds {
-            let target = under(&bind.target);
-            let is_dir = std::fs::metadata(&bind.source).is_ok_and(|m| m.is_dir());
-            // Create the mount point (and its parents) when missing.
-            if self.root.is_some() {
-                for ancestor in target.ancestors().collect::<Vec<_>>().into_iter().rev() {
-                    if ancestor.starts_with(&base) && ancestor != base && ancestor != target {
-                        will_make(ancestor, true);
-                        push(
-                            Step::Mkdir(cpath(ancestor)?),
-                            format!("create {}", ancestor.display()),
-                        );
-                    }
-                }
-                will_make(&target, is_dir);
-                push(
-                    if is_dir {
-                        Step::Mkdir(cpath(&target)?)
-                    } else {
-                        Step::Touch(cpath(&target)?)
-                    },
-                    format!("create the mount point {}", target.display()),
-                );
-            }
-            push(
-                Step::Mount {
-                    source: Some(cpath(&bind.source)?),
-                    target: cpath(&target)?,
-                    fstype: None,
-                    flags: libc::MS_BIND | libc::MS_REC,
-                    data: None,
-                },
-                format!(
-                    "bind-mount {} on {}",
-                    bind.source.display(),
-                    target.display()
-                ),
-            );
-            if bind.read_only {
-                push(
-                    Step::ReadOnly {
-                        path: cpath(&target)?,
-                        recursive: true,
-                    },
-                    format!("make {} read-only", target.display()),
-                );
-            }
-        }
-        if self.root.is_some() && self.dev.unwrap_or(true) {
-            let dev = under(Path::new("/dev"));
-            will_make(&dev, true);
-            push(
-                Step::Mkdir(cpath(&dev)?),
-                format!("create {}", dev.display()),
-            );
-            push(
-                Step::Mount {
-                    source: Some(c"tmpfs".to_owned()),
-                    target: cpath(&dev)?,
-                    fstype: Some(c"tmpfs".to_owned()),
-                    flags: libc::MS_NOSUID | libc::MS_NOEXEC,
-                    data: Some(c"mode=755,size=64k".to_owned()),
-                },
-                format!("mount a tmpfs on {}", dev.display()),
-            );
-            for name in DEVICES {
-                let host = Path::new("/dev").join(name);
-                if std::fs::metadata(&host).is_err() {
-                    continue;
-                }
-                let node = dev.join(name);
-                push(
-                    Step::Touch(cpath(&node)?),
-                    format!("create {}", node.display()),
-                );
-                push(
-                    Step::Mount {
-                        source: Some(cpath(&host)?),
-                        target: cpath(&node)?,
-                        fstype: None,
-                        flags: libc::MS_BIND,
-                        data: None,
-                    },
-                    format!("bind-mount {} on {}", host.display(), node.display()),
-                );
-            }
-            for (link, to) in [
-                ("fd", "/proc/self/fd"),
-                ("stdin", "/proc/self/fd/0"),
-                ("stdout", "/proc/self/fd/1"),
-                ("stderr", "/proc/self/fd/2"),
-            ] {
-                let link = dev.join(link);
-                push(
-                    Step::Symlink {
-                        target: cpath(Path::new(to))?,
-                        link: cpath(&link)?,
-                    },
-                    format!("link {} to {to}", link.display()),
-                );
-            }
-        }
-        if self.tmp.unwrap_or(self.root.is_some()) {
-            if !mnt {
-                return refuse("a tmpfs /tmp needs a mount namespace".into());
-            }
-            let tmp = under(Path::new("/tmp"));
-            if self.root.is_some() {
-                will_make(&tmp, true);
-            }
-            push(
-                Step::Mkdir(cpath(&tmp)?),
-                format!("create {}", tmp.display()),
-            );
-            push(
-                Step::Mount {
-                    source: Some(c"tmpfs".to_owned()),
-                    target: cpath(&tmp)?,
-                    fstype: Some(c"tmpfs".to_owned()),
-                    flags: libc::MS_NOSUID | libc::MS_NODEV,
-                    data: Some(c"mode=1777".to_owned()),
-                },
-                format!("mount a tmpfs on {}", tmp.display()),
-            );
-        }
-        if want_proc {
-            let proc = under(Path::new("/proc"));
-            if self.root.is_some() {
-                will_make(&proc, true);
-            }
-            push(
-                Step::Mkdir(cpath(&proc)?),
-                format!("create {}", proc.display()),
-            );
-            push(
-                Step::Mount {
-                    source: Some(c"proc".to_owned()),
-                    target: cpath(&proc)?,
-                    fstype: Some(c"proc".to_owned()),
-                    flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    data: None,
-                },
-                format!(
-                    "mount a new proc on {} (in a user namespace the kernel wants an \
-                     unobstructed /proc already visible)",
-                    proc.display()
-                ),
-            );
-        }
-        if let Some(root) = &self.root {
-            push(
-                Step::Chdir(cpath(root)?),
-                format!("chdir to {}", root.display()),
-            );
-            push(
-                Step::PivotRoot,
-                format!("pivot_root into {} and detach the old root", root.display()),
-            );
-            if self.read_only_root {
-                push(
-                    Step::ReadOnly {
-                        path: c"/".to_owned(),
-                        recursive: false,
-                    },
-                    "make the new root read-only".into(),
-                );
-            }
-        }
+        let made = built.made;
         if let Some(name) = &self.hostname {
             push(
                 Step::Hostname(name.as_bytes().to_vec()),
@@ -1062,26 +909,6 @@ impl Sandbox {
     }
 }
 
-/// Removes, last made first, the mount points a sandbox made in the
-/// caller's root that are still what it made: an empty directory, an empty
-/// file; those that could not be removed (something is in them) stay listed.
-fn tidy(made: &mut Vec<(PathBuf, bool)>) {
-    let mut left = Vec::new();
-    while let Some((path, is_dir)) = made.pop() {
-        let gone = match std::fs::symlink_metadata(&path) {
-            Err(_) => true,
-            Ok(m) if is_dir && m.is_dir() => std::fs::remove_dir(&path).is_ok(),
-            Ok(m) if !is_dir && m.is_file() && m.len() == 0 => std::fs::remove_file(&path).is_ok(),
-            Ok(_) => false,
-        };
-        if !gone {
-            left.push((path, is_dir));
-        }
-    }
-    left.reverse();
-    *made = left;
-}
-
 /// Everything made before the clone.
 struct Prepared {
     plan: Plan,
@@ -1094,7 +921,7 @@ struct Prepared {
     uid_map: Option<Vec<IdMap>>,
     gid_map: Option<Vec<IdMap>>,
     /// Mount points the child makes in the caller's root.
-    made: Vec<(PathBuf, bool)>,
+    made: Vec<(PathBuf, Made)>,
 }
 
 /// Reads the child's report pipe to its end: `Some((step, errno))` when a
@@ -1394,7 +1221,7 @@ pub struct Child {
     /// The read end of its stderr, with [`Stdio::Piped`].
     pub stderr: Option<File>,
     /// Mount points it made in the caller's root, removed once it ended.
-    pub(crate) made: Vec<(PathBuf, bool)>,
+    pub(crate) made: Vec<(PathBuf, Made)>,
 }
 
 /// What a program printed and how it ended.
