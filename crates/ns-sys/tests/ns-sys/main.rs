@@ -6,6 +6,7 @@
 
 mod enter;
 mod landlock;
+mod mounts;
 mod raw;
 mod sandbox;
 
@@ -49,6 +50,9 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::death_signal),
         butter_tests::test!(Isolation, sandbox::async_wait),
         butter_tests::test!(Isolation, sandbox::beside_unshare),
+        butter_tests::test!(Isolation, mounts::bwrap_layout_as_root_and_nobody),
+        butter_tests::test!(Isolation, mounts::nothing_written_outside),
+        butter_tests::test!(Isolation, mounts::binds_are_nodev_unless_devices),
         butter_tests::test!(Isolation, landlock::paths_as_root_and_nobody),
         butter_tests::test!(Isolation, landlock::denial_is_eacces_and_setup_is_free),
         butter_tests::test!(Isolation, landlock::tcp_ports),
