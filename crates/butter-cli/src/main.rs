@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use butter_cli::output::{Outcome, UsageError};
 use butter_cli::{aio_bench, copy, doctor, fanotify, ns, seccomp, signals, watch};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The synopsis of every command, under the top-level help.
 const SYNOPSIS: &str = "\
@@ -21,12 +21,27 @@ Synopsis:
   butter fanotify [--mount P | --fs P | PATH...] [-e EVENTS]... [--json] [--deny GLOB]
                   [--count N] [--timeout SECS]
   butter run [-U] [-r] [-p] [-m] [-u] [-i] [-n] [-C] [-T] [--root DIR [--ro]]
-             [--bind SRC[:DST][:ro]]... [--hostname NAME] [--no-init] [--] [CMD ARGS...]
+             [--bind SRC[:DST][:ro]]... [--ro-bind SRC DEST]... [--dev-bind SRC DEST]...
+             [[--size BYTES] [--perms OCTAL] --tmpfs DEST]... [[--perms OCTAL] --dir DEST]...
+             [--symlink SRC DEST]... [[--perms OCTAL] --file|--bind-data|--ro-bind-data FD DEST]...
+             [--remount-ro DEST]... [--chmod OCTAL PATH]... [--mqueue DEST]...
+             [--hostname NAME] [--no-init] [--new-session] [--die-with-parent]
+             [--no-new-privs] [--rlimit NAME=SOFT[:HARD]]... [--cap-drop CAP|ALL]...
+             [--cap-add CAP]... [--sandbox]
+             [--landlock-ro|--landlock-rox|--landlock-rw|--landlock-rwx PATH]...
+             [--landlock-bind-tcp PORT]... [--landlock-connect-tcp PORT]...
+             [--landlock-best-effort] [--seccomp FILE] [--] [CMD ARGS...]
   butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
                [--user NAME] [--] [CMD ARGS...]
   butter ns [--json] [PID]
   butter aio-bench FILE [--rw RW] [--bs 4k] [--iodepth N] [--size S] [--runtime SECS]
-                   [--number-ios N] [--direct] [--nowait] [--batch N] [--json]
+                   [--number-ios N] [--direct] [--nowait] [--batch N] [--overwrite] [--json]
+  butter seccomp compile PROFILE [--arch A]... [-o FILE] [--disasm] [--json]
+  butter seccomp sim (PROFILE|BPF-FILE) [--arch A] SYSCALL [ARG...]
+  butter seccomp run [--profile P] [--deny SYSCALL[=ERRNO]]... [--allow SYSCALL]...
+                     [--default ACTION] [--] CMD ARGS...
+  butter seccomp trace [--syscalls open,openat,...] [--deny SYSCALL[=ERRNO]]... [--json]
+                       [--] CMD ARGS...
   butter completions SHELL
 
 Across the commands: --count 0 and --timeout 0 mean no limit; a usage
@@ -56,7 +71,7 @@ enum Command {
     Watch(watch::Args),
     Copy(copy::Args),
     Fanotify(fanotify::Args),
-    Run(ns::RunArgs),
+    Run(Box<ns::RunArgs>),
     Enter(ns::EnterArgs),
     Ns(ns::NsArgs),
     AioBench(aio_bench::Args),
@@ -70,7 +85,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches are kept: `run` does its filesystem options in the
+    // order given, which the derived struct does not keep.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let empty = clap::ArgMatches::default();
     let name = match &cli.command {
         Command::Doctor(_) => "doctor",
         Command::Signals(_) => "signals",
@@ -90,7 +109,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Copy(args) => copy::run_command(args),
         Command::Fanotify(args) => fanotify::run(args),
-        Command::Run(args) => ns::run(args),
+        Command::Run(args) => ns::run(args, matches.subcommand_matches("run").unwrap_or(&empty)),
         Command::Enter(args) => ns::enter(args),
         Command::Ns(args) => ns::ns(args),
         Command::AioBench(args) => aio_bench::run(args),

@@ -2,7 +2,7 @@
 //! a command inside a running container, and a process's namespaces.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use butter::ns::{
@@ -75,6 +75,52 @@ pub struct RunArgs {
     /// Bind-mount SRC at DST (DST defaults to SRC; `:ro` read-only); repeatable.
     #[arg(long, value_name = "SRC[:DST][:ro]")]
     pub bind: Vec<String>,
+    /// Bind-mount SRC at DEST read-only (bwrap's --ro-bind); repeatable.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = clap::ArgAction::Append)]
+    pub ro_bind: Vec<PathBuf>,
+    /// Bind-mount SRC at DEST with its device nodes usable (bwrap's
+    /// --dev-bind; the other binds are nodev); repeatable.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = clap::ArgAction::Append)]
+    pub dev_bind: Vec<PathBuf>,
+    /// A new tmpfs at DEST, nosuid and nodev (mode 0755 unless --perms);
+    /// repeatable. Its mount point is made where missing: in --root DIR
+    /// (removed afterwards) or on a tmpfs mounted before it.
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub tmpfs: Vec<PathBuf>,
+    /// The size of the next --tmpfs, in bytes (k, m, g suffixes), as bwrap's.
+    #[arg(long, value_name = "BYTES", action = clap::ArgAction::Append)]
+    pub size: Vec<String>,
+    /// The mode (octal) of the next --tmpfs, --dir, --file, --bind-data or
+    /// --ro-bind-data, as bwrap's.
+    #[arg(long, value_name = "OCTAL", action = clap::ArgAction::Append)]
+    pub perms: Vec<String>,
+    /// A directory at DEST (with its parents), where it can be made without
+    /// changing your files: on a tmpfs of the sandbox's, or in --root DIR.
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub dir: Vec<PathBuf>,
+    /// A symlink at DEST pointing to SRC (bwrap's order).
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = clap::ArgAction::Append)]
+    pub symlink: Vec<PathBuf>,
+    /// A file at DEST with what can be read from FD (an fd you pass, as
+    /// bwrap's --file), on a tmpfs of the sandbox's.
+    #[arg(long, num_args = 2, value_names = ["FD", "DEST"], action = clap::ArgAction::Append)]
+    pub file: Vec<String>,
+    /// As --file, the file bound at DEST (bwrap's --bind-data).
+    #[arg(long, num_args = 2, value_names = ["FD", "DEST"], action = clap::ArgAction::Append)]
+    pub bind_data: Vec<String>,
+    /// As --file, read-only (bwrap's --ro-bind-data).
+    #[arg(long, num_args = 2, value_names = ["FD", "DEST"], action = clap::ArgAction::Append)]
+    pub ro_bind_data: Vec<String>,
+    /// Make the mount DEST is on read-only (bwrap's --remount-ro).
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub remount_ro: Vec<PathBuf>,
+    /// Set the mode (octal) of PATH, which must be the sandbox's own (on its
+    /// tmpfs or made by it), as bwrap's --chmod.
+    #[arg(long, num_args = 2, value_names = ["OCTAL", "PATH"], action = clap::ArgAction::Append)]
+    pub chmod: Vec<String>,
+    /// An mqueue filesystem at DEST (needs --ipc), as bwrap's --mqueue.
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub mqueue: Vec<PathBuf>,
     /// The host name inside (implies --uts).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -189,11 +235,13 @@ impl RunArgs {
         ns
     }
 
-    /// The sandbox these arguments describe.
+    /// The sandbox these arguments describe; `matches` (the `run`
+    /// subcommand's) give the order of the filesystem options, which is
+    /// the order they are done in, as bwrap's.
     ///
     /// # Errors
-    /// A `--bind` that does not parse.
-    pub fn sandbox(&self) -> Result<Sandbox, UsageError> {
+    /// An option's value that does not parse.
+    pub fn sandbox(&self, matches: &clap::ArgMatches) -> Result<Sandbox, UsageError> {
         let (program, args) = match self.command.split_first() {
             Some((p, rest)) => (p.clone(), rest.to_vec()),
             None => (
@@ -216,12 +264,7 @@ impl RunArgs {
         if let Some(root) = &self.root {
             s.root(root).read_only_root(self.ro);
         }
-        for b in &self.bind {
-            let bind: Bind = b
-                .parse()
-                .map_err(|e: butter::Error| UsageError(format!("--bind {b}: {e}")))?;
-            s.bind(bind);
-        }
+        self.apply_fs_ops(&mut s, matches)?;
         if let Some(h) = &self.hostname {
             s.hostname(h);
         }
@@ -307,6 +350,186 @@ impl RunArgs {
         Ok(Some(policy))
     }
 
+    /// The filesystem options in the order given, each at the index clap
+    /// saw it; options with two values (SRC DEST) once.
+    fn fs_ops<'a>(&'a self, m: &clap::ArgMatches) -> Vec<(usize, FsArg<'a>)> {
+        let mut ops = Vec::new();
+        let at = |id: &str, per: usize| -> Vec<usize> {
+            m.indices_of(id)
+                .map(|i| i.step_by(per).collect())
+                .unwrap_or_default()
+        };
+        let pairs = |v: &'a [PathBuf]| v.chunks(2).map(|c| (c[0].as_path(), c[1].as_path()));
+        let spairs = |v: &'a [String]| v.chunks(2).map(|c| (c[0].as_str(), c[1].as_str()));
+        ops.extend(
+            at("bind", 1)
+                .into_iter()
+                .zip(self.bind.iter().map(|b| FsArg::Bind(b))),
+        );
+        ops.extend(
+            at("ro_bind", 2)
+                .into_iter()
+                .zip(pairs(&self.ro_bind).map(|(a, b)| FsArg::RoBind(a, b))),
+        );
+        ops.extend(
+            at("dev_bind", 2)
+                .into_iter()
+                .zip(pairs(&self.dev_bind).map(|(a, b)| FsArg::DevBind(a, b))),
+        );
+        ops.extend(
+            at("tmpfs", 1)
+                .into_iter()
+                .zip(self.tmpfs.iter().map(|p| FsArg::Tmpfs(p))),
+        );
+        ops.extend(
+            at("size", 1)
+                .into_iter()
+                .zip(self.size.iter().map(|v| FsArg::Size(v))),
+        );
+        ops.extend(
+            at("perms", 1)
+                .into_iter()
+                .zip(self.perms.iter().map(|v| FsArg::Perms(v))),
+        );
+        ops.extend(
+            at("dir", 1)
+                .into_iter()
+                .zip(self.dir.iter().map(|p| FsArg::Dir(p))),
+        );
+        ops.extend(
+            at("symlink", 2)
+                .into_iter()
+                .zip(pairs(&self.symlink).map(|(a, b)| FsArg::Symlink(a, b))),
+        );
+        for (id, list, ro) in [
+            ("file", &self.file, None),
+            ("bind_data", &self.bind_data, Some(false)),
+            ("ro_bind_data", &self.ro_bind_data, Some(true)),
+        ] {
+            let flag = match id {
+                "file" => "--file",
+                "bind_data" => "--bind-data",
+                _ => "--ro-bind-data",
+            };
+            ops.extend(
+                at(id, 2)
+                    .into_iter()
+                    .zip(spairs(list).map(move |(fd, dest)| FsArg::File {
+                        flag,
+                        fd,
+                        dest,
+                        read_only: ro == Some(true),
+                    })),
+            );
+        }
+        ops.extend(
+            at("remount_ro", 1)
+                .into_iter()
+                .zip(self.remount_ro.iter().map(|p| FsArg::RemountRo(p))),
+        );
+        ops.extend(
+            at("chmod", 2)
+                .into_iter()
+                .zip(spairs(&self.chmod).map(|(m, p)| FsArg::Chmod(m, p))),
+        );
+        ops.extend(
+            at("mqueue", 1)
+                .into_iter()
+                .zip(self.mqueue.iter().map(|p| FsArg::Mqueue(p))),
+        );
+        ops.sort_by_key(|(i, _)| *i);
+        ops
+    }
+
+    /// Applies the filesystem options in order; `--size` and `--perms`
+    /// apply to the next option that takes them, as bwrap's.
+    fn apply_fs_ops(&self, s: &mut Sandbox, m: &clap::ArgMatches) -> Result<(), UsageError> {
+        let mut size: Option<(&str, u64)> = None;
+        let mut perms: Option<(&str, u32)> = None;
+        let dangling = |what: &str, takes: &str| {
+            UsageError(format!(
+                "{what} must be followed by {takes}, which it applies to"
+            ))
+        };
+        for (_, op) in self.fs_ops(m) {
+            let takes_perms = matches!(op, FsArg::Tmpfs(_) | FsArg::Dir(_) | FsArg::File { .. });
+            if let Some((v, _)) = size
+                && !matches!(op, FsArg::Tmpfs(_) | FsArg::Perms(_))
+            {
+                return Err(dangling(&format!("--size {v}"), "--tmpfs"));
+            }
+            if let Some((v, _)) = perms
+                && !takes_perms
+                && !matches!(op, FsArg::Size(_))
+            {
+                return Err(dangling(
+                    &format!("--perms {v}"),
+                    "--tmpfs, --dir, --file, --bind-data or --ro-bind-data",
+                ));
+            }
+            match op {
+                FsArg::Size(v) => size = Some((v, parse_size(v)?)),
+                FsArg::Perms(v) => perms = Some((v, parse_mode("--perms", v)?)),
+                FsArg::Bind(b) => {
+                    let bind: Bind = b
+                        .parse()
+                        .map_err(|e: butter::Error| UsageError(format!("--bind {b}: {e}")))?;
+                    s.bind(bind);
+                }
+                FsArg::RoBind(src, dest) => {
+                    s.bind(Bind::new(src, dest).read_only());
+                }
+                FsArg::DevBind(src, dest) => {
+                    s.bind(Bind::new(src, dest).devices());
+                }
+                FsArg::Tmpfs(dest) => {
+                    s.tmpfs(
+                        dest,
+                        size.take().map(|(_, n)| n),
+                        perms.take().map_or(0o755, |(_, m)| m),
+                    );
+                }
+                FsArg::Dir(dest) => {
+                    s.dir(dest, perms.take().map(|(_, m)| m));
+                }
+                FsArg::Symlink(src, dest) => {
+                    s.symlink(src, dest);
+                }
+                FsArg::File {
+                    flag,
+                    fd,
+                    dest,
+                    read_only,
+                } => {
+                    let contents = read_fd(flag, fd)?;
+                    let mode = perms
+                        .take()
+                        .map_or(if read_only { 0o444 } else { 0o666 }, |(_, m)| m);
+                    s.file(dest, contents, mode, read_only);
+                }
+                FsArg::RemountRo(dest) => {
+                    s.remount_ro(dest);
+                }
+                FsArg::Chmod(mode, path) => {
+                    s.chmod(path, parse_mode("--chmod", mode)?);
+                }
+                FsArg::Mqueue(dest) => {
+                    s.mqueue(dest);
+                }
+            }
+        }
+        if let Some((v, _)) = size {
+            return Err(dangling(&format!("--size {v}"), "--tmpfs"));
+        }
+        if let Some((v, _)) = perms {
+            return Err(dangling(
+                &format!("--perms {v}"),
+                "--tmpfs, --dir, --file, --bind-data or --ro-bind-data",
+            ));
+        }
+        Ok(())
+    }
+
     /// The capabilities to keep, if any option says: every one, less the
     /// `--cap-drop`s (all of them with `--sandbox`), plus the `--cap-add`s.
     fn kept_caps(&self) -> Result<Option<CapSet>, UsageError> {
@@ -330,6 +553,83 @@ impl RunArgs {
         }
         Ok(Some(keep))
     }
+}
+
+/// One filesystem option of `butter run`, borrowed from the arguments.
+enum FsArg<'a> {
+    Bind(&'a str),
+    RoBind(&'a Path, &'a Path),
+    DevBind(&'a Path, &'a Path),
+    Tmpfs(&'a Path),
+    Size(&'a str),
+    Perms(&'a str),
+    Dir(&'a Path),
+    Symlink(&'a Path, &'a Path),
+    File {
+        flag: &'static str,
+        fd: &'a str,
+        dest: &'a str,
+        read_only: bool,
+    },
+    RemountRo(&'a Path),
+    Chmod(&'a str, &'a str),
+    Mqueue(&'a Path),
+}
+
+/// An octal mode, at most 07777.
+fn parse_mode(flag: &str, text: &str) -> Result<u32, UsageError> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| UsageError(format!("{flag} {text}: not an octal mode such as 0755")))
+}
+
+/// Bytes, with an optional k, m or g (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--size {text}: not a size in bytes (k, m, g suffixes)"
+        ))
+    };
+    let lower = text.to_ascii_lowercase();
+    let (digits, shift) = match lower.strip_suffix(['k', 'm', 'g']) {
+        Some(d) => (
+            d,
+            match lower.chars().last() {
+                Some('k') => 10,
+                Some('m') => 20,
+                _ => 30,
+            },
+        ),
+        None => (lower.as_str(), 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1 << shift).filter(|n| *n > 0).ok_or_else(bad)
+}
+
+/// The most a `--file` fd is read: the bytes go into the sandbox's plan.
+const MAX_FILE: u64 = 64 << 20;
+
+/// Everything that can be read from fd `text` (one you passed in), through
+/// `/proc/self/fd`, at most [`MAX_FILE`] bytes.
+fn read_fd(flag: &str, text: &str) -> Result<Vec<u8>, UsageError> {
+    use std::io::Read;
+    let fd: u32 = text
+        .parse()
+        .map_err(|_| UsageError(format!("{flag} {text}: not an fd number")))?;
+    let file = std::fs::File::open(format!("/proc/self/fd/{fd}"))
+        .map_err(|e| UsageError(format!("{flag} {fd}: fd {fd} cannot be read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| UsageError(format!("{flag} {fd}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(UsageError(format!(
+            "{flag} {fd}: over {} MiB, more than a file made in the sandbox's plan should hold",
+            MAX_FILE >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// `NAME=SOFT[:HARD]`, as `prlimit --NAME=SOFT:HARD` takes it: a number or
@@ -362,8 +662,8 @@ fn parse_rlimit(text: &str) -> Result<(Resource, Option<u64>, Option<u64>), Usag
 }
 
 /// Runs `butter run`.
-pub fn run(args: &RunArgs) -> Outcome {
-    let sandbox = args.sandbox()?;
+pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
+    let sandbox = args.sandbox(matches)?;
     let mut child = match sandbox.spawn() {
         Ok(child) => child,
         Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),

@@ -550,3 +550,108 @@ fn fanotify_usage_and_runtime_errors() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("fanotify"), "{stderr}");
 }
+
+/// The long options in a synopsis block, by command (`watch`, `seccomp
+/// compile`): lines from `butter CMD` on, until the next `butter`.
+fn synopsis_options(
+    block: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut by_cmd: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        std::collections::BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in block.lines() {
+        if line.trim().is_empty() && current.is_some() {
+            break;
+        }
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("butter ") {
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .take_while(|w| {
+                    w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-')
+                })
+                .collect();
+            current = Some(words.join(" "));
+        }
+        let Some(cmd) = &current else { continue };
+        // A description follows the synopsis after a run of spaces.
+        let body = line.trim_start();
+        let synopsis = body.find("   ").map_or(body, |end| &body[..end]);
+        let set = by_cmd.entry(cmd.clone()).or_default();
+        for w in synopsis.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if let Some(name) = w.strip_prefix("--")
+                && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            {
+                set.insert(format!("--{name}"));
+            } else if w.len() == 2 && w.starts_with('-') && w.as_bytes()[1].is_ascii_alphabetic() {
+                set.insert(w.to_owned());
+            }
+        }
+    }
+    by_cmd
+}
+
+/// The options `butter CMD --help` lists: the long name, and the short
+/// one where it has one.
+fn help_options(cmd: &str) -> Vec<(String, Option<String>)> {
+    let mut args: Vec<&str> = cmd.split(' ').collect();
+    args.push("--help");
+    let out = butter(&args);
+    assert!(out.status.success(), "{args:?}");
+    let name = |r: &str| -> String {
+        r.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
+    };
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (short, long) = match l.split_once(", --") {
+                Some((s, rest)) if s.len() == 2 && s.starts_with('-') => (Some(s.to_owned()), rest),
+                _ => (None, l.strip_prefix("--")?),
+            };
+            Some((format!("--{}", name(long)), short))
+        })
+        .filter(|(o, _)| o != "--help" && o != "--version" && o.len() > 2)
+        .collect()
+}
+
+/// The README's synopsis and the one under `butter --help` name exactly
+/// the long options each command's `--help` has: neither drifts from the
+/// parser.
+#[test]
+fn synopses_name_every_option_and_only_real_ones() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("```text\nbutter doctor")
+        .expect("the README's synopsis block");
+    let block = &readme[start + 8..];
+    let block = &block[..block.find("```").unwrap()];
+    let top = text(&butter(&["--help"]).stdout);
+    let top = &top[top.find("Synopsis:").expect("the synopsis under --help")..];
+    for (source, synopsis) in [
+        ("README", synopsis_options(block)),
+        ("butter --help", synopsis_options(top)),
+    ] {
+        assert!(synopsis.len() >= 10, "{source}: {synopsis:?}");
+        for (cmd, opts) in synopsis {
+            if cmd.is_empty() || cmd == "seccomp" {
+                continue;
+            }
+            let help = help_options(&cmd);
+            let missing: Vec<_> = help
+                .iter()
+                .filter(|(l, s)| !opts.contains(l) && !s.as_ref().is_some_and(|s| opts.contains(s)))
+                .map(|(l, _)| l)
+                .collect();
+            let known = |o: &String| help.iter().any(|(l, s)| l == o || s.as_ref() == Some(o));
+            let unknown: Vec<_> = opts.iter().filter(|o| !known(o)).collect();
+            assert!(
+                missing.is_empty() && unknown.is_empty(),
+                "{source}'s synopsis of `butter {cmd}`: leaves out {missing:?}, names {unknown:?} that --help does not have"
+            );
+        }
+    }
+}

@@ -1066,3 +1066,106 @@ fn run_seccomp_file_beside_bwrap() {
     assert_eq!(theirs.status.code(), seen[0].0, "{}", text(&theirs.stderr));
     assert_eq!(text(&theirs.stderr), seen[0].1);
 }
+
+/// bwrap's filesystem options, written as a bwrap user writes them (the
+/// same words, the same order), through both tools: the same layout,
+/// field by field. `--size` and `--perms` apply to the next option only.
+#[test]
+fn run_filesystem_options_beside_bwrap() {
+    if !userns_allowed() {
+        return;
+    }
+    let dir = crate::scratch("run-fsopts");
+    let data = dir.join("data");
+    std::fs::write(&data, "from fd 9\n").unwrap();
+    let opts = "--tmpfs /mnt --perms 0700 --dir /mnt/a --dir /mnt/a/b --symlink /mnt/a /mnt/l \
+                --perms 0640 --ro-bind-data 9 /mnt/f --file 8 /mnt/g --size 1048576 --tmpfs /mnt/t \
+                --remount-ro /mnt/t --chmod 0711 /mnt/a --ro-bind /etc /mnt/etc";
+    let look = "stat -c '%n %a %F' /mnt /mnt/a /mnt/a/b /mnt/l /mnt/f /mnt/g /mnt/t; \
+                readlink /mnt/l; cat /mnt/f /mnt/g; \
+                if touch /mnt/t/x 2>/dev/null; then echo t=rw; else echo t=ro; fi; \
+                if (echo >> /mnt/f) 2>/dev/null; then echo f=rw; else echo f=ro; fi; \
+                if touch /mnt/etc/x 2>/dev/null; then echo etc=rw; else echo etc=ro; fi; \
+                grep ' /mnt/t ' /proc/self/mountinfo | grep -o 'size=[^,]*'";
+    // Each data option reads its own fd (bwrap closes one once read).
+    let run = |tool: &str, base: &str, end: &str| {
+        let script = format!("exec {tool} {base} {opts} {end} sh -c \"$0\" 9<\"$1\" 8<\"$1\"");
+        Command::new("sh")
+            .args(["-c", &script, look, data.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let ours = run(env!("CARGO_BIN_EXE_butter"), "run -U", "--");
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    let want = "/mnt 755 directory\n/mnt/a 711 directory\n/mnt/a/b 755 directory\n\
+                /mnt/l 777 symbolic link\n/mnt/f 640 regular file\n/mnt/g 666 regular file\n\
+                /mnt/t 755 directory\n/mnt/a\nfrom fd 9\nfrom fd 9\nt=ro\nf=ro\netc=ro\n\
+                size=1024k\n";
+    assert_eq!(text(&ours.stdout), want, "{}", text(&ours.stderr));
+    if !have("bwrap") {
+        return;
+    }
+    let theirs = run("bwrap", "--unshare-user --dev-bind / / --proc /proc", "");
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    assert_eq!(text(&theirs.stdout), text(&ours.stdout));
+}
+
+/// What bwrap refuses about `--size` and `--perms`, and fds and modes that
+/// are not ones: usage errors naming the option.
+#[test]
+fn run_filesystem_option_errors() {
+    for (args, says) in [
+        (
+            &["run", "--perms", "0700", "--", "true"][..],
+            "--perms 0700 must be followed",
+        ),
+        (
+            &["run", "--size", "1k", "--dir", "/tmp", "--", "true"][..],
+            "--size 1k must be followed",
+        ),
+        (
+            &["run", "--size", "lots", "--tmpfs", "/mnt", "--", "true"][..],
+            "--size lots",
+        ),
+        (
+            &["run", "--perms", "999", "--tmpfs", "/mnt", "--", "true"][..],
+            "--perms 999",
+        ),
+        (
+            &["run", "--chmod", "rwx", "/mnt", "--", "true"][..],
+            "--chmod rwx",
+        ),
+        (
+            &["run", "--file", "77", "/mnt/f", "--", "true"][..],
+            "fd 77",
+        ),
+        (
+            &["run", "--file", "x", "/mnt/f", "--", "true"][..],
+            "not an fd",
+        ),
+        (&["run", "--symlink", "/a", "--", "true"][..], "SRC"),
+    ] {
+        let out = butter(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Outside a tmpfs of its own, nothing is made in your files: exit 1,
+    // naming the path.
+    let out = butter(&["run", "--dir", "/nonexistent-butter/x", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent-butter"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!std::path::Path::new("/nonexistent-butter").exists());
+}

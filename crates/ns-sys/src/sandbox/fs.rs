@@ -140,10 +140,7 @@ impl FsOp {
     /// Whether it mounts something at its target (so an automatic mount
     /// there is left out).
     fn mounts(&self) -> bool {
-        matches!(
-            self,
-            FsOp::Bind(_) | FsOp::Tmpfs { .. } | FsOp::Mqueue(_)
-        )
+        matches!(self, FsOp::Bind(_) | FsOp::Tmpfs { .. } | FsOp::Mqueue(_))
     }
 }
 
@@ -257,7 +254,10 @@ fn refuse<T>(why: String) -> Result<T> {
 /// climb out of the new root.
 fn inside(what: &str, p: &Path) -> Result<PathBuf> {
     if !p.is_absolute() {
-        return refuse(format!("the {what} {} is not an absolute path", p.display()));
+        return refuse(format!(
+            "the {what} {} is not an absolute path",
+            p.display()
+        ));
     }
     let mut clean = PathBuf::from("/");
     for c in p.components() {
@@ -367,6 +367,17 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// [`ensure`](Builder::ensure) for the directory `at` is in.
+    fn ensure_parent(&mut self, at: &Path, shown: &Path) -> Result<()> {
+        match at.parent() {
+            Some(parent) if parent != self.base => {
+                let shown_parent = shown.parent().unwrap_or(Path::new("/"));
+                self.ensure(parent, shown_parent, true)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses to write to or change `at` unless it is the sandbox's own
     /// (on its tmpfs, or made by it in the root).
     fn own(&self, at: &Path, shown: &Path, doing: &str) -> Result<()> {
@@ -459,17 +470,14 @@ impl Builder<'_> {
                 }
             }
             FsOp::Symlink { target, .. } => {
-                if let Some(parent) = at.parent()
-                    && parent != self.base
-                {
-                    let shown_parent = shown.parent().unwrap_or(Path::new("/")).to_path_buf();
-                    self.ensure(&parent.to_path_buf(), &shown_parent, true)?;
-                }
+                self.ensure_parent(&at, &shown)?;
                 match self.resolve(&at) {
                     Backing::Fresh => {}
                     Backing::InRoot => {
                         if self.host.kind(&at).is_none() && !self.made_here(&at) {
-                            self.out.made.push((at.clone(), Made::Symlink(target.clone())));
+                            self.out
+                                .made
+                                .push((at.clone(), Made::Symlink(target.clone())));
                         }
                     }
                     Backing::Host(h) => {
@@ -497,12 +505,7 @@ impl Builder<'_> {
                 read_only,
                 ..
             } => {
-                if let Some(parent) = at.parent()
-                    && parent != self.base
-                {
-                    let shown_parent = shown.parent().unwrap_or(Path::new("/")).to_path_buf();
-                    self.ensure(&parent.to_path_buf(), &shown_parent, true)?;
-                }
+                self.ensure_parent(&at, &shown)?;
                 if !matches!(self.resolve(&at), Backing::Fresh) {
                     return refuse(format!(
                         "the file {} would be written into your own files: a file's \
@@ -787,7 +790,12 @@ mod tests {
 
     impl Fake {
         fn new(entries: &[(&str, Kind)]) -> Fake {
-            Fake(entries.iter().map(|(p, k)| (PathBuf::from(p), *k)).collect())
+            Fake(
+                entries
+                    .iter()
+                    .map(|(p, k)| (PathBuf::from(p), *k))
+                    .collect(),
+            )
         }
     }
 
@@ -880,7 +888,9 @@ mod tests {
         assert!(pos("mode of /srv/root/run/a/b to 750") < pos("bind-mount /usr"));
         assert!(pos("make /srv/root/usr read-only and nodev") > pos("bind-mount /usr"));
         assert!(pos("link /srv/root/lib to usr/lib") > pos("read-only and nodev"));
-        assert!(pos("write /srv/root/run/conf (4 bytes)") < pos("make /srv/root/run/conf read-only"));
+        assert!(
+            pos("write /srv/root/run/conf (4 bytes)") < pos("make /srv/root/run/conf read-only")
+        );
         assert!(pos("new proc on /srv/root/proc") < pos("pivot_root"));
         // Made in the caller's root, to be removed: the mount points and
         // the link, not what is on the tmpfs.
@@ -930,9 +940,20 @@ mod tests {
         s.tmp = true;
         let b = build(&s, &machine()).unwrap();
         let w = said(&b);
-        assert_eq!(w.iter().filter(|s| s.contains("tmpfs on /srv/root/tmp")).count(), 1);
-        assert!(!w.iter().any(|s| s.contains("tmpfs on /srv/root/dev")), "{w:#?}");
-        assert!(!w.iter().any(|s| s.contains("nodev")), "a --dev-bind is not nodev: {w:#?}");
+        assert_eq!(
+            w.iter()
+                .filter(|s| s.contains("tmpfs on /srv/root/tmp"))
+                .count(),
+            1
+        );
+        assert!(
+            !w.iter().any(|s| s.contains("tmpfs on /srv/root/dev")),
+            "{w:#?}"
+        );
+        assert!(
+            !w.iter().any(|s| s.contains("nodev")),
+            "a --dev-bind is not nodev: {w:#?}"
+        );
     }
 
     #[test]
@@ -945,7 +966,10 @@ mod tests {
             mode: 0o755,
         }];
         let e = err(build(&setup(None, &tmp), &machine()));
-        assert!(e.contains("/nonexistent") && e.contains("your own files"), "{e}");
+        assert!(
+            e.contains("/nonexistent") && e.contains("your own files"),
+            "{e}"
+        );
         let file = [FsOp::File {
             path: "/etc/motd".into(),
             contents: vec![],

@@ -111,7 +111,6 @@ enum Capabilities {
     Only(CapSet),
 }
 
-
 /// The `PATH` searched when the environment has none.
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

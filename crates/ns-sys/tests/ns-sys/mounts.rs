@@ -127,7 +127,11 @@ pub(crate) fn bwrap_layout_as_root_and_nobody() {
     for dir in ["bin", "sbin", "lib", "lib64", "lib32"] {
         let host = Path::new("/").join(dir);
         if let Ok(to) = std::fs::read_link(&host) {
-            args.extend(["--symlink".into(), to.display().to_string(), host.display().to_string()]);
+            args.extend([
+                "--symlink".into(),
+                to.display().to_string(),
+                host.display().to_string(),
+            ]);
         } else if host.is_dir() {
             let h = host.display().to_string();
             args.extend(["--ro-bind".into(), h.clone(), h]);
@@ -179,7 +183,8 @@ pub(crate) fn nothing_written_outside() {
     let mine = TempDir::new("mounts-mine");
     std::fs::write(mine.join("keep"), b"mine").unwrap();
     let keep = mine.join("keep");
-    let cases: Vec<(Box<dyn Fn(&mut Sandbox)>, &str)> = vec![
+    type Add<'a> = Box<dyn Fn(&mut Sandbox) + 'a>;
+    let cases: Vec<(Add, &str)> = vec![
         (
             Box::new(|s: &mut Sandbox| {
                 s.file(&keep, "overwritten", 0o644, false);
@@ -200,7 +205,8 @@ pub(crate) fn nothing_written_outside() {
         ),
         (
             Box::new(|s: &mut Sandbox| {
-                s.bind(Bind::new(mine.path(), "/mnt/x")).dir("/mnt/x/sub", None);
+                s.bind(Bind::new(mine.path(), "/mnt/x"))
+                    .dir("/mnt/x/sub", None);
             }),
             "your own files",
         ),
@@ -256,5 +262,8 @@ pub(crate) fn binds_are_nodev_unless_devices() {
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(run(Bind::new("/dev/null", "/mnt/null")), "open=denied\n");
-    assert_eq!(run(Bind::new("/dev/null", "/mnt/null").devices()), "open=ok\n");
+    assert_eq!(
+        run(Bind::new("/dev/null", "/mnt/null").devices()),
+        "open=ok\n"
+    );
 }
