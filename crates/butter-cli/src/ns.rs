@@ -45,7 +45,7 @@ pub struct RunArgs {
     /// A new pid namespace (with its own /proc when a mount namespace is new too).
     #[arg(short = 'p', long)]
     pub pid: bool,
-    /// A new network namespace (only a down loopback device).
+    /// A new network namespace: only a loopback device, brought up (127.0.0.1 and ::1) as bwrap does.
     #[arg(short = 'n', long)]
     pub net: bool,
     /// A new mount namespace.

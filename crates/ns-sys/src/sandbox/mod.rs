@@ -96,6 +96,7 @@ pub struct Sandbox {
     rlimits: Vec<(Resource, Option<u64>, Option<u64>)>,
     death_signal: Option<Signal>,
     landlock: Option<Landlock>,
+    loopback: bool,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
     ids: Option<(u32, u32)>,
@@ -144,6 +145,7 @@ impl Sandbox {
             rlimits: Vec::new(),
             death_signal: None,
             landlock: None,
+            loopback: true,
             seccomp: None,
             init: None,
             ids: None,
@@ -436,6 +438,14 @@ impl Sandbox {
     /// that lives as long as the child should).
     pub fn death_signal(&mut self, signal: Signal) -> &mut Sandbox {
         self.death_signal = Some(signal);
+        self
+    }
+
+    /// Whether the loopback device of a new network namespace is brought
+    /// up (default: yes, as bwrap does; `unshare --net` leaves it down).
+    /// Without a new network namespace it does nothing.
+    pub fn loopback(&mut self, up: bool) -> &mut Sandbox {
+        self.loopback = up;
         self
     }
 
@@ -780,6 +790,14 @@ impl Sandbox {
             push(step, what);
         }
         let made = built.made;
+        if flags.contains(Namespaces::NET) && self.loopback {
+            push(
+                Step::LoopbackUp,
+                "bring up the loopback device lo of the new network namespace (needs \
+                 CAP_NET_ADMIN there)"
+                    .into(),
+            );
+        }
         if let Some(name) = &self.hostname {
             push(
                 Step::Hostname(name.as_bytes().to_vec()),

@@ -86,6 +86,10 @@ pub(crate) enum Step {
     /// `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the old root
     /// is stacked under the new one and detached.
     PivotRoot,
+    /// Bring the loopback device of a new network namespace up (the kernel
+    /// gives it 127.0.0.1 and ::1 as it comes up): `SIOCGIFFLAGS` and
+    /// `SIOCSIFFLAGS` on a datagram socket.
+    LoopbackUp,
     /// `sethostname`.
     Hostname(Vec<u8>),
     /// `setdomainname`.
@@ -270,6 +274,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
             Some(Step::Symlink { .. }) => "symlinkat",
             Some(Step::Chdir(_)) => "chdir",
             Some(Step::PivotRoot) => "pivot_root",
+            Some(Step::LoopbackUp) => "ioctl",
             Some(Step::Hostname(_)) => "sethostname",
             Some(Step::Domainname(_)) => "setdomainname",
             Some(Step::SetIds { .. }) => "setresuid",
@@ -409,6 +414,7 @@ fn run_step(step: &Step) -> Result<(), i32> {
             // SAFETY: chdir reads one NUL-terminated path (static).
             sys(unsafe { libc::syscall(libc::SYS_chdir, c"/".as_ptr()) }).map(drop)
         }
+        Step::LoopbackUp => loopback_up(),
         Step::Hostname(name) => {
             // SAFETY: sethostname reads `name.len()` bytes of the plan's name.
             sys(unsafe { libc::syscall(libc::SYS_sethostname, name.as_ptr(), name.len()) })
@@ -556,6 +562,44 @@ pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub(crate) const MOUNT_ATTR_NODEV: u64 = 0x4;
 /// `AT_RECURSIVE`.
 const AT_RECURSIVE: libc::c_long = 0x8000;
+
+/// The [`Step::LoopbackUp`] step: a `struct ifreq` as 40 local bytes (the
+/// name, then the flags as a short), read, `IFF_UP | IFF_RUNNING` added,
+/// written back.
+fn loopback_up() -> Result<(), i32> {
+    // SAFETY: socket with integer arguments; the fd is closed below.
+    let fd = sys(unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            libc::c_long::from(libc::AF_INET),
+            libc::c_long::from(libc::SOCK_DGRAM | libc::SOCK_CLOEXEC),
+            0 as libc::c_long,
+        )
+    })? as RawFd;
+    let mut ifr = [0u8; 40];
+    ifr[..2].copy_from_slice(b"lo");
+    let ioctl = |request: libc::c_ulong, ifr: &mut [u8; 40]| {
+        // SAFETY: the ioctl reads and writes one struct ifreq (40 bytes
+        // on every Linux ABI) in the local buffer.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                libc::c_long::from(fd),
+                request,
+                ifr.as_mut_ptr(),
+            )
+        })
+    };
+    let mut result = ioctl(libc::SIOCGIFFLAGS, &mut ifr);
+    if result.is_ok() {
+        let flags =
+            i16::from_ne_bytes([ifr[16], ifr[17]]) | (libc::IFF_UP | libc::IFF_RUNNING) as i16;
+        ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
+        result = ioctl(libc::SIOCSIFFLAGS, &mut ifr);
+    }
+    close(fd);
+    result.map(drop)
+}
 
 /// The [`Step::WriteFile`] step: a new file (never one that is there,
 /// never through a symlink), written whole, its mode set past the umask.

@@ -50,6 +50,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::death_signal),
         butter_tests::test!(Isolation, sandbox::async_wait),
         butter_tests::test!(Isolation, sandbox::beside_unshare),
+        butter_tests::test!(Isolation, sandbox::loopback_beside_bwrap),
         butter_tests::test!(Isolation, mounts::bwrap_layout_as_root_and_nobody),
         butter_tests::test!(Isolation, mounts::nothing_written_outside),
         butter_tests::test!(Isolation, mounts::binds_are_nodev_unless_devices),

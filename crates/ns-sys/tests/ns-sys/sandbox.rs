@@ -1076,3 +1076,80 @@ pub(crate) fn capabilities_kept_and_dropped() {
         .unwrap_err();
     assert!(e.to_string().contains("CAP_SETPCAP"), "{e}");
 }
+
+/// A new network namespace has its loopback up, 127.0.0.1 and ::1 on it
+/// (as bwrap --unshare-net leaves it), a TCP connection over it works; with
+/// `loopback(false)` it stays down (as `unshare --net`). As root and as uid
+/// 65534.
+pub(crate) fn loopback_beside_bwrap() {
+    // `lo`'s IPv4 and IPv6 addresses, from /proc/net (the process's own
+    // namespace; /sys/class/net is the namespace of whoever mounted /sys).
+    const LOOK: &str = r#"
+if grep -q '127.0.0.1' /proc/net/fib_trie; then echo v4=yes; else echo v4=no; fi
+if grep -q ' lo$' /proc/net/if_inet6; then echo v6=yes; else echo v6=no; fi
+"#;
+    let ours = |up: bool| {
+        let out = Sandbox::new("sh")
+            .unshare(Namespaces::USER | Namespaces::NET)
+            .loopback(up)
+            .args(["-c", LOOK])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status,
+            ChildStatus::Exited(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fields(&out.stdout)
+    };
+    let up = ours(true);
+    assert_eq!(up["v4"], "yes", "{up:?}");
+    assert_eq!(up["v6"], "yes", "{up:?}");
+    let down = ours(false);
+    assert_eq!(down["v4"], "no", "{down:?}");
+    assert_eq!(down["v6"], "no", "{down:?}");
+    // A connection over it, made in the sandbox by a program of its own.
+    let connect = Sandbox::new("sh")
+        .unshare(Namespaces::USER | Namespaces::NET)
+        .args([
+            "-c",
+            "command -v bash >/dev/null || { echo skipped; exit 0; }; \
+             bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>&1 | grep -q 'Connection refused' && echo refused",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&connect.stdout).into_owned();
+    assert!(said == "refused\n" || said == "skipped\n", "{said:?}");
+    let pid = fork_child(|| {
+        become_nobody();
+        need_userns();
+        i32::from(ours(true)["v4"] != "yes")
+    });
+    assert_eq!(exit_code(pid), 0);
+    if Command::new("bwrap").arg("--version").output().is_err() {
+        eprintln!("partly skipped: bwrap is not installed (.ci/run installs bubblewrap)");
+        return;
+    }
+    let out = Command::new("bwrap")
+        .args([
+            "--unshare-user",
+            "--unshare-net",
+            "--dev-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "sh",
+            "-c",
+            LOOK,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fields(&out.stdout), up, "bwrap and ours");
+}
