@@ -364,6 +364,8 @@ impl Enter {
             stdout: stdout.map(std::fs::File::from),
             stderr: stderr.map(std::fs::File::from),
             made: Vec::new(),
+            cgroup: None,
+            usage: None,
         })
     }
 }

@@ -68,6 +68,7 @@ compile_error!("ns-sys wraps Linux namespaces and builds only for Linux targets"
 pub struct ReadmeDoctests;
 
 mod caps;
+mod cgroup;
 mod container;
 mod enter;
 mod idmap;
@@ -80,6 +81,7 @@ mod sandbox;
 mod sys;
 
 pub use caps::CapSet;
+pub use cgroup::{Cgroup, CgroupLimits, CgroupUsage, own_cgroup};
 pub use container::{Target, User, lookup_user};
 pub use enter::Enter;
 pub use fd_core::{self, Error, ErrorKind, Result};

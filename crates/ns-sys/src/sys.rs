@@ -278,36 +278,61 @@ pub(crate) fn set_kernel_mask(set: u64) -> u64 {
 /// retries without), so that no handler of the parent can run in the
 /// child; signals stay blocked in the child until just before `execve` in
 /// any case.
-pub(crate) fn clone3_process(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
-    clone3_running(flags, plan, child::run)
+///
+/// With `cgroup`, the child starts in that cgroup (v2 directory fd,
+/// `CLONE_INTO_CGROUP`, 5.7): nothing it runs is ever outside it.
+pub(crate) fn clone3_process(
+    flags: u64,
+    plan: &child::Plan,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> Result<(i32, OwnedFd)> {
+    clone3_running(flags, plan, cgroup, child::run)
 }
 
 /// As [`clone3_process`] without namespaces, for `enter`: the child runs
 /// `plan` and never returns.
 pub(crate) fn fork_process(plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
-    clone3_running(0, plan, child::enter)
+    clone3_running(0, plan, None, child::enter)
 }
 
-fn clone3_running<P>(flags: u64, plan: &P, body: fn(&P) -> !) -> Result<(i32, OwnedFd)> {
+fn clone3_running<P>(
+    flags: u64,
+    plan: &P,
+    cgroup: Option<BorrowedFd<'_>>,
+    body: fn(&P) -> !,
+) -> Result<(i32, OwnedFd)> {
     let old = set_kernel_mask(ALL_SIGNALS);
-    let mut result = clone_once(flags | CLONE_CLEAR_SIGHAND, plan, body);
+    let cgroup = cgroup.map(|fd| fd.as_raw_fd());
+    let mut result = clone_once(flags | CLONE_CLEAR_SIGHAND, plan, cgroup, body);
     if let Err(e) = &result
         && e.errno() == libc::EINVAL
     {
-        result = clone_once(flags, plan, body);
+        result = clone_once(flags, plan, cgroup, body);
     }
     set_kernel_mask(old);
     result
 }
 
-fn clone_once<P>(flags: u64, plan: &P, body: fn(&P) -> !) -> Result<(i32, OwnedFd)> {
+/// `CLONE_INTO_CGROUP` (5.7): bit 33.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn clone_once<P>(
+    flags: u64,
+    plan: &P,
+    cgroup: Option<RawFd>,
+    body: fn(&P) -> !,
+) -> Result<(i32, OwnedFd)> {
     let mut pidfd: RawFd = -1;
-    let args = CloneArgs {
+    let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: (&raw mut pidfd) as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
     // SAFETY: `args` is a valid clone_args of the size given, and the pidfd
     // pointer in it points to a local that outlives the call. Without
     // CLONE_VM the child gets a copy of this address space and, without a

@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::caps::CapSet;
+use crate::cgroup::{Cgroup, CgroupLimits, CgroupUsage};
 use crate::landlock::Landlock;
 
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
@@ -97,6 +98,7 @@ pub struct Sandbox {
     death_signal: Option<Signal>,
     landlock: Option<Landlock>,
     loopback: bool,
+    cgroup: Option<(Option<PathBuf>, CgroupLimits)>,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
     ids: Option<(u32, u32)>,
@@ -111,6 +113,12 @@ enum Capabilities {
     /// Only these, every other dropped.
     Only(CapSet),
 }
+
+/// How long a sandbox's cgroup may take to empty once killed.
+const CGROUP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Numbers the cgroups this process makes for sandboxes.
+static CGROUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The `PATH` searched when the environment has none.
 pub(crate) const DEFAULT_PATH: &str =
@@ -146,6 +154,7 @@ impl Sandbox {
             death_signal: None,
             landlock: None,
             loopback: true,
+            cgroup: None,
             seccomp: None,
             init: None,
             ids: None,
@@ -441,6 +450,21 @@ impl Sandbox {
         self
     }
 
+    /// A cgroup of its own for each spawn, made below `parent` (default:
+    /// this process's own cgroup) with these limits, entered by the new
+    /// process as it is made (`CLONE_INTO_CGROUP`), so everything it runs
+    /// is in it from the first instruction. When the program has ended and
+    /// been reaped, whatever is left in the cgroup (a daemon it started) is
+    /// killed, its usage is kept ([`Child::usage`]) and the cgroup removed.
+    ///
+    /// A limit whose controller is not enabled for the new cgroup is an
+    /// error naming the directory and what is missing; so is a parent the
+    /// caller may not write.
+    pub fn cgroup(&mut self, parent: Option<PathBuf>, limits: CgroupLimits) -> &mut Sandbox {
+        self.cgroup = Some((parent, limits));
+        self
+    }
+
     /// Whether the loopback device of a new network namespace is brought
     /// up (default: yes, as bwrap does; `unshare --net` leaves it down).
     /// Without a new network namespace it does nothing.
@@ -540,7 +564,24 @@ impl Sandbox {
             gid_map,
             mut made,
         } = prepared;
-        let (pid, pidfd) = sys::clone3_process(u64::from(flags.bits()), &plan).map_err(|e| {
+        let cgroup = match &self.cgroup {
+            None => None,
+            Some((parent, limits)) => {
+                let parent = match parent {
+                    Some(p) => p.clone(),
+                    None => crate::cgroup::own_cgroup().map_err(|e| e.with_context("Sandbox::spawn"))?,
+                };
+                let n = CGROUPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("butter-{}-{n}", std::process::id());
+                Some(Cgroup::create(&parent, &name, limits).map_err(|e| e.with_context("Sandbox::spawn"))?)
+            }
+        };
+        let (pid, pidfd) = sys::clone3_process(
+            u64::from(flags.bits()),
+            &plan,
+            cgroup.as_ref().map(AsFd::as_fd),
+        )
+        .map_err(|e| {
             if e.errno() == libc::EPERM {
                 e.with_detail(
                     "new namespaces other than user need CAP_SYS_ADMIN: add a user namespace, \
@@ -587,6 +628,8 @@ impl Sandbox {
             stdout: stdout.map(File::from),
             stderr: stderr.map(File::from),
             made,
+            cgroup,
+            usage: None,
         })
     }
 
@@ -1239,6 +1282,10 @@ pub struct Child {
     pub stderr: Option<File>,
     /// Mount points it made in the caller's root, removed once it ended.
     pub(crate) made: Vec<(PathBuf, Made)>,
+    /// The cgroup made for it, killed and removed once it ended.
+    pub(crate) cgroup: Option<Cgroup>,
+    /// What that cgroup used, read just before it was removed.
+    pub(crate) usage: Option<CgroupUsage>,
 }
 
 /// What a program printed and how it ended.
@@ -1250,6 +1297,8 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Everything it wrote to stderr.
     pub stderr: Vec<u8>,
+    /// What its cgroup used, with [`Sandbox::cgroup`].
+    pub usage: Option<CgroupUsage>,
 }
 
 impl Child {
@@ -1286,8 +1335,33 @@ impl Child {
     pub fn wait(&mut self) -> Result<ChildStatus> {
         drop(self.stdin.take());
         let status = self.pidfd.wait()?;
-        tidy(&mut self.made);
+        self.ended()?;
         Ok(status)
+    }
+
+    /// After the reap: the mount points made in the root removed; the
+    /// cgroup made for it killed (whatever the program left running),
+    /// its usage kept, and removed.
+    fn ended(&mut self) -> Result<()> {
+        tidy(&mut self.made);
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.kill()?;
+            self.usage = Some(cgroup.usage()?);
+            cgroup.remove(CGROUP_DRAIN)?;
+        }
+        Ok(())
+    }
+
+    /// The cgroup made for it (with [`Sandbox::cgroup`]), until it has
+    /// ended: freeze it, read its usage, kill everything in it.
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
+    }
+
+    /// What its cgroup used (CPU time, peak memory, peak processes), once
+    /// it has ended and been reaped; `None` without a cgroup of its own.
+    pub fn usage(&self) -> Option<CgroupUsage> {
+        self.usage
     }
 
     /// Reaps it if it has ended.
@@ -1297,7 +1371,7 @@ impl Child {
     pub fn try_wait(&mut self) -> Result<Option<ChildStatus>> {
         let status = self.pidfd.try_wait()?;
         if status.is_some() {
-            tidy(&mut self.made);
+            self.ended()?;
         }
         Ok(status)
     }
@@ -1345,6 +1419,7 @@ impl Child {
             status,
             stdout,
             stderr,
+            usage: self.usage,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! machine is never changed. Those that need root say so and skip
 //! otherwise; most run both as root and as uid 65534 in a user namespace.
 
+mod cgroup;
 mod enter;
 mod landlock;
 mod mounts;
@@ -51,6 +52,10 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::async_wait),
         butter_tests::test!(Isolation, sandbox::beside_unshare),
         butter_tests::test!(Isolation, sandbox::loopback_beside_bwrap),
+        butter_tests::test!(Isolation, cgroup::entered_at_clone_and_nothing_survives),
+        butter_tests::test!(Isolation, cgroup::freeze_thaw_and_usage),
+        butter_tests::test!(Isolation, cgroup::limits_or_a_clear_refusal),
+        butter_tests::test!(Isolation, cgroup::parents_refused),
         butter_tests::test!(Isolation, mounts::bwrap_layout_as_root_and_nobody),
         butter_tests::test!(Isolation, mounts::nothing_written_outside),
         butter_tests::test!(Isolation, mounts::binds_are_nodev_unless_devices),
