@@ -30,7 +30,10 @@ Synopsis:
              [--cap-add CAP]... [--sandbox]
              [--landlock-ro|--landlock-rox|--landlock-rw|--landlock-rwx PATH]...
              [--landlock-bind-tcp PORT]... [--landlock-connect-tcp PORT]...
-             [--landlock-best-effort] [--seccomp FILE] [--] [CMD ARGS...]
+             [--landlock-best-effort] [--seccomp FILE]
+             [--new-cgroup] [--cgroup-parent DIR] [--memory-max BYTES] [--pids-max N]
+             [--cpu-max QUOTA[/PERIOD]] [--info-fd FD] [--json-status-fd FD] [--block-fd FD]
+             [--] [CMD ARGS...]
   butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
                [--user NAME] [--] [CMD ARGS...]
   butter ns [--json] [PID]

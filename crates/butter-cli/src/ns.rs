@@ -6,21 +6,25 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use butter::ns::{
-    AccessFs, Bind, CapSet, ChildStatus, Enter, IdMap, Landlock, Namespace, Namespaces, Resource,
-    Sandbox, Scope, Target, landlock, namespaces_of,
+    AccessFs, Bind, CapSet, CgroupLimits, ChildStatus, Enter, IdMap, Landlock, Namespace,
+    Namespaces, Resource, Sandbox, Scope, Target, landlock, namespaces_of,
 };
 
 use crate::json;
 use crate::output::{Outcome, UsageError, exec_errno, fail, fail_exec, print};
 
 /// The exit status a shell would give for how a program ended.
-fn exit_status(status: ChildStatus) -> ExitCode {
-    let code = match status {
+fn exit_code_of(status: ChildStatus) -> i32 {
+    match status {
         ChildStatus::Exited(c) => c,
         ChildStatus::Killed { signal, .. } => 128 + signal.raw(),
         _ => 1,
-    };
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    }
+}
+
+/// [`exit_code_of`] as the process's own.
+fn exit_status(status: ChildStatus) -> ExitCode {
+    ExitCode::from(u8::try_from(exit_code_of(status)).unwrap_or(1))
 }
 
 /// `butter run`.
@@ -192,6 +196,39 @@ pub struct RunArgs {
     /// file (as `butter seccomp` takes) or raw BPF; loaded last before exec.
     #[arg(long, value_name = "FILE")]
     pub seccomp: Option<PathBuf>,
+    /// Run the command in a cgroup of its own, made below yours (or
+    /// --cgroup-parent), entered as it starts (not -C, a cgroup namespace); whatever it leaves running
+    /// is killed when it ends, and the cgroup removed.
+    #[arg(long)]
+    pub new_cgroup: bool,
+    /// Make the command's cgroup below DIR (a cgroup v2 directory you may
+    /// write, such as one delegated to you); implies --new-cgroup.
+    #[arg(long, value_name = "DIR")]
+    pub cgroup_parent: Option<PathBuf>,
+    /// memory.max of its cgroup, in bytes (k, m, g suffixes); implies
+    /// --new-cgroup. Swap is limited to 0 with it.
+    #[arg(long, value_name = "BYTES")]
+    pub memory_max: Option<String>,
+    /// pids.max of its cgroup: processes and threads; implies --new-cgroup.
+    #[arg(long, value_name = "N")]
+    pub pids_max: Option<u64>,
+    /// cpu.max of its cgroup: QUOTA microseconds of CPU per PERIOD (default
+    /// 100000), or a share of one CPU such as 0.5; implies --new-cgroup.
+    #[arg(long, value_name = "QUOTA[/PERIOD]")]
+    pub cpu_max: Option<String>,
+    /// Write the child's pid and namespace ids as JSON to FD once it
+    /// exists, as bwrap's --info-fd.
+    #[arg(long, value_name = "FD")]
+    pub info_fd: Option<u32>,
+    /// Write JSON lines to FD: the child's pid and namespace ids once it
+    /// exists, and its exit code (and what its cgroup used) when it ends,
+    /// as bwrap's --json-status-fd.
+    #[arg(long, value_name = "FD")]
+    pub json_status_fd: Option<u32>,
+    /// Hold the command, once its namespaces exist, until a byte can be
+    /// read from FD (or it is closed), as bwrap's --block-fd.
+    #[arg(long, value_name = "FD")]
+    pub block_fd: Option<u32>,
     /// The command and its arguments (default: $SHELL, else /bin/sh).
     /// Options go before it (or before `--`); from the command's name on,
     /// every word is the command's.
@@ -282,6 +319,9 @@ impl RunArgs {
         }
         if let Some(policy) = self.landlock()? {
             s.landlock(policy);
+        }
+        if let Some(limits) = self.cgroup_limits()? {
+            s.cgroup(self.cgroup_parent.clone(), limits);
         }
         if let Some(path) = &self.seccomp {
             let program = crate::seccomp::load_program(path, None)
@@ -530,6 +570,36 @@ impl RunArgs {
         Ok(())
     }
 
+    /// The cgroup limits, if any cgroup option is given.
+    fn cgroup_limits(&self) -> Result<Option<CgroupLimits>, UsageError> {
+        let wanted = self.new_cgroup
+            || self.cgroup_parent.is_some()
+            || self.memory_max.is_some()
+            || self.pids_max.is_some()
+            || self.cpu_max.is_some();
+        if !wanted {
+            return Ok(None);
+        }
+        let memory_max = match &self.memory_max {
+            Some(v) => Some(parse_size(v).map_err(|_| {
+                UsageError(format!(
+                    "--memory-max {v}: not a size in bytes (k, m, g suffixes)"
+                ))
+            })?),
+            None => None,
+        };
+        let cpu_max = match &self.cpu_max {
+            Some(v) => Some(parse_cpu_max(v)?),
+            None => None,
+        };
+        Ok(Some(CgroupLimits {
+            memory_max,
+            swap_max: memory_max.map(|_| 0),
+            pids_max: self.pids_max,
+            cpu_max,
+        }))
+    }
+
     /// The capabilities to keep, if any option says: every one, less the
     /// `--cap-drop`s (all of them with `--sandbox`), plus the `--cap-add`s.
     fn kept_caps(&self) -> Result<Option<CapSet>, UsageError> {
@@ -607,18 +677,88 @@ fn parse_size(text: &str) -> Result<u64, UsageError> {
     n.checked_mul(1 << shift).filter(|n| *n > 0).ok_or_else(bad)
 }
 
+/// `QUOTA[/PERIOD]` in microseconds, or a share of one CPU (`0.5`).
+fn parse_cpu_max(text: &str) -> Result<(u64, u64), UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--cpu-max {text}: not QUOTA[/PERIOD] microseconds (50000/100000) or a share of a CPU (0.5)"
+        ))
+    };
+    if let Some((q, p)) = text.split_once('/') {
+        let (q, p): (u64, u64) = (q.parse().map_err(|_| bad())?, p.parse().map_err(|_| bad())?);
+        return if q > 0 && (1000..=1_000_000).contains(&p) {
+            Ok((q, p))
+        } else {
+            Err(bad())
+        };
+    }
+    if text.contains('.') {
+        let share: f64 = text.parse().map_err(|_| bad())?;
+        if !(share > 0.0 && share <= 1024.0) {
+            return Err(bad());
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let quota = (share * 100_000.0).round() as u64;
+        return Ok((quota.max(1000), 100_000));
+    }
+    let q: u64 = text.parse().map_err(|_| bad())?;
+    if q == 0 {
+        return Err(bad());
+    }
+    Ok((q, 100_000))
+}
+
+/// An fd you passed in (a shell's `3>file`), as a file of ours sharing
+/// its offset, named in the error.
+fn passed_fd(flag: &str, fd: u32) -> Result<std::fs::File, UsageError> {
+    let n = i32::try_from(fd).map_err(|_| UsageError(format!("{flag} {fd}: not an fd number")))?;
+    butter::fd_core::dup_inherited(n)
+        .map(std::fs::File::from)
+        .map_err(|e| UsageError(format!("{flag} {fd}: {e}")))
+}
+
+/// bwrap's info line: the child's pid and the ids of the namespaces made
+/// for it, `"NAME-namespace": INODE`.
+fn info_json(pid: u32, ns: Namespaces, pretty: bool) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = if pretty {
+        format!("{{\n    \"child-pid\": {pid}")
+    } else {
+        format!("{{ \"child-pid\": {pid}")
+    };
+    for (name, flag) in [
+        ("cgroup", Namespaces::CGROUP),
+        ("ipc", Namespaces::IPC),
+        ("mnt", Namespaces::MNT),
+        ("net", Namespaces::NET),
+        ("pid", Namespaces::PID),
+        ("uts", Namespaces::UTS),
+    ] {
+        // Only the new ones (bwrap always makes a mount namespace; a
+        // host's id here would say nothing).
+        if !ns.contains(flag) {
+            continue;
+        }
+        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/ns/{name}")) {
+            let sep = if pretty { ",\n    " } else { ", " };
+            out.push_str(&format!("{sep}\"{name}-namespace\": {}", m.ino()));
+        }
+    }
+    out.push_str(if pretty { "\n}\n" } else { " }\n" });
+    out
+}
+
 /// The most a `--file` fd is read: the bytes go into the sandbox's plan.
 const MAX_FILE: u64 = 64 << 20;
 
-/// Everything that can be read from fd `text` (one you passed in), through
-/// `/proc/self/fd`, at most [`MAX_FILE`] bytes.
+/// Everything that can be read from fd `text` (one you passed in), from
+/// its offset on, at most [`MAX_FILE`] bytes.
 fn read_fd(flag: &str, text: &str) -> Result<Vec<u8>, UsageError> {
     use std::io::Read;
     let fd: u32 = text
         .parse()
         .map_err(|_| UsageError(format!("{flag} {text}: not an fd number")))?;
-    let file = std::fs::File::open(format!("/proc/self/fd/{fd}"))
-        .map_err(|e| UsageError(format!("{flag} {fd}: fd {fd} cannot be read: {e}")))?;
+    let file = passed_fd(flag, fd)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
@@ -663,8 +803,39 @@ fn parse_rlimit(text: &str) -> Result<(Resource, Option<u64>, Option<u64>), Usag
 
 /// Runs `butter run`.
 pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
+    use std::io::{Read, Write};
     let sandbox = args.sandbox(matches)?;
-    let mut child = match sandbox.spawn() {
+    let mut info = args
+        .info_fd
+        .map(|fd| passed_fd("--info-fd", fd))
+        .transpose()?;
+    let mut status_out = args
+        .json_status_fd
+        .map(|fd| passed_fd("--json-status-fd", fd))
+        .transpose()?;
+    let mut block = args
+        .block_fd
+        .map(|fd| passed_fd("--block-fd", fd))
+        .transpose()?;
+    let stopped = match sandbox.spawn_stopped() {
+        Ok(stopped) => stopped,
+        Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
+    };
+    let ns = args.namespaces();
+    // Write errors (a closed reader) do not stop the command, as bwrap's.
+    if let Some(f) = info.as_mut() {
+        let _ = f.write_all(info_json(stopped.pid(), ns, true).as_bytes());
+    }
+    drop(info);
+    if let Some(f) = status_out.as_mut() {
+        let _ = f.write_all(info_json(stopped.pid(), ns, false).as_bytes());
+    }
+    if let Some(f) = block.as_mut() {
+        let mut byte = [0u8; 1];
+        let _ = f.read(&mut byte);
+    }
+    drop(block);
+    let mut child = match stopped.start() {
         Ok(child) => child,
         Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
     };
@@ -678,6 +849,30 @@ pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
             "butter run: left in the root (mount points made for the sandbox, no longer empty): {}",
             names.join(" ")
         );
+    }
+    let code = match &status {
+        Ok(status) => exit_code_of(*status),
+        Err(_) => 1,
+    };
+    if let Some(f) = status_out.as_mut() {
+        let mut line = format!("{{ \"exit-code\": {code}");
+        if let Some(u) = child.usage() {
+            line.push_str(&format!(
+                ", \"cpu-usec\": {}, \"user-usec\": {}, \"system-usec\": {}",
+                u.cpu_usec, u.user_usec, u.system_usec
+            ));
+            if let Some(peak) = u.memory_peak {
+                line.push_str(&format!(", \"memory-peak\": {peak}"));
+            }
+            if let Some(peak) = u.pids_peak {
+                line.push_str(&format!(", \"pids-peak\": {peak}"));
+            }
+            if let Some(n) = u.oom_kills {
+                line.push_str(&format!(", \"oom-kills\": {n}"));
+            }
+        }
+        line.push_str(" }\n");
+        let _ = f.write_all(line.as_bytes());
     }
     Ok(match status {
         Ok(status) => exit_status(status),

@@ -64,6 +64,27 @@ pub fn dup_cloexec(fd: impl AsFd) -> Result<OwnedFd> {
     fcntl_dupfd_cloexec(fd, 0).syscall("fcntl(F_DUPFD_CLOEXEC)")
 }
 
+/// A new close-on-exec fd for the open file behind the fd number `fd`, one
+/// the program was given when it started (a shell's `3>status.json`, an
+/// fd number on the command line): the same file and offset, so writes go
+/// where the giver expects (reopening `/proc/self/fd/N` would start a new
+/// offset at 0 on a regular file). The number itself is left alone.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] (`EBADF`) when `fd` is not open;
+/// `EMFILE` when the process is out of fds.
+pub fn dup_inherited(fd: i32) -> Result<OwnedFd> {
+    crate::sys::dup_raw(fd).map_err(|errno| {
+        let e = Error::from_errno("fcntl(F_DUPFD_CLOEXEC)", errno);
+        if errno == libc::EBADF {
+            e.with_kind(ErrorKind::InvalidInput)
+                .with_detail(format!("fd {fd} is not open"))
+        } else {
+            e
+        }
+    })
+}
+
 /// What the kernel says `fd` is: the target of `/proc/self/fd/N`, such as
 /// `anon_inode:[eventfd]`, `anon_inode:inotify`, `pipe:[1234]` or a path.
 ///
@@ -267,6 +288,23 @@ mod tests {
 
     fn pipe() -> (OwnedFd, OwnedFd) {
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()
+    }
+
+    #[test]
+    fn dup_inherited_shares_the_file_and_refuses_closed_numbers() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let dup = dup_inherited(w.as_raw_fd()).unwrap();
+        assert!(is_cloexec(&dup).unwrap());
+        std::fs::File::from(dup).write_all(b"via dup").unwrap();
+        drop(w);
+        let mut got = String::new();
+        std::fs::File::from(r).read_to_string(&mut got).unwrap();
+        assert_eq!(got, "via dup");
+        let e = dup_inherited(999_999).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("999999"), "{e}");
     }
 
     #[test]

@@ -55,9 +55,9 @@ mod asyncio;
 
 pub use error::{ERRNO_TABLE, ErrnoInfo, Error, ErrorKind, Result, SyscallResult, errno_info};
 pub use fd::{
-    dup_cloexec, duration_to_timespec, expect_anon_inode, fd_kind, is_cloexec, is_nonblocking,
-    retry_on_intr, set_cloexec, set_nonblocking, timespec_to_duration, wait_either, wait_readable,
-    wait_writable,
+    dup_cloexec, dup_inherited, duration_to_timespec, expect_anon_inode, fd_kind, is_cloexec,
+    is_nonblocking, retry_on_intr, set_cloexec, set_nonblocking, timespec_to_duration, wait_either,
+    wait_readable, wait_writable,
 };
 #[cfg(feature = "serde")]
 pub use serde_impls::serde_os_str;

@@ -87,3 +87,17 @@ fn drop_to_nobody() -> i32 {
     }
     0
 }
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)` on a raw fd number: a new fd of ours
+/// for the same open file, or the errno (`EBADF`: not open).
+pub(crate) fn dup_raw(fd: i32) -> std::result::Result<std::os::fd::OwnedFd, i32> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl with integer arguments; it reads no memory, and only
+    // makes a new fd (the original is not touched or owned).
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(errno());
+    }
+    // SAFETY: the kernel just made this fd for us; nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
+}

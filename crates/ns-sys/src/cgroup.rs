@@ -126,7 +126,11 @@ pub fn own_cgroup() -> Result<PathBuf> {
             .unwrap_or(own)
             .trim_start_matches('/');
         let point = PathBuf::from(unescape(point));
-        return Ok(if rel.is_empty() { point } else { point.join(rel) });
+        return Ok(if rel.is_empty() {
+            point
+        } else {
+            point.join(rel)
+        });
     }
     unsupported("no cgroup v2 filesystem is mounted (cgroup2 in /proc/self/mountinfo)")
 }
@@ -253,7 +257,11 @@ impl Cgroup {
                          enabled for it (it has: {}); it is enabled by writing +{controller} to \
                          {}/cgroup.subtree_control, which needs that controller delegated there",
                         self.dir.display(),
-                        if have.is_empty() { "none".to_owned() } else { have.join(" ") },
+                        if have.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            have.join(" ")
+                        },
                         parent.display()
                     )));
             }
@@ -339,7 +347,9 @@ impl Cgroup {
     pub fn freeze(&self, frozen: bool, limit: Duration) -> Result<()> {
         self.write("cgroup.freeze", if frozen { "1" } else { "0" })?;
         let want = u64::from(frozen);
-        self.wait_events(limit, |c| Ok(c.field("cgroup.events", "frozen")? == Some(want)))
+        self.wait_events(limit, |c| {
+            Ok(c.field("cgroup.events", "frozen")? == Some(want))
+        })
     }
 
     /// Waits until `done`, woken by the kernel's notification on
@@ -362,7 +372,10 @@ impl Cgroup {
                 return Err(Error::from_errno("poll", libc::ETIMEDOUT)
                     .with_context(CALL)
                     .with_kind(ErrorKind::TimedOut)
-                    .with_detail(format!("{} did not change within {limit:?}", path.display())));
+                    .with_detail(format!(
+                        "{} did not change within {limit:?}",
+                        path.display()
+                    )));
             }
             let mut fds = [rustix::event::PollFd::new(
                 &events,
@@ -395,10 +408,7 @@ impl Cgroup {
             system_usec: self.field("cpu.stat", "system_usec")?.unwrap_or(0),
             memory_peak: optional("memory.peak"),
             pids_peak: optional("pids.peak"),
-            oom_kills: self
-                .field("memory.events", "oom_kill")
-                .ok()
-                .flatten(),
+            oom_kills: self.field("memory.events", "oom_kill").ok().flatten(),
         })
     }
 
@@ -442,7 +452,10 @@ fn open_dir(dir: &Path) -> Result<OwnedFd> {
         return Err(Error::invalid_input_in(
             CALL,
             "open",
-            format!("{} is not a cgroup v2 directory (no cgroup.procs)", dir.display()),
+            format!(
+                "{} is not a cgroup v2 directory (no cgroup.procs)",
+                dir.display()
+            ),
         ));
     }
     Ok(fd)

@@ -331,7 +331,7 @@ fn clone_once<P>(
     };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd as u64;
+        args.cgroup = u64::try_from(fd).unwrap_or(u64::MAX);
     }
     // SAFETY: `args` is a valid clone_args of the size given, and the pidfd
     // pointer in it points to a local that outlives the call. Without

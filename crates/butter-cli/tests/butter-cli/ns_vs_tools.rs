@@ -1169,3 +1169,182 @@ fn run_filesystem_option_errors() {
     );
     assert!(!std::path::Path::new("/nonexistent-butter").exists());
 }
+
+/// `--info-fd`, `--json-status-fd` and `--block-fd` as bwrap's: the same
+/// keys, the same exit code; the command held until the byte comes.
+#[test]
+fn run_info_status_and_block_fds_beside_bwrap() {
+    if !userns_allowed() {
+        return;
+    }
+    let dir = crate::scratch("run-fds");
+    let (info, status) = (dir.join("info.json"), dir.join("status.json"));
+    let run = |tool: &str, opts: &str| {
+        let script = format!(
+            "exec {tool} {opts} --info-fd 3 --json-status-fd 4 sh -c 'exit 3' 3>\"$0\" 4>\"$1\""
+        );
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                &script,
+                info.to_str().unwrap(),
+                status.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&status)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out.status.code(), info, lines)
+    };
+    let butter_bin = env!("CARGO_BIN_EXE_butter");
+    let (code, info_v, lines) = run(&format!("{butter_bin} run -U -p -n -i -u"), "");
+    assert_eq!(code, Some(3));
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&info_v),
+        [
+            "child-pid",
+            "ipc-namespace",
+            "net-namespace",
+            "pid-namespace",
+            "uts-namespace"
+        ]
+    );
+    assert!(info_v["child-pid"].as_u64().unwrap() > 1);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(keys(&lines[0]), keys(&info_v));
+    assert_eq!(lines[1]["exit-code"], 3);
+    if have("bwrap") {
+        let (code_b, info_b, lines_b) = run(
+            "bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts --dev-bind / /",
+            "",
+        );
+        assert_eq!(code_b, code);
+        // bwrap adds its mount namespace (it always makes one).
+        let mut want = keys(&info_v);
+        want.push("mnt-namespace".into());
+        want.sort();
+        assert_eq!(keys(&info_b), want);
+        assert_eq!(lines_b[1], serde_json::json!({ "exit-code": 3 }));
+    }
+    // --block-fd: the child exists (its pid is written) but has not run
+    // the command until a byte is written; then it does.
+    let (block_r, block_w) = rustix::pipe::pipe().unwrap();
+    let (info_r, info_w) = rustix::pipe::pipe().unwrap();
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let (ifd, bfd) = (info_w, block_r);
+    // A shell moves our two pipe ends to 5 and 6 for butter; they reach it
+    // only without close-on-exec, cleared for this one spawn's sake.
+    butter::fd_core::set_cloexec(&ifd, false).unwrap();
+    butter::fd_core::set_cloexec(&bfd, false).unwrap();
+    let script = format!(
+        "exec \"$0\" run -U --info-fd 5 --block-fd 6 -- sh -c 'echo started' 5>&{} 6<&{}",
+        ifd.as_raw_fd(),
+        bfd.as_raw_fd()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script, butter_bin])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop((ifd, bfd));
+    let mut info_line = String::new();
+    let mut reader = std::io::BufReader::new(std::fs::File::from(info_r));
+    while !info_line.contains('}') {
+        assert!(reader.read_line(&mut info_line).unwrap() > 0, "{info_line}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&info_line).unwrap();
+    let pid = v["child-pid"].as_u64().unwrap();
+    // Held: still butter's own image, not the shell.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().contains("butter"), "{exe:?}");
+    std::fs::File::from(block_w).write_all(b"x").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "started\n");
+}
+
+/// `--new-cgroup`: the command's own cgroup; a daemon it leaves behind
+/// (no pid namespace to take it down) dies with it; a limit whose
+/// controller is not enabled is refused naming it, exit 1.
+#[test]
+fn run_new_cgroup_kills_what_is_left() {
+    if !userns_allowed() {
+        return;
+    }
+    let own = match butter::ns::own_cgroup() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipped: no cgroup v2: {e}");
+            return;
+        }
+    };
+    let probe = butter::ns::Cgroup::create(
+        &own,
+        &format!("butter-cli-probe-{}", std::process::id()),
+        &Default::default(),
+    );
+    let Ok(probe) = probe else {
+        eprintln!("skipped: cannot make a cgroup below {}", own.display());
+        return;
+    };
+    let have = probe.controllers().unwrap();
+    drop(probe);
+    let out = butter(&[
+        "run",
+        "-U",
+        "--new-cgroup",
+        "--",
+        "sh",
+        "-c",
+        "grep ^0:: /proc/self/cgroup; sleep 1000 >/dev/null 2>&1 & echo daemon=$!",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("/butter-"), "{said}");
+    let daemon: u32 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("daemon="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{daemon}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(") ").next().map(|r| !r.starts_with('Z')))
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the daemon survived butter run"
+        );
+        std::thread::yield_now();
+    }
+    let out = butter(&["run", "-U", "--memory-max", "64m", "--", "true"]);
+    if have.iter().any(|c| c == "memory") {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("memory controller"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    for bad in ["--cpu-max=0", "--cpu-max=1/5", "--memory-max=lots"] {
+        let out = butter(&["run", bad, "--", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+    }
+}

@@ -551,29 +551,47 @@ impl Sandbox {
     ///   other than user need `CAP_SYS_ADMIN` (add a user namespace), or
     ///   user namespaces are refused by policy.
     pub fn spawn(&self) -> Result<Child> {
+        self.spawn_stopped()?.start()
+    }
+
+    /// Makes the new process and its namespaces (and writes its id maps)
+    /// but holds it before its first setup step, so the caller can see it
+    /// (its pid, its namespaces through `/proc/PID/ns`), configure it from
+    /// outside (a veth into its network namespace, a cgroup limit) and
+    /// then [`start`](Stopped::start) it, as bwrap's `--info-fd` and
+    /// `--block-fd` allow. Dropping a [`Stopped`] kills it.
+    ///
+    /// # Errors
+    /// As [`spawn`](Sandbox::spawn) up to the clone and the id maps.
+    pub fn spawn_stopped(&self) -> Result<Stopped> {
         let prepared = self.prepare()?;
         let Prepared {
             plan,
             descriptions,
             parent_ends,
-            child_ends: _child_ends,
+            child_ends,
             go_write,
             report_read,
             flags,
             uid_map,
             gid_map,
-            mut made,
+            made,
         } = prepared;
         let cgroup = match &self.cgroup {
             None => None,
             Some((parent, limits)) => {
                 let parent = match parent {
                     Some(p) => p.clone(),
-                    None => crate::cgroup::own_cgroup().map_err(|e| e.with_context("Sandbox::spawn"))?,
+                    None => {
+                        crate::cgroup::own_cgroup().map_err(|e| e.with_context("Sandbox::spawn"))?
+                    }
                 };
                 let n = CGROUPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let name = format!("butter-{}-{n}", std::process::id());
-                Some(Cgroup::create(&parent, &name, limits).map_err(|e| e.with_context("Sandbox::spawn"))?)
+                Some(
+                    Cgroup::create(&parent, &name, limits)
+                        .map_err(|e| e.with_context("Sandbox::spawn"))?,
+                )
             }
         };
         let (pid, pidfd) = sys::clone3_process(
@@ -592,45 +610,28 @@ impl Sandbox {
             }
         })?;
         // Ours from here: the child's ends of the pipes close in this process.
-        drop(_child_ends);
+        drop(child_ends);
         let pid = pid.unsigned_abs();
         let pidfd = PidFd::from_fd(pidfd)?;
-        let abandon = |e: Error| {
-            let _ = pidfd.send_signal(Signal::KILL);
-            let _ = pidfd.wait();
-            e
-        };
-        if let Some(maps) = &uid_map {
-            write_uid_map(pid, maps).map_err(abandon)?;
-        }
-        if let Some(maps) = &gid_map {
-            write_gid_map(pid, maps).map_err(abandon)?;
-        }
-        rustix::io::write(&go_write, b"g")
-            .syscall("write")
-            .map_err(abandon)?;
-        drop(go_write);
-        if let Some((step, errno)) = read_report(&report_read).map_err(abandon)? {
-            let _ = pidfd.wait();
-            tidy(&mut made);
-            let what = describe_step(step, &descriptions, self);
-            // The program's own exec is `execve` (so a caller can tell "not
-            // found" from a setup failure, as a shell's 127 and 126 do).
-            let call = child::step_call(step, &plan.steps);
-            let base = Error::from_errno(call, errno).with_context("Sandbox::spawn");
-            return Err(base.with_detail(what));
-        }
-        let [stdin, stdout, stderr] = parent_ends;
-        Ok(Child {
+        let stopped = Stopped {
             pid,
-            pidfd,
-            stdin: stdin.map(File::from),
-            stdout: stdout.map(File::from),
-            stderr: stderr.map(File::from),
+            pidfd: Some(pidfd),
+            go_write: Some(go_write),
+            report_read,
+            plan,
+            descriptions,
+            program: self.program.clone(),
+            parent_ends,
             made,
             cgroup,
-            usage: None,
-        })
+        };
+        if let Some(maps) = &uid_map {
+            write_uid_map(pid, maps)?;
+        }
+        if let Some(maps) = &gid_map {
+            write_gid_map(pid, maps)?;
+        }
+        Ok(stopped)
     }
 
     /// Runs the program with stdout and stderr captured (stdin `/dev/null`
@@ -1096,15 +1097,15 @@ fn candidates(program: &OsStr, path: &OsStr) -> Result<Vec<CString>> {
         .collect()
 }
 
-fn describe_step(step: u32, descriptions: &[String], sandbox: &Sandbox) -> String {
+fn describe_step(step: u32, descriptions: &[String], program: &OsStr) -> String {
     match step {
         child::STEP_FDS => {
             "install the child's fds (stdio and passed fds) and close the rest".into()
         }
         child::STEP_INIT => "fork the program from the pid-1 init".into(),
         child::STEP_EXEC => {
-            let name = sandbox.program.to_string_lossy();
-            if sandbox.program.as_bytes().contains(&b'/') {
+            let name = program.to_string_lossy();
+            if program.as_bytes().contains(&b'/') {
                 format!("execve of {name:?}")
             } else {
                 format!("execve of {name:?} (searched in PATH inside the sandbox)")
@@ -1267,6 +1268,97 @@ impl std::str::FromStr for Resource {
                     ),
                 )
             })
+    }
+}
+
+/// A sandboxed process made and held before its setup, from
+/// [`Sandbox::spawn_stopped`]: its namespaces exist, its id maps are
+/// written, nothing of the setup or the program has run. Dropped without
+/// [`start`](Stopped::start), it is killed and reaped (and what was made
+/// for it removed).
+pub struct Stopped {
+    pid: u32,
+    pidfd: Option<PidFd>,
+    go_write: Option<OwnedFd>,
+    report_read: OwnedFd,
+    plan: Plan,
+    descriptions: Vec<String>,
+    program: OsString,
+    parent_ends: [Option<OwnedFd>; 3],
+    made: Vec<(PathBuf, Made)>,
+    cgroup: Option<Cgroup>,
+}
+
+impl Stopped {
+    /// Its pid, in the caller's pid namespace.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Its cgroup, with [`Sandbox::cgroup`].
+    #[must_use]
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
+    }
+
+    /// Lets it run its setup and the program.
+    ///
+    /// # Errors
+    /// As [`Sandbox::spawn`] for the steps and the exec.
+    pub fn start(mut self) -> Result<Child> {
+        let (Some(go), Some(pidfd)) = (self.go_write.take(), self.pidfd.take()) else {
+            return Err(Error::from_errno("write", libc::EBADF).with_context("Stopped::start"));
+        };
+        let abandon = |e: Error| {
+            let _ = pidfd.send_signal(Signal::KILL);
+            let _ = pidfd.wait();
+            e
+        };
+        rustix::io::write(&go, b"g")
+            .syscall("write")
+            .map_err(abandon)?;
+        drop(go);
+        if let Some((step, errno)) = read_report(&self.report_read).map_err(abandon)? {
+            let _ = pidfd.wait();
+            tidy(&mut self.made);
+            let what = describe_step(step, &self.descriptions, &self.program);
+            // The program's own exec is `execve` (so a caller can tell "not
+            // found" from a setup failure, as a shell's 127 and 126 do).
+            let call = child::step_call(step, &self.plan.steps);
+            let base = Error::from_errno(call, errno).with_context("Sandbox::spawn");
+            return Err(base.with_detail(what));
+        }
+        let [stdin, stdout, stderr] = std::mem::take(&mut self.parent_ends);
+        Ok(Child {
+            pid: self.pid,
+            pidfd,
+            stdin: stdin.map(File::from),
+            stdout: stdout.map(File::from),
+            stderr: stderr.map(File::from),
+            made: std::mem::take(&mut self.made),
+            cgroup: self.cgroup.take(),
+            usage: None,
+        })
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(pidfd) = self.pidfd.take() {
+            let _ = pidfd.send_signal(Signal::KILL);
+            let _ = pidfd.wait();
+            tidy(&mut self.made);
+        }
+    }
+}
+
+impl fmt::Debug for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stopped")
+            .field("pid", &self.pid)
+            .field("cgroup", &self.cgroup.as_ref().map(Cgroup::path))
+            .finish_non_exhaustive()
     }
 }
 

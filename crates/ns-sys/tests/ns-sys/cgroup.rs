@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use butter_tests::{become_nobody, exit_code, fork_child, skip};
-use ns_sys::{Cgroup, CgroupLimits, ChildStatus, ErrorKind, Namespaces, Sandbox, Stdio, own_cgroup};
+use ns_sys::{
+    Cgroup, CgroupLimits, ChildStatus, ErrorKind, Namespaces, Sandbox, Stdio, own_cgroup,
+};
 
 /// This process's cgroup v2 directory, where tests may make cgroups, or a
 /// skip saying why not.
@@ -86,7 +88,10 @@ pub(crate) fn entered_at_clone_and_nothing_survives() {
     // Killed with the cgroup; the host's init reaps it when it gets to it.
     let end = Instant::now() + Duration::from_secs(10);
     while running(daemon) {
-        assert!(Instant::now() < end, "the daemon {daemon} survived the sandbox");
+        assert!(
+            Instant::now() < end,
+            "the daemon {daemon} survived the sandbox"
+        );
         std::thread::yield_now();
     }
     assert!(ours_left(&parent).is_empty(), "{:?}", ours_left(&parent));
@@ -115,8 +120,15 @@ pub(crate) fn freeze_thaw_and_usage() {
     cgroup.freeze(true, Duration::from_secs(10)).unwrap();
     let frozen_at = cgroup.usage().unwrap().cpu_usec;
     let state = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
-    assert!(!state.rsplit(") ").next().unwrap().starts_with('R'), "{state}");
-    assert_eq!(cgroup.usage().unwrap().cpu_usec, frozen_at, "no CPU while frozen");
+    assert!(
+        !state.rsplit(") ").next().unwrap().starts_with('R'),
+        "{state}"
+    );
+    assert_eq!(
+        cgroup.usage().unwrap().cpu_usec,
+        frozen_at,
+        "no CPU while frozen"
+    );
     cgroup.freeze(false, Duration::from_secs(10)).unwrap();
     cgroup.kill().unwrap();
     assert_eq!(
@@ -138,7 +150,12 @@ pub(crate) fn freeze_thaw_and_usage() {
 /// and no cgroup is left. Both are what the kernel here says.
 pub(crate) fn limits_or_a_clear_refusal() {
     let parent = own();
-    let probe = Cgroup::create(&parent, &format!("butter-{}-probe", std::process::id()), &CgroupLimits::default()).unwrap();
+    let probe = Cgroup::create(
+        &parent,
+        &format!("butter-{}-probe", std::process::id()),
+        &CgroupLimits::default(),
+    )
+    .unwrap();
     let have = probe.controllers().unwrap();
     drop(probe);
     let memory = CgroupLimits {
@@ -151,8 +168,16 @@ pub(crate) fn limits_or_a_clear_refusal() {
         ..CgroupLimits::default()
     };
     for (controller, limits, script) in [
-        ("memory", memory, "x=$(head -c 64000000 /dev/zero | tr '\\0' x); echo survived"),
-        ("pids", pids, "for i in 1 2 3 4 5 6 7 8; do sleep 10 & done 2>&1 | grep -c 'fork\\|Resource' ; kill $(jobs -p) 2>/dev/null; true"),
+        (
+            "memory",
+            memory,
+            "x=$(head -c 64000000 /dev/zero | tr '\\0' x); echo survived",
+        ),
+        (
+            "pids",
+            pids,
+            "for i in 1 2 3 4 5 6 7 8; do sleep 10 & done 2>&1 | grep -c 'fork\\|Resource' ; kill $(jobs -p) 2>/dev/null; true",
+        ),
     ] {
         let run = Sandbox::new("sh")
             .unshare(Namespaces::USER)
