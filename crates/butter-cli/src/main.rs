@@ -35,7 +35,7 @@ Synopsis:
              [--cpu-max QUOTA[/PERIOD]] [--info-fd FD] [--json-status-fd FD] [--block-fd FD]
              [--] [CMD ARGS...]
   butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
-               [--user NAME] [--] [CMD ARGS...]
+               [--user NAME] [--no-confine] [--no-cgroup] [--] [CMD ARGS...]
   butter ns [--json] [PID]
   butter aio-bench FILE [--rw RW] [--bs 4k] [--iodepth N] [--size S] [--runtime SECS]
                    [--number-ios N] [--direct] [--nowait] [--batch N] [--overwrite] [--json]

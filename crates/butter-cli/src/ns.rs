@@ -889,8 +889,11 @@ pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
 directory, like `nsenter -a -r -w -t PID`: the target by pid, or a container by name through \
 docker, podman, lxc-info (LXC), lxc (LXD/Incus) or machinectl. Namespaces you already share are \
 skipped. --user NAME takes a user of the container's own /etc/passwd and /etc/group (default: \
-root when a user namespace is joined, else your own ids). The default command is that user's \
-shell. The exit status is passed through."
+root when a user namespace is joined, else your own ids). As docker exec (and unlike nsenter) \
+the command takes on the target's capabilities (bounding, effective, permitted, inheritable, \
+ambient) and no_new_privs and starts in its cgroup, so it can do no more than the container's own \
+processes (--no-confine, --no-cgroup keep yours). The default command is that user's shell. The \
+exit status is passed through."
 )]
 #[command(group(clap::ArgGroup::new("container").args(["docker", "podman", "lxc", "lxd", "machine"])))]
 pub struct EnterArgs {
@@ -915,6 +918,14 @@ pub struct EnterArgs {
     /// Run as this user of the container (a name or a uid).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Keep your own capabilities and no_new_privs instead of taking on the
+    /// target's (which the command gets by default, as under docker exec;
+    /// nsenter keeps yours).
+    #[arg(long)]
+    pub no_confine: bool,
+    /// Start in your own cgroup instead of the target's.
+    #[arg(long)]
+    pub no_cgroup: bool,
     /// The target's pid (without a container flag; with one, this is the
     /// command's name).
     #[arg(value_name = "PID")]
@@ -986,6 +997,7 @@ pub fn enter(args: &EnterArgs) -> Outcome {
     if let Some(u) = &args.user {
         e.user(u.clone());
     }
+    e.confine(!args.no_confine).join_cgroup(!args.no_cgroup);
     if let Some((program, rest)) = command.split_first() {
         e.command(program, rest);
     }

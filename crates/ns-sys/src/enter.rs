@@ -2,7 +2,7 @@
 //! its root and working directory, and a user of its own `/etc/passwd`.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use fd_core::{Error, ErrorKind, Result, SyscallResult};
 use rustix::fs::{Mode, OFlags};
 use signal_fd::{ChildStatus, PidFd};
 
+use crate::cgroup::Cgroup;
 use crate::container::{Target, User, lookup_user};
 use crate::namespace::NsFd;
 use crate::raw::{Namespace, Namespaces};
@@ -48,16 +49,39 @@ pub struct Enter {
     env: Vec<(OsString, OsString)>,
     root: bool,
     cwd: bool,
+    confine: bool,
+    cgroup: bool,
     stdio: [Stdio; 3],
 }
 
 impl Enter {
+    /// Whether the command takes on the target's confinement (default:
+    /// yes, as `docker exec` does): its capability bounding set, its
+    /// effective, permitted and inheritable sets (never more than the
+    /// command already has) and `no_new_privs`, so it can do no more than
+    /// the target's own processes.
+    pub fn confine(&mut self, on: bool) -> &mut Enter {
+        self.confine = on;
+        self
+    }
+
+    /// Whether the command starts in the target's cgroup (default: yes,
+    /// with `CLONE_INTO_CGROUP`, when the target is in another cgroup v2
+    /// than the caller), so the container's limits count it and its
+    /// `cgroup.kill` ends it.
+    pub fn join_cgroup(&mut self, on: bool) -> &mut Enter {
+        self.cgroup = on;
+        self
+    }
+
     /// Enter process `pid`.
     pub fn new(pid: u32) -> Enter {
         Enter {
             pid,
             only: None,
             user: None,
+            confine: true,
+            cgroup: true,
             program: None,
             args: Vec::new(),
             env: Vec::new(),
@@ -302,6 +326,11 @@ impl Enter {
         env.extend(self.env.iter().cloned());
         let exec = exec_of(CALL, &program, &self.args, &env)?;
 
+        let cgroup = if self.cgroup {
+            target_cgroup(self.pid)?
+        } else {
+            None
+        };
         let (report_read, report_write) =
             rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).syscall("pipe2")?;
         let (stdio, parent_ends, child_ends) = stdio_fds(&self.stdio)?;
@@ -323,11 +352,24 @@ impl Enter {
                 .map(|u| u.groups.clone()),
             gid: user.as_ref().filter(|_| switch).map(|u| u.gid),
             uid: user.as_ref().filter(|_| switch).map(|u| u.uid),
+            confine: if self.confine {
+                Some(confinement_of(self.pid)?)
+            } else {
+                None
+            },
             fork: kinds.iter().any(|k| k.applies_to_children()),
             stdio,
             exec,
         };
-        let (pid, child_pidfd) = sys::fork_process(&plan)?;
+        let (pid, child_pidfd) = sys::fork_process(&plan, cgroup.as_ref().map(AsFd::as_fd))
+            .map_err(|e| match &cgroup {
+                Some(c) => e.with_detail(format!(
+                    "starting in the target's cgroup {} (join_cgroup(false), --no-cgroup, to start \
+                     in yours)",
+                    c.path().display()
+                )),
+                None => e,
+            })?;
         drop(report_write);
         drop(child_ends);
         let child_pidfd = PidFd::from_fd(child_pidfd)?;
@@ -339,6 +381,10 @@ impl Enter {
                 child::STEP_GROUPS => "setgroups to the user's groups".to_owned(),
                 child::STEP_GID => "setresgid to the user's gid".to_owned(),
                 child::STEP_UID => "setresuid to the user's uid".to_owned(),
+                child::STEP_CONFINE => format!(
+                    "take on the capabilities and no_new_privs of pid {}",
+                    self.pid
+                ),
                 child::STEP_FORK => "fork into the pid namespace".to_owned(),
                 child::STEP_EXEC => format!("execve of {:?} inside the target", program),
                 n => match kinds.get(n as usize) {
@@ -368,4 +414,76 @@ impl Enter {
             usage: None,
         })
     }
+}
+
+/// The capabilities and `no_new_privs` of `pid`, from its status file.
+fn confinement_of(pid: u32) -> Result<child::Confine> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| {
+        Error::from_io("open", e)
+            .with_context("Enter::spawn")
+            .with_detail(path.clone())
+    })?;
+    let field = |name: &str| -> Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .ok_or_else(|| {
+                Error::invalid_input_in("Enter::spawn", "open", format!("{path} has no {name}"))
+            })
+    };
+    let no_new_privs = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NoNewPrivs:"))
+        .is_some_and(|v| v.trim() == "1");
+    let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    Ok(child::Confine {
+        bounding: field("CapBnd:")?,
+        effective: field("CapEff:")?,
+        permitted: field("CapPrm:")?,
+        inheritable: field("CapInh:")?,
+        ambient: field("CapAmb:").unwrap_or(0),
+        no_new_privs,
+        last_cap,
+    })
+}
+
+/// The target's cgroup v2 directory when it is not the caller's own
+/// (`None` without cgroup v2, or when they share one).
+fn target_cgroup(pid: u32) -> Result<Option<Cgroup>> {
+    let line = |p: &str| -> Option<String> {
+        std::fs::read_to_string(p)
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+    };
+    let (Some(theirs), Some(ours)) = (
+        line(&format!("/proc/{pid}/cgroup")),
+        line("/proc/self/cgroup"),
+    ) else {
+        return Ok(None);
+    };
+    if theirs == ours {
+        return Ok(None);
+    }
+    let Ok(own_dir) = crate::cgroup::own_cgroup() else {
+        return Ok(None);
+    };
+    // Our directory is the mount point joined with our path: theirs is the
+    // same mount point joined with theirs.
+    let own_rel = ours.trim_start_matches('/');
+    let own_str = own_dir.to_string_lossy();
+    let mount = own_str
+        .strip_suffix(own_rel)
+        .unwrap_or(&own_str)
+        .trim_end_matches('/');
+    let dir = PathBuf::from(format!("{mount}/{}", theirs.trim_start_matches('/')));
+    Cgroup::open(&dir).map(Some).map_err(|e| {
+        e.with_context("Enter::spawn")
+            .with_detail(format!("the cgroup of pid {pid}"))
+    })
 }

@@ -291,8 +291,13 @@ pub(crate) fn clone3_process(
 
 /// As [`clone3_process`] without namespaces, for `enter`: the child runs
 /// `plan` and never returns.
-pub(crate) fn fork_process(plan: &child::EnterPlan) -> Result<(i32, OwnedFd)> {
-    clone3_running(0, plan, None, child::enter)
+///
+/// With `cgroup`, the child starts in that cgroup (`CLONE_INTO_CGROUP`).
+pub(crate) fn fork_process(
+    plan: &child::EnterPlan,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> Result<(i32, OwnedFd)> {
+    clone3_running(0, plan, cgroup, child::enter)
 }
 
 fn clone3_running<P>(

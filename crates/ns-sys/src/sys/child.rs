@@ -261,6 +261,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
         STEP_GROUPS => "setgroups",
         STEP_GID => "setresgid",
         STEP_UID => "setresuid",
+        STEP_CONFINE => "capset",
         n => match steps.get(n as usize) {
             Some(Step::Setsid) => "setsid",
             Some(Step::Caps { .. }) => "capset",
@@ -1041,12 +1042,126 @@ pub(crate) struct EnterPlan {
     pub(crate) groups: Option<Vec<libc::gid_t>>,
     pub(crate) gid: Option<u32>,
     pub(crate) uid: Option<u32>,
+    /// The target's confinement to take on: its bounding set (with the
+    /// last capability number), its effective, permitted and inheritable
+    /// sets (each intersected with ours), and `no_new_privs`.
+    pub(crate) confine: Option<Confine>,
     /// Fork once more after joining (pid and time namespaces apply to
     /// children only).
     pub(crate) fork: bool,
     /// Fds to install as stdin, stdout, stderr (-1: keep ours).
     pub(crate) stdio: [RawFd; 3],
     pub(crate) exec: Exec,
+}
+
+/// A target process's capabilities (all five sets) and `no_new_privs`, from its
+/// `/proc/PID/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Confine {
+    pub(crate) bounding: u64,
+    pub(crate) effective: u64,
+    pub(crate) permitted: u64,
+    pub(crate) inheritable: u64,
+    pub(crate) ambient: u64,
+    pub(crate) no_new_privs: bool,
+    pub(crate) last_cap: u32,
+}
+
+/// The step number of the confinement in enter's reports.
+pub(crate) const STEP_CONFINE: u32 = 1_000_009;
+
+/// Drops the bounding set to the target's (needs `CAP_SETPCAP`, which
+/// joining its user namespace as root gives); clears the ambient set.
+fn confine_bounding(c: &Confine) -> Result<(), i32> {
+    for cap in 0..=c.last_cap.min(63) {
+        if c.bounding & (1 << cap) == 0 {
+            // SAFETY: prctl with integer arguments only.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_prctl,
+                    libc::c_long::from(libc::PR_CAPBSET_DROP),
+                    libc::c_long::from(cap),
+                    0 as libc::c_long,
+                    0 as libc::c_long,
+                    0 as libc::c_long,
+                )
+            })?;
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    sys(unsafe {
+        libc::syscall(
+            libc::SYS_prctl,
+            PR_CAP_AMBIENT,
+            PR_CAP_AMBIENT_CLEAR_ALL,
+            0 as libc::c_long,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    })
+    .map(drop)
+}
+
+/// After the ids: the sets lowered to the target's (never raised: what a
+/// uid change cleared stays clear), and `no_new_privs`.
+fn confine_sets(c: &Confine) -> Result<(), i32> {
+    let header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capget writes two data structs into the local array.
+    sys(unsafe { libc::syscall(libc::SYS_capget, &raw const header, data.as_mut_ptr()) })?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the low and high words of a 64-bit set"
+    )]
+    let word = |set: u64, i: usize| (set >> (32 * i)) as u32;
+    for (i, d) in data.iter_mut().enumerate() {
+        // Inheritable may be taken from what is permitted (before it is
+        // lowered): the kernel allows a subset of inheritable | permitted.
+        d.inheritable = (d.inheritable | d.permitted) & word(c.inheritable, i);
+        d.permitted &= word(c.permitted, i);
+        d.effective &= word(c.effective, i) & d.permitted;
+    }
+    // SAFETY: capset reads one header and two data structs, all locals.
+    sys(unsafe { libc::syscall(libc::SYS_capset, &raw const header, data.as_ptr()) })?;
+    // The target's ambient set, where permitted and inheritable allow it.
+    let held = u64::from(data[0].permitted & data[0].inheritable)
+        | (u64::from(data[1].permitted & data[1].inheritable) << 32);
+    for cap in 0..=c.last_cap.min(63) {
+        if c.ambient & held & (1 << cap) != 0 {
+            // SAFETY: prctl with integer arguments only.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_prctl,
+                    PR_CAP_AMBIENT,
+                    PR_CAP_AMBIENT_RAISE,
+                    libc::c_long::from(cap),
+                    0 as libc::c_long,
+                    0 as libc::c_long,
+                )
+            })?;
+        }
+    }
+    if c.no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        sys(unsafe {
+            libc::syscall(
+                libc::SYS_prctl,
+                libc::c_long::from(libc::PR_SET_NO_NEW_PRIVS),
+                1 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Joins the namespaces: all at once through the pidfd when that works,
@@ -1115,6 +1230,11 @@ pub(crate) fn enter(plan: &EnterPlan) -> ! {
             fail(plan.report, STEP_CWD, errno());
         }
     }
+    if let Some(c) = &plan.confine
+        && let Err(err) = confine_bounding(c)
+    {
+        fail(plan.report, STEP_CONFINE, err);
+    }
     // Raw syscalls change this thread's credentials only, which is all of
     // this single-threaded process.
     if let Some(groups) = &plan.groups {
@@ -1137,6 +1257,11 @@ pub(crate) fn enter(plan: &EnterPlan) -> ! {
         if unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) } != 0 {
             fail(plan.report, STEP_UID, errno());
         }
+    }
+    if let Some(c) = &plan.confine
+        && let Err(err) = confine_sets(c)
+    {
+        fail(plan.report, STEP_CONFINE, err);
     }
     for (target, &source) in (0..).zip(&plan.stdio) {
         if source < 0 {

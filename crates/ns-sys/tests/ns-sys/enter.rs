@@ -373,3 +373,78 @@ pub(crate) fn beside_nsenter() {
     target.kill(Signal::KILL).unwrap();
     target.wait().unwrap();
 }
+
+/// What the command entered into a confined sandbox can do: no more than
+/// the sandbox's own processes (its bounding, effective and permitted
+/// sets, `no_new_privs`), in the sandbox's cgroup, as `docker exec` runs a
+/// command; `confine(false)` and `join_cgroup(false)` keep nsenter's
+/// behaviour (the caller's own).
+pub(crate) fn takes_on_the_containers_confinement() {
+    let Ok(own) = ns_sys::own_cgroup() else {
+        skip("no cgroup v2 here, so the cgroup join cannot be shown");
+    };
+    let keep: ns_sys::CapSet = "CAP_CHOWN,CAP_SETUID,CAP_SETGID,CAP_KILL".parse().unwrap();
+    let mut target = Sandbox::new("sleep")
+        .unshare(Namespaces::USER | Namespaces::PID | Namespaces::MNT)
+        .capabilities(keep)
+        .no_new_privs(true)
+        .cgroup(Some(own), ns_sys::CgroupLimits::default())
+        .death_signal(Signal::KILL)
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let pid = target.pid();
+    let status_of = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    };
+    let theirs = status_of(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap());
+    let their_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .unwrap()
+        .to_owned();
+    let look = "grep -E '^(CapBnd|CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs):' /proc/self/status; \
+                sed -n 's/^0::/cgroup:/p' /proc/self/cgroup";
+    let run = |e: &mut Enter| {
+        let out = e.command("sh", ["-c", look]).output().unwrap();
+        assert_eq!(
+            out.status,
+            ChildStatus::Exited(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        status_of(&String::from_utf8(out.stdout).unwrap())
+    };
+    let ours = run(&mut Enter::new(pid));
+    for k in [
+        "CapBnd",
+        "CapEff",
+        "CapPrm",
+        "CapInh",
+        "CapAmb",
+        "NoNewPrivs",
+    ] {
+        assert_eq!(
+            ours.get(k),
+            theirs.get(k),
+            "{k}: entered {ours:?}, target {theirs:?}"
+        );
+    }
+    assert_eq!(
+        format!("0::{}", ours["cgroup"]),
+        their_cgroup,
+        "the entered command is in the target's cgroup"
+    );
+    // Without: the caller's own (nsenter's) — every capability over the
+    // namespace, no no_new_privs, the caller's cgroup.
+    let loose = run(Enter::new(pid).confine(false).join_cgroup(false));
+    assert_ne!(loose["CapBnd"], theirs["CapBnd"], "{loose:?}");
+    assert_eq!(loose["NoNewPrivs"], "0");
+    assert_ne!(format!("0::{}", loose["cgroup"]), their_cgroup);
+    target.kill(Signal::KILL).unwrap();
+    target.wait().unwrap();
+}

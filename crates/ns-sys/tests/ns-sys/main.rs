@@ -72,6 +72,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, enter::by_stub_tools),
         butter_tests::test!(Isolation, enter::errors),
         butter_tests::test!(Isolation, enter::beside_nsenter),
+        butter_tests::test!(Isolation, enter::takes_on_the_containers_confinement),
     ];
     butter_tests::run(&tests)
 }
