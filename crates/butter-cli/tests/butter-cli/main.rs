@@ -4,6 +4,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
 mod copy_safety;
+mod escape;
 mod ns_vs_tools;
 mod seccomp_vs_tools;
 mod watch_vs_tools;
