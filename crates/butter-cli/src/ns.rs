@@ -73,9 +73,15 @@ pub struct RunArgs {
     /// Use DIR as the root directory (implies --mount).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// With --root: make the root read-only.
-    #[arg(long, requires = "root")]
+    /// With --root or --overlay-root: make the root read-only.
+    #[arg(long)]
     pub ro: bool,
+    /// A new root that is an overlay of LOWER directories (repeat it; the
+    /// first is on top) under a tmpfs that goes with the command: it can
+    /// write anywhere, nothing reaches LOWER (implies --mount; not with
+    /// --root). Each LOWER is one filesystem: bind what is mounted below.
+    #[arg(long, value_name = "LOWER", conflicts_with = "root")]
+    pub overlay_root: Vec<PathBuf>,
     /// Bind-mount SRC at DST (DST defaults to SRC; `:ro` read-only); repeatable.
     #[arg(long, value_name = "SRC[:DST][:ro]")]
     pub bind: Vec<String>,
@@ -244,7 +250,10 @@ impl RunArgs {
             (self.user || self.map_root, Namespaces::USER),
             (self.pid, Namespaces::PID),
             (self.net, Namespaces::NET),
-            (self.mount || self.root.is_some(), Namespaces::MNT),
+            (
+                self.mount || self.root.is_some() || !self.overlay_root.is_empty(),
+                Namespaces::MNT,
+            ),
             (self.uts || self.hostname.is_some(), Namespaces::UTS),
             (self.ipc, Namespaces::IPC),
             (self.cgroup, Namespaces::CGROUP),
@@ -298,9 +307,18 @@ impl RunArgs {
                 .gid_map(vec![IdMap::one(gid, gid)])
                 .ids(uid, gid);
         }
-        if let Some(root) = &self.root {
-            s.root(root).read_only_root(self.ro);
+        if self.ro && self.root.is_none() && self.overlay_root.is_empty() {
+            return Err(UsageError(
+                "--ro makes the new root read-only: it goes with --root or --overlay-root".into(),
+            ));
         }
+        if let Some(root) = &self.root {
+            s.root(root);
+        }
+        if !self.overlay_root.is_empty() {
+            s.overlay_root(&self.overlay_root);
+        }
+        s.read_only_root(self.ro);
         self.apply_fs_ops(&mut s, matches)?;
         if let Some(h) = &self.hostname {
             s.hostname(h);

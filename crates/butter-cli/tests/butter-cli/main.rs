@@ -607,6 +607,11 @@ fn help_options(cmd: &str) -> Vec<(String, Option<String>)> {
     text(&out.stdout)
         .lines()
         .filter_map(|l| {
+            // Options start at column 2 or 6; descriptions (which may
+            // begin with an option's name) further in.
+            if l.len() - l.trim_start().len() > 6 {
+                return None;
+            }
             let l = l.trim_start();
             let (short, long) = match l.split_once(", --") {
                 Some((s, rest)) if s.len() == 2 && s.starts_with('-') => (Some(s.to_owned()), rest),

@@ -1348,3 +1348,62 @@ fn run_new_cgroup_kills_what_is_left() {
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
     }
 }
+
+/// `--overlay-root`: the command writes anywhere in its root, nothing
+/// reaches the lower directory; with bwrap's options building the rest.
+#[test]
+fn run_overlay_root_leaves_the_lower_as_it_was() {
+    if !userns_allowed() {
+        return;
+    }
+    let lower = crate::scratch("run-overlay");
+    std::fs::create_dir(lower.join("etc")).unwrap();
+    std::fs::write(lower.join("etc/motd"), "lower\n").unwrap();
+    let mut args = vec![
+        "run".to_owned(),
+        "--overlay-root".into(),
+        lower.to_str().unwrap().into(),
+        "--ro-bind".into(),
+        "/usr".into(),
+        "/usr".into(),
+    ];
+    for dir in ["bin", "sbin", "lib", "lib64"] {
+        if let Ok(to) = std::fs::read_link(std::path::Path::new("/").join(dir)) {
+            args.extend([
+                "--symlink".into(),
+                to.display().to_string(),
+                format!("/{dir}"),
+            ]);
+        }
+    }
+    args.extend(
+        [
+            "--",
+            "sh",
+            "-c",
+            "echo new > /etc/motd && cat /etc/motd && mkdir /made && ls /",
+        ]
+        .map(String::from),
+    );
+    let out = butter(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("new\n") && said.contains("made\n"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lower.join("etc/motd")).unwrap(),
+        "lower\n"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&*lower)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["etc"], "nothing made in the lower");
+    let out = butter(&["run", "--ro", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = butter(&["run", "--root", "/", "--overlay-root", "/usr", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

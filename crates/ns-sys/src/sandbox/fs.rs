@@ -197,6 +197,9 @@ pub(crate) enum Made {
 #[derive(Debug)]
 pub(crate) struct Setup<'a> {
     pub(crate) root: Option<&'a Path>,
+    /// An overlay root: these read-only lower directories (the first on
+    /// top) under a tmpfs upper that goes with the sandbox.
+    pub(crate) overlay: Option<&'a [PathBuf]>,
     pub(crate) read_only_root: bool,
     pub(crate) ops: &'a [FsOp],
     /// A minimal `/dev` (only with a root).
@@ -587,6 +590,100 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// The staging tmpfs and the overlay on it: returns the overlay's
+    /// mount point, the new root. The staging directory is the first of
+    /// `/tmp`, `/mnt`, `/run`, `/var/tmp` that is there and holds no lower
+    /// (a tmpfs over it would hide that lower from the overlay).
+    fn overlay(&mut self, lowers: &[PathBuf]) -> Result<PathBuf> {
+        if self.setup.root.is_some() {
+            return refuse("an overlay root and a root directory cannot go together".into());
+        }
+        if lowers.is_empty() || lowers.len() > 500 {
+            return refuse(format!(
+                "an overlay root takes 1 to 500 lower directories, not {}",
+                lowers.len()
+            ));
+        }
+        for lower in lowers {
+            let text = lower.to_string_lossy();
+            if !lower.is_absolute() || text.contains([':', ',', '\\']) {
+                return refuse(format!(
+                    "the overlay lower {} must be an absolute path without ':', ',' or '\\' \
+                     (overlayfs's option syntax)",
+                    lower.display()
+                ));
+            }
+            if !self.host.is_dir(lower) {
+                return refuse(format!(
+                    "the overlay lower {} is not a directory",
+                    lower.display()
+                ));
+            }
+        }
+        let Some(staging) = ["/tmp", "/mnt", "/run", "/var/tmp"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|s| {
+                self.host.kind(s) == Some(Kind::Dir) && !lowers.iter().any(|l| l.starts_with(s))
+            })
+        else {
+            return refuse(
+                "no staging directory for the overlay (one of /tmp, /mnt, /run, /var/tmp \
+                 with no lower under it)"
+                    .into(),
+            );
+        };
+        self.push(
+            Step::Mount {
+                source: Some(c"tmpfs".to_owned()),
+                target: Self::c(&staging)?,
+                fstype: Some(c"tmpfs".to_owned()),
+                flags: libc::MS_NOSUID | libc::MS_NODEV,
+                data: Some(c"mode=755".to_owned()),
+            },
+            format!(
+                "mount a tmpfs on {} for the overlay's upper layer",
+                staging.display()
+            ),
+        );
+        let (upper, work, root) = (
+            staging.join("upper"),
+            staging.join("work"),
+            staging.join("root"),
+        );
+        for d in [&upper, &work, &root] {
+            self.push(Step::Mkdir(Self::c(d)?), format!("create {}", d.display()));
+        }
+        let lowerdir: Vec<String> = lowers
+            .iter()
+            .map(|l| l.to_string_lossy().into_owned())
+            .collect();
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={},userxattr",
+            lowerdir.join(":"),
+            upper.display(),
+            work.display()
+        );
+        self.push(
+            Step::Mount {
+                source: Some(c"overlay".to_owned()),
+                target: Self::c(&root)?,
+                fstype: Some(c"overlay".to_owned()),
+                flags: 0,
+                data: Some(CString::new(data).unwrap_or_default()),
+            },
+            format!(
+                "mount an overlay of {} (read-only) with a tmpfs upper on {} (overlayfs in a \
+                 user namespace needs Linux 5.11, and a lower whose mount has other mounts \
+                 below it, such as / there, cannot be cloned: give the directories)",
+                lowerdir.join(", "),
+                root.display()
+            ),
+        );
+        self.table.push((root.clone(), Mounted::Tmpfs));
+        Ok(root)
+    }
+
     fn asked_to_mount(&self, inside_path: &str) -> bool {
         self.setup
             .ops
@@ -664,7 +761,7 @@ pub(crate) fn build(setup: &Setup<'_>, host: &dyn Lookup) -> Result<Built> {
         out: Built::default(),
     };
     if !setup.mnt {
-        if !setup.ops.is_empty() || setup.root.is_some() {
+        if !setup.ops.is_empty() || setup.root.is_some() || setup.overlay.is_some() {
             return refuse("mounts need a mount namespace (Namespaces::MNT)".into());
         }
         if setup.tmp {
@@ -685,6 +782,18 @@ pub(crate) fn build(setup: &Setup<'_>, host: &dyn Lookup) -> Result<Built> {
         },
         "make / private, recursively (so no mount propagates back)".into(),
     );
+    // With an overlay root, the new root is the overlay mounted in a
+    // staging tmpfs; everything in it is the sandbox's own.
+    let overlay_root = match setup.overlay {
+        Some(lowers) => Some(b.overlay(lowers)?),
+        None => None,
+    };
+    if let Some(root) = &overlay_root {
+        b.base = root.clone();
+        if setup.dev && !b.asked_to_mount("/dev") {
+            b.dev()?;
+        }
+    }
     if let Some(root) = setup.root {
         let r = Builder::c(root)?;
         b.push(
@@ -729,7 +838,7 @@ pub(crate) fn build(setup: &Setup<'_>, host: &dyn Lookup) -> Result<Built> {
             ),
         );
     }
-    if let Some(root) = setup.root {
+    if let Some(root) = setup.root.or(overlay_root.as_deref()) {
         b.push(
             Step::Chdir(Builder::c(root)?),
             format!("chdir to {}", root.display()),
@@ -820,6 +929,8 @@ mod tests {
             ("/home/me", Dir),
             ("/srv/root", Dir),
             ("/srv/root/usr", Dir),
+            ("/mnt", Dir),
+            ("/tmp/image", Dir),
             ("/dev/null", Kind::Other),
         ])
     }
@@ -827,6 +938,7 @@ mod tests {
     fn setup<'a>(root: Option<&'a Path>, ops: &'a [FsOp]) -> Setup<'a> {
         Setup {
             root,
+            overlay: None,
             read_only_root: false,
             ops,
             dev: false,
@@ -1028,6 +1140,50 @@ mod tests {
             },
         ];
         let b = build(&setup(None, &ops), &machine()).unwrap();
+        assert!(b.made.is_empty(), "{:?}", b.made);
+    }
+
+    #[test]
+    fn an_overlay_root_stages_where_no_lower_is() {
+        let lowers = [PathBuf::from("/tmp/image"), PathBuf::from("/usr")];
+        let mut s = setup(None, &[]);
+        s.overlay = Some(&lowers);
+        s.tmp = true;
+        s.dev = true;
+        let b = build(&s, &machine()).unwrap();
+        let w = said(&b);
+        // /tmp holds a lower: the staging tmpfs goes on /mnt.
+        assert!(
+            w.iter()
+                .any(|l| l.starts_with("mount a tmpfs on /mnt for the overlay")),
+            "{w:#?}"
+        );
+        let data = b
+            .steps
+            .iter()
+            .find_map(|(s, _)| match s {
+                Step::Mount {
+                    fstype: Some(t),
+                    data: Some(d),
+                    ..
+                } if t.to_bytes() == b"overlay" => Some(d.to_str().unwrap().to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            data,
+            "lowerdir=/tmp/image:/usr,upperdir=/mnt/upper,workdir=/mnt/work,userxattr"
+        );
+        // The rest goes into the overlay, and nothing is tracked: it is all
+        // the sandbox's own.
+        assert!(
+            w.iter().any(|l| *l == "mount a tmpfs on /mnt/root/tmp"),
+            "{w:#?}"
+        );
+        assert!(
+            w.iter().any(|l| l.contains("pivot_root into /mnt/root")),
+            "{w:#?}"
+        );
         assert!(b.made.is_empty(), "{:?}", b.made);
     }
 

@@ -88,6 +88,7 @@ pub struct Sandbox {
     root: Option<PathBuf>,
     read_only_root: bool,
     fs_ops: Vec<FsOp>,
+    overlay: Option<Vec<PathBuf>>,
     proc: Option<bool>,
     dev: Option<bool>,
     tmp: Option<bool>,
@@ -144,6 +145,7 @@ impl Sandbox {
             root: None,
             read_only_root: false,
             fs_ops: Vec::new(),
+            overlay: None,
             proc: None,
             dev: None,
             tmp: None,
@@ -274,6 +276,30 @@ impl Sandbox {
     /// again when the child is reaped: see [`Child::left_in_root`].
     pub fn root(&mut self, dir: impl AsRef<Path>) -> &mut Sandbox {
         self.root = Some(dir.as_ref().to_owned());
+        self.namespaces |= Namespaces::MNT;
+        self
+    }
+
+    /// A new root that is an overlay: `lowers` read-only (the first on
+    /// top; `/` makes a writable copy of the whole system), under a tmpfs
+    /// upper layer that goes with the sandbox, so the program can write
+    /// anywhere and nothing reaches the lowers. Each lower is one
+    /// filesystem: mounts below it are not part of the overlay (bind them
+    /// in). Gets a minimal `/dev`, a tmpfs `/tmp` and a new `/proc` as a
+    /// [`root`](Sandbox::root) does, and implies a mount namespace;
+    /// overlayfs in a user namespace needs Linux 5.11. Not with
+    /// [`root`](Sandbox::root).
+    pub fn overlay_root<I, P>(&mut self, lowers: I) -> &mut Sandbox
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        self.overlay = Some(
+            lowers
+                .into_iter()
+                .map(|p| p.as_ref().to_path_buf())
+                .collect(),
+        );
         self.namespaces |= Namespaces::MNT;
         self
     }
@@ -820,10 +846,13 @@ impl Sandbox {
         let built = fs::build(
             &fs::Setup {
                 root: self.root.as_deref(),
+                overlay: self.overlay.as_deref(),
                 read_only_root: self.read_only_root,
                 ops: &self.fs_ops,
                 dev: self.dev.unwrap_or(true),
-                tmp: self.tmp.unwrap_or(self.root.is_some()),
+                tmp: self
+                    .tmp
+                    .unwrap_or(self.root.is_some() || self.overlay.is_some()),
                 proc: want_proc,
                 mnt,
                 ipc: flags.contains(Namespaces::IPC),

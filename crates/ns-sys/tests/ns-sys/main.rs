@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, mounts::bwrap_layout_as_root_and_nobody),
         butter_tests::test!(Isolation, mounts::nothing_written_outside),
         butter_tests::test!(Isolation, mounts::binds_are_nodev_unless_devices),
+        butter_tests::test!(Isolation, mounts::overlay_root_writes_nothing_through),
         butter_tests::test!(Isolation, landlock::paths_as_root_and_nobody),
         butter_tests::test!(Isolation, landlock::denial_is_eacces_and_setup_is_free),
         butter_tests::test!(Isolation, landlock::tcp_ports),

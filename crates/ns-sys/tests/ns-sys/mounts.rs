@@ -4,7 +4,7 @@
 //! field by field; and nothing left in, or written to, the caller's files.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use butter_tests::{TempDir, become_nobody, exit_code, fork_child};
@@ -266,4 +266,126 @@ pub(crate) fn binds_are_nodev_unless_devices() {
         run(Bind::new("/dev/null", "/mnt/null").devices()),
         "open=ok\n"
     );
+}
+
+/// An overlay root: the program writes anywhere (new files, changes to a
+/// lower's files), nothing reaches the lowers, the first lower is on top;
+/// as root and as uid 65534.
+pub(crate) fn overlay_root_writes_nothing_through() {
+    let lower = TempDir::new("overlay-lower");
+    let top = TempDir::new("overlay-top");
+    std::fs::create_dir_all(lower.join("etc")).unwrap();
+    std::fs::create_dir_all(lower.join("usr")).unwrap();
+    std::fs::write(lower.join("etc/motd"), "lower\n").unwrap();
+    std::fs::write(lower.join("etc/shared"), "from the lower\n").unwrap();
+    std::fs::create_dir_all(top.join("etc")).unwrap();
+    std::fs::write(top.join("etc/shared"), "from the top\n").unwrap();
+    for dir in ["bin", "sbin", "lib", "lib64"] {
+        if let Ok(to) = std::fs::read_link(Path::new("/").join(dir)) {
+            std::os::unix::fs::symlink(to, lower.join(dir)).unwrap();
+        }
+    }
+    for d in [lower.path(), top.path()] {
+        for e in [
+            d.to_path_buf(),
+            d.join("etc"),
+            d.join("etc/motd"),
+            d.join("etc/shared"),
+        ] {
+            if e.exists() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if e.is_dir() { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&e, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+    }
+    let script = "cat /etc/shared; echo changed > /etc/motd && cat /etc/motd; \
+                  echo new > /etc/new && cat /etc/new; mkdir -p /opt/x && echo made; \
+                  touch /usr/bin/butter-probe 2>/dev/null && echo usr=rw || echo usr=ro";
+    let run = |lower: &Path, top: &Path| {
+        let out = Sandbox::new("sh")
+            .unshare(Namespaces::USER | Namespaces::PID)
+            .overlay_root([top, lower])
+            .bind(Bind::new("/usr", "/usr").read_only())
+            .args(["-c", script])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status,
+            ChildStatus::Exited(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let want = "from the top\nchanged\nnew\nmade\nusr=ro\n";
+    assert_eq!(run(lower.path(), top.path()), want);
+    let untouched = |lower: &Path| {
+        assert_eq!(
+            std::fs::read_to_string(lower.join("etc/motd")).unwrap(),
+            "lower\n"
+        );
+        assert!(!lower.join("etc/new").exists());
+        assert!(!lower.join("opt").exists());
+    };
+    untouched(lower.path());
+    assert!(!top.join("etc/new").exists() && !top.join("etc/motd").exists());
+    // Unprivileged, the lowers' files are writable (copied up) only where
+    // the mapped uid could write them: make them uid 65534's, as an
+    // image unpacked by that user is.
+    for d in [lower.path(), top.path()] {
+        for e in [
+            d.to_path_buf(),
+            d.join("etc"),
+            d.join("etc/motd"),
+            d.join("etc/shared"),
+        ] {
+            if e.exists() {
+                std::os::unix::fs::lchown(&e, Some(65534), Some(65534)).unwrap();
+            }
+        }
+    }
+    let (l, t) = (lower.path().to_path_buf(), top.path().to_path_buf());
+    let pid = fork_child(move || {
+        become_nobody();
+        need_userns();
+        let got = run(&l, &t);
+        if got != want {
+            eprintln!("as uid 65534: {got:?}");
+        }
+        i32::from(got != want)
+    });
+    assert_eq!(exit_code(pid), 0);
+    untouched(lower.path());
+    // What cannot be: no lowers, a lower that is not a directory, one with
+    // overlayfs's separators, one with a root.
+    for (s, says) in [
+        (
+            Sandbox::new("true")
+                .overlay_root(Vec::<PathBuf>::new())
+                .spawn(),
+            "1 to 500",
+        ),
+        (
+            Sandbox::new("true")
+                .overlay_root([lower.join("etc/motd")])
+                .spawn(),
+            "not a directory",
+        ),
+        (
+            Sandbox::new("true").overlay_root(["/tmp/a:b"]).spawn(),
+            "option syntax",
+        ),
+        (
+            Sandbox::new("true")
+                .overlay_root([lower.path()])
+                .root(top.path())
+                .spawn(),
+            "cannot go together",
+        ),
+    ] {
+        let e = s.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
 }
