@@ -70,6 +70,19 @@ pub struct RunArgs {
     /// Map root inside to you outside (implies --user).
     #[arg(short = 'r', long)]
     pub map_root: bool,
+    /// Map the first block of ids /etc/subuid and /etc/subgid give you to
+    /// ids from 0 inside (with -r: root is you, the block from 1), through
+    /// newuidmap and newgidmap, as unshare's --map-auto (implies --user).
+    #[arg(long)]
+    pub map_auto: bool,
+    /// A uid range: OUTER,INNER,COUNT or INNER:OUTER:COUNT (as unshare),
+    /// or `auto` (your first /etc/subuid block from 0); repeatable; written
+    /// through newuidmap when you could not write it yourself (implies --user).
+    #[arg(long, value_name = "OUTER,INNER,COUNT|auto", action = clap::ArgAction::Append)]
+    pub map_users: Vec<String>,
+    /// A gid range, as --map-users, from /etc/subgid.
+    #[arg(long, value_name = "OUTER,INNER,COUNT|auto", action = clap::ArgAction::Append)]
+    pub map_groups: Vec<String>,
     /// Use DIR as the root directory (implies --mount).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -247,7 +260,14 @@ impl RunArgs {
     pub fn namespaces(&self) -> Namespaces {
         let mut ns = Namespaces::empty();
         for (on, flag) in [
-            (self.user || self.map_root, Namespaces::USER),
+            (
+                self.user
+                    || self.map_root
+                    || self.map_auto
+                    || !self.map_users.is_empty()
+                    || !self.map_groups.is_empty(),
+                Namespaces::USER,
+            ),
             (self.pid, Namespaces::PID),
             (self.net, Namespaces::NET),
             (
@@ -299,7 +319,12 @@ impl RunArgs {
         let ns = self.namespaces();
         s.args(args).unshare(ns).init(!self.no_init);
         // -U alone keeps your ids inside; -r and the default map root.
-        let explicit_user = self.user && !self.map_root;
+        let ranges = !self.map_users.is_empty() || !self.map_groups.is_empty() || self.map_auto;
+        let explicit_user = self.user && !self.map_root && !ranges;
+        if ranges {
+            let (uids, gids) = self.id_ranges()?;
+            s.uid_map(uids).gid_map(gids).id_map_helpers(true);
+        }
         if ns.contains(Namespaces::USER) && explicit_user {
             let uid = rustix::process::geteuid().as_raw();
             let gid = rustix::process::getegid().as_raw();
@@ -586,6 +611,94 @@ impl RunArgs {
             ));
         }
         Ok(())
+    }
+
+    /// The uid and gid maps of --map-auto, --map-users and --map-groups;
+    /// with -r root inside is you and the ranges go above it, as
+    /// unshare's; without a range of one kind, your own id as root.
+    fn id_ranges(&self) -> Result<(Vec<IdMap>, Vec<IdMap>), UsageError> {
+        use butter::ns::{IdKind, subordinate_ids};
+        let euid = rustix::process::geteuid().as_raw();
+        let egid = rustix::process::getegid().as_raw();
+        let auto = |kind: IdKind, who: u32| -> Result<IdMap, UsageError> {
+            let (start, count) =
+                subordinate_ids(kind, who).map_err(|e| UsageError(format!("--map-auto: {e}")))?;
+            Ok(IdMap {
+                inside: 0,
+                outside: start,
+                count,
+            })
+        };
+        let parse = |flag: &str, spec: &str, kind: IdKind, who: u32| -> Result<IdMap, UsageError> {
+            if spec == "auto" {
+                return auto(kind, who);
+            }
+            let bad = || {
+                UsageError(format!(
+                    "{flag} {spec}: not OUTER,INNER,COUNT, INNER:OUTER:COUNT or auto"
+                ))
+            };
+            let nums = |sep: char| -> Option<Vec<u32>> {
+                let v: Vec<u32> = spec
+                    .split(sep)
+                    .map(|n| n.parse().ok())
+                    .collect::<Option<_>>()?;
+                (v.len() == 3).then_some(v)
+            };
+            if let Some(v) = nums(',') {
+                Ok(IdMap {
+                    inside: v[1],
+                    outside: v[0],
+                    count: v[2],
+                })
+            } else if let Some(v) = nums(':') {
+                Ok(IdMap {
+                    inside: v[0],
+                    outside: v[1],
+                    count: v[2],
+                })
+            } else {
+                Err(bad())
+            }
+        };
+        let mut uids = Vec::new();
+        let mut gids = Vec::new();
+        if self.map_auto {
+            uids.push(auto(IdKind::User, euid)?);
+            gids.push(auto(IdKind::Group, euid)?);
+        }
+        for spec in &self.map_users {
+            uids.push(parse("--map-users", spec, IdKind::User, euid)?);
+        }
+        for spec in &self.map_groups {
+            gids.push(parse("--map-groups", spec, IdKind::Group, euid)?);
+        }
+        // -r: root inside is you; a range that starts at 0 moves up by one
+        // (one id shorter), as unshare splits it.
+        let with_root = |ranges: Vec<IdMap>, own: u32| -> Vec<IdMap> {
+            let mut out = vec![IdMap::one(0, own)];
+            for m in ranges {
+                if m.inside == 0 {
+                    if m.count > 1 {
+                        out.push(IdMap {
+                            inside: 1,
+                            outside: m.outside,
+                            count: m.count - 1,
+                        });
+                    }
+                } else {
+                    out.push(m);
+                }
+            }
+            out
+        };
+        if self.map_root || uids.is_empty() {
+            uids = with_root(uids, euid);
+        }
+        if self.map_root || gids.is_empty() {
+            gids = with_root(gids, egid);
+        }
+        Ok((uids, gids))
     }
 
     /// The cgroup limits, if any cgroup option is given.

@@ -249,6 +249,92 @@ pub fn write_gid_map(pid: u32, maps: &[IdMap]) -> Result<()> {
     write_once(pid, "gid_map", &format_maps(maps))
 }
 
+/// The first subordinate range of ids `/etc/subuid` (or `/etc/subgid`)
+/// gives the user `uid` (a line `NAME:START:COUNT` or `UID:START:COUNT`, as
+/// shadow's newuidmap reads it): `(start, count)`.
+///
+/// # Errors
+/// [`ErrorKind::NotFound`]: no line for the user, naming the file;
+/// reading the file.
+pub fn subordinate_ids(kind: IdKind, uid: u32) -> Result<(u32, u32)> {
+    let file = match kind {
+        IdKind::User => "/etc/subuid",
+        IdKind::Group => "/etc/subgid",
+    };
+    let name = crate::container::lookup_user(std::path::Path::new("/"), &uid.to_string())
+        .ok()
+        .map(|u| u.name);
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::from_io("open", e)
+            .with_context("subordinate_ids")
+            .with_detail(file)
+    })?;
+    for line in text.lines() {
+        let mut parts = line.trim().split(':');
+        let (Some(who), Some(start), Some(count)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let matches = who == uid.to_string() || name.as_deref() == Some(who);
+        if let (true, Ok(start), Ok(count)) = (matches, start.parse(), count.parse()) {
+            return Ok((start, count));
+        }
+    }
+    Err(Error::from_errno("open", libc::ENOENT)
+        .with_context("subordinate_ids")
+        .with_kind(ErrorKind::NotFound)
+        .with_detail(format!(
+            "{file} has no range for uid {uid}{} (its administrator adds one: usermod --add-subuids)",
+            name.map(|n| format!(" ({n})")).unwrap_or_default()
+        )))
+}
+
+/// Writes a map through shadow's setuid helper (`newuidmap` or
+/// `newgidmap PID INSIDE OUTSIDE COUNT ...`), which allows what
+/// `/etc/subuid` and `/etc/subgid` give the caller.
+///
+/// # Errors
+/// The helper is missing (`ENOENT`, naming it and its package `uidmap`),
+/// or refused: its message in the detail.
+pub fn write_map_with_helper(pid: u32, kind: IdKind, maps: &[IdMap]) -> Result<()> {
+    let helper = match kind {
+        IdKind::User => "newuidmap",
+        IdKind::Group => "newgidmap",
+    };
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.inside.to_string(),
+            m.outside.to_string(),
+            m.count.to_string(),
+        ]);
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::from_io("execve", e)
+                .with_context("write id map")
+                .with_detail(format!(
+                    "{helper} (shadow's uidmap package) could not be run"
+                ))
+        })?;
+    if !out.status.success() {
+        return Err(Error::from_errno("write id map", libc::EPERM)
+            .with_kind(ErrorKind::PermissionDenied)
+            .with_detail(format!(
+                "{helper} refused {}: {}",
+                maps.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+    }
+    Ok(())
+}
+
 /// Reads a process's map back (`/proc/PID/uid_map` or `gid_map`).
 ///
 /// # Errors

@@ -86,7 +86,8 @@ pub use container::{Target, User, lookup_user};
 pub use enter::Enter;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use idmap::{
-    IdKind, IdMap, MAX_RANGES, check_maps, deny_setgroups, read_map, write_gid_map, write_uid_map,
+    IdKind, IdMap, MAX_RANGES, check_maps, deny_setgroups, read_map, subordinate_ids,
+    write_gid_map, write_map_with_helper, write_uid_map,
 };
 pub use landlock::{AccessFs, AccessNet, Landlock, Ruleset, Scope};
 pub use mount::{FsContext, MountFd};

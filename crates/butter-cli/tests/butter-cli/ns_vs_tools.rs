@@ -1407,3 +1407,76 @@ fn run_overlay_root_leaves_the_lower_as_it_was() {
     let out = butter(&["run", "--root", "/", "--overlay-root", "/usr", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// `--map-auto` and `-r --map-auto` as uid 65534 with a subordinate range
+/// (an /etc/subuid and /etc/subgid bound over the real ones in a mount
+/// namespace of the test's own): the same maps as util-linux unshare's.
+#[test]
+fn run_map_auto_beside_unshare() {
+    if !rustix::process::geteuid().is_root()
+        || !have("newuidmap")
+        || !have("setpriv")
+        || !userns_allowed()
+    {
+        eprintln!("skipped: needs root (to bind a test /etc/subuid), newuidmap and setpriv");
+        return;
+    }
+    let dir = crate::scratch("run-mapauto");
+    std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["subuid", "subgid"] {
+        std::fs::write(dir.join(f), "nobody:300000:65536\n").unwrap();
+    }
+    let look = "cat /proc/self/uid_map /proc/self/gid_map";
+    let script = format!(
+        "mount --bind {d}/subuid /etc/subuid && mount --bind {d}/subgid /etc/subgid || exit 9; \
+         as() {{ setpriv --reuid 65534 --regid 65534 --clear-groups -- \"$@\"; }}; \
+         as {b} run --map-auto -- sh -c '{look}'; echo ---; as unshare --map-auto sh -c '{look}'; echo ---; \
+         as {b} run -r --map-auto -- sh -c '{look}'; echo ---; as unshare -r --map-auto sh -c '{look}'",
+        d = dir.display(),
+        b = env!("CARGO_BIN_EXE_butter"),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let parts: Vec<Vec<String>> = said
+        .split("---\n")
+        .map(|p| {
+            p.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        })
+        .collect();
+    assert_eq!(parts.len(), 4, "{said}");
+    assert_eq!(parts[0], ["0 300000 65536", "0 300000 65536"], "{said}");
+    assert_eq!(parts[0], parts[1], "ours and unshare's --map-auto");
+    assert_eq!(
+        parts[2],
+        ["0 65534 1", "1 300000 65535", "0 65534 1", "1 300000 65535"],
+        "{said}"
+    );
+    assert_eq!(parts[2], parts[3], "ours and unshare's -r --map-auto");
+    // No range for the user: a usage error naming the file.
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "echo other:1:1 > {d}/subuid; mount --bind {d}/subuid /etc/subuid; \
+             setpriv --reuid 65534 --regid 65534 --clear-groups -- {b} run --map-auto -- true",
+                d = dir.display(),
+                b = env!("CARGO_BIN_EXE_butter")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/etc/subuid"),
+        "{}",
+        text(&out.stderr)
+    );
+}

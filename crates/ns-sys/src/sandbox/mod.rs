@@ -16,7 +16,7 @@ use crate::landlock::Landlock;
 use fd_core::{Error, ErrorKind, Result, SyscallResult};
 use signal_fd::{ChildStatus, PidFd, Signal};
 
-use crate::idmap::{IdMap, write_gid_map, write_uid_map};
+use crate::idmap::{IdKind, IdMap, write_gid_map, write_uid_map};
 use crate::raw::{HOST_NAME_MAX, Namespaces, c_path, c_string};
 use crate::sys;
 use crate::sys::child::{self, Exec, MAX_FDS, Plan, Step};
@@ -99,6 +99,7 @@ pub struct Sandbox {
     death_signal: Option<Signal>,
     landlock: Option<Landlock>,
     loopback: bool,
+    id_map_helpers: bool,
     cgroup: Option<(Option<PathBuf>, CgroupLimits)>,
     seccomp: Option<Vec<u64>>,
     init: Option<bool>,
@@ -156,6 +157,7 @@ impl Sandbox {
             death_signal: None,
             landlock: None,
             loopback: true,
+            id_map_helpers: false,
             cgroup: None,
             seccomp: None,
             init: None,
@@ -491,6 +493,17 @@ impl Sandbox {
         self
     }
 
+    /// Write the id maps with shadow's setuid helpers `newuidmap` and
+    /// `newgidmap` when this process could not write them itself (no
+    /// `CAP_SETUID`/`CAP_SETGID`): then an unprivileged caller may map the
+    /// ranges `/etc/subuid` and `/etc/subgid` give it
+    /// ([`subordinate_ids`](crate::subordinate_ids)), so a full range of
+    /// users exists inside, and `setgroups` stays allowed there.
+    pub fn id_map_helpers(&mut self, on: bool) -> &mut Sandbox {
+        self.id_map_helpers = on;
+        self
+    }
+
     /// Whether the loopback device of a new network namespace is brought
     /// up (default: yes, as bwrap does; `unshare --net` leaves it down).
     /// Without a new network namespace it does nothing.
@@ -651,11 +664,22 @@ impl Sandbox {
             made,
             cgroup,
         };
+        let helpers = self.id_map_helpers
+            && !(fd_core::probe::has_capability(7).unwrap_or(false)
+                && fd_core::probe::has_capability(6).unwrap_or(false));
         if let Some(maps) = &uid_map {
-            write_uid_map(pid, maps)?;
+            if helpers {
+                crate::idmap::write_map_with_helper(pid, IdKind::User, maps)?;
+            } else {
+                write_uid_map(pid, maps)?;
+            }
         }
         if let Some(maps) = &gid_map {
-            write_gid_map(pid, maps)?;
+            if helpers {
+                crate::idmap::write_map_with_helper(pid, IdKind::Group, maps)?;
+            } else {
+                write_gid_map(pid, maps)?;
+            }
         }
         Ok(stopped)
     }
@@ -788,9 +812,14 @@ impl Sandbox {
         // Check the maps now, before a process exists.
         let privileged_uid = fd_core::probe::has_capability(7).unwrap_or(false);
         let privileged_gid = fd_core::probe::has_capability(6).unwrap_or(false);
+        // Through newuidmap/newgidmap the helper checks /etc/subuid and
+        // /etc/subgid; here only the kernel's own rules are.
+        let helpers = self.id_map_helpers && !(privileged_uid && privileged_gid);
+        let (privileged_uid, privileged_gid) =
+            (privileged_uid || helpers, privileged_gid || helpers);
         if let Some(m) = &uid_map {
             crate::idmap::check_maps(
-                crate::idmap::IdKind::User,
+                IdKind::User,
                 m,
                 privileged_uid,
                 rustix::process::geteuid().as_raw(),
@@ -798,7 +827,7 @@ impl Sandbox {
         }
         if let Some(m) = &gid_map {
             crate::idmap::check_maps(
-                crate::idmap::IdKind::Group,
+                IdKind::Group,
                 m,
                 privileged_gid,
                 rustix::process::getegid().as_raw(),
