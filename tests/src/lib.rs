@@ -628,11 +628,19 @@ pub fn single_threaded() -> bool {
 /// multithreaded process could deadlock on a lock another thread held.)
 #[allow(unsafe_code)]
 pub fn fork_child(body: impl FnOnce() -> i32) -> u32 {
+    // A thread that was joined has run its last user code, but the kernel
+    // may still be tearing its task down (it leaves the thread group a
+    // moment after the join returns, later on a busy machine): wait,
+    // bounded, for it to go.
+    let start = std::time::Instant::now();
+    while !single_threaded() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::yield_now();
+    }
     assert!(
         single_threaded(),
         "fork_child: this process has more than one thread; the child could \
          deadlock in an allocation (run the test in the harness, before it \
-         starts threads)"
+         starts threads, and join every thread it started)"
     );
     // SAFETY: the process has one thread (checked above; no other thread
     // exists to start one), so the child holds no lock another thread
