@@ -56,19 +56,41 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         eprintln!("butter-bench: the ns rows need user namespaces and util-linux unshare; skipped");
         return rows;
     }
-    let m = interleaved(
-        plan.rounds,
-        &mut [
-            &mut || spawn_ours(n, sandbox_ns()),
-            &mut || {
-                let mut ok = false;
-                let took = timed(|| ok = c::clone_ns_wait(c"/bin/true", n));
-                assert!(ok, "C clone into namespaces failed");
-                took
-            },
-            &mut || run_tool(n, "unshare", &unshare_args),
-        ],
-    );
+    // bwrap on the same namespaces, / as it is and a new /proc; it always
+    // adds a mount namespace and a tmpfs root it pivots into.
+    let bwrap_args = [
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--unshare-ipc",
+        "--dev-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        TRUE,
+    ];
+    let bwrap = tool_works("bwrap", &bwrap_args);
+    if !bwrap {
+        eprintln!("butter-bench: bwrap is missing or cannot run here; its row is skipped");
+    }
+    let mut ours = || spawn_ours(n, sandbox_ns());
+    let mut c_clone = || {
+        let mut ok = false;
+        let took = timed(|| ok = c::clone_ns_wait(c"/bin/true", n));
+        assert!(ok, "C clone into namespaces failed");
+        took
+    };
+    let mut unshare = || run_tool(n, "unshare", &unshare_args);
+    let mut bwrap_run = || run_tool(n, "bwrap", &bwrap_args);
+    let m = if bwrap {
+        interleaved(
+            plan.rounds,
+            &mut [&mut ours, &mut c_clone, &mut unshare, &mut bwrap_run],
+        )
+    } else {
+        interleaved(plan.rounds, &mut [&mut ours, &mut c_clone, &mut unshare])
+    };
     rows.push(Row {
         name: "spawn→exit /bin/true in new user+mnt+pid+uts+ipc",
         unit: "ms/spawn",
@@ -78,6 +100,20 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         higher_is_better: false,
         note: "ours also writes id maps, mounts /proc, runs the init; C does none of it".into(),
     });
+    if bwrap {
+        rows.push(Row {
+            name: "the same spawn beside bwrap",
+            unit: "ms/spawn",
+            ours: per(m[0]),
+            c: Some(per(m[1])),
+            peer: Some((
+                "bwrap --unshare-{user,pid,uts,ipc} --dev-bind / / --proc /proc",
+                per(m[3]),
+            )),
+            higher_is_better: false,
+            note: "same rounds as the row above; bwrap also pivots into a tmpfs root".into(),
+        });
+    }
     let m = interleaved(
         plan.rounds,
         &mut [
@@ -104,7 +140,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
         c: Some(per(m[1])),
         peer: Some(("std::process::Command", per(m[2]))),
         higher_is_better: false,
-        note: "C is posix_spawn (vfork); ours is clone3 with a pidfd".into(),
+        note: "C is posix_spawn (vfork); ours is clone(CLONE_VM|CLONE_VFORK) with a pidfd".into(),
     });
 
     // A running "container" to enter.

@@ -34,6 +34,7 @@ Synopsis:
              [--landlock-best-effort] [--seccomp FILE]
              [--new-cgroup] [--cgroup-parent DIR] [--memory-max BYTES] [--pids-max N]
              [--cpu-max QUOTA[/PERIOD]] [--info-fd FD] [--json-status-fd FD] [--block-fd FD]
+             [--sync-fd FD]
              [--] [CMD ARGS...]
   butter enter (PID | --docker|--podman|--lxc|--lxd|--machine NAME) [-n NS,...]
                [--user NAME] [--no-confine] [--no-cgroup] [--] [CMD ARGS...]

@@ -248,6 +248,12 @@ pub struct RunArgs {
     /// read from FD (or it is closed), as bwrap's --block-fd.
     #[arg(long, value_name = "FD")]
     pub block_fd: Option<u32>,
+    /// Keep FD open for as long as anything in the sandbox runs, and never
+    /// give it to the command, as bwrap's --sync-fd: the other end of a
+    /// pipe sees end of file once the sandbox has ended, even if this
+    /// process was killed.
+    #[arg(long, value_name = "FD")]
+    pub sync_fd: Option<u32>,
     /// The command and its arguments (default: $SHELL, else /bin/sh).
     /// Options go before it (or before `--`); from the command's name on,
     /// every word is the command's.
@@ -935,7 +941,10 @@ fn parse_rlimit(text: &str) -> Result<(Resource, Option<u64>, Option<u64>), Usag
 /// Runs `butter run`.
 pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
     use std::io::{Read, Write};
-    let sandbox = args.sandbox(matches)?;
+    let mut sandbox = args.sandbox(matches)?;
+    if let Some(fd) = args.sync_fd {
+        sandbox.sync_fd(passed_fd("--sync-fd", fd)?.into());
+    }
     let mut info = args
         .info_fd
         .map(|fd| passed_fd("--info-fd", fd))
@@ -948,25 +957,32 @@ pub fn run(args: &RunArgs, matches: &clap::ArgMatches) -> Outcome {
         .block_fd
         .map(|fd| passed_fd("--block-fd", fd))
         .transpose()?;
-    let stopped = match sandbox.spawn_stopped() {
-        Ok(stopped) => stopped,
-        Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
+    // Held before its setup only when someone is told of it or holds it:
+    // otherwise the plain spawn, which is vfork-style where it can be.
+    let started = if info.is_none() && status_out.is_none() && block.is_none() {
+        sandbox.spawn()
+    } else {
+        let stopped = match sandbox.spawn_stopped() {
+            Ok(stopped) => stopped,
+            Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
+        };
+        let ns = args.namespaces();
+        // Write errors (a closed reader) do not stop the command, as bwrap's.
+        if let Some(f) = info.as_mut() {
+            let _ = f.write_all(info_json(stopped.pid(), ns, true).as_bytes());
+        }
+        drop(info);
+        if let Some(f) = status_out.as_mut() {
+            let _ = f.write_all(info_json(stopped.pid(), ns, false).as_bytes());
+        }
+        if let Some(f) = block.as_mut() {
+            let mut byte = [0u8; 1];
+            let _ = f.read(&mut byte);
+        }
+        drop(block);
+        stopped.start()
     };
-    let ns = args.namespaces();
-    // Write errors (a closed reader) do not stop the command, as bwrap's.
-    if let Some(f) = info.as_mut() {
-        let _ = f.write_all(info_json(stopped.pid(), ns, true).as_bytes());
-    }
-    drop(info);
-    if let Some(f) = status_out.as_mut() {
-        let _ = f.write_all(info_json(stopped.pid(), ns, false).as_bytes());
-    }
-    if let Some(f) = block.as_mut() {
-        let mut byte = [0u8; 1];
-        let _ = f.read(&mut byte);
-    }
-    drop(block);
-    let mut child = match stopped.start() {
+    let mut child = match started {
         Ok(child) => child,
         Err(e) => return Ok(fail_exec(&e, exec_errno(&e))),
     };

@@ -355,6 +355,97 @@ fn clone_once<P>(
     Ok((ret as i32, pidfd))
 }
 
+/// The stack the vfork-style child runs on (a guard page below it). The
+/// child's deepest path (fd installation's scratch table, a mount step's
+/// strings) needs a few KiB; pages are only faulted in where it reaches.
+const VFORK_STACK: usize = 256 * 1024;
+
+/// The vfork-style spawn, as `posix_spawn` does it: `clone` with
+/// `CLONE_VM | CLONE_VFORK | CLONE_PIDFD` and `flags`, the child on a
+/// stack of its own mapped here. The child shares this address space and
+/// this thread is suspended until its `execve` (or its exit), so nothing
+/// is copied: no page tables, no copy-on-write faults afterwards.
+///
+/// What makes it sound, beyond the rules of [`child`] (no allocation, raw
+/// syscalls only, no panics): the child writes only to its own stack and
+/// to this thread's `errno` (which nobody reads before the next failing
+/// call); every signal is blocked around the call and its dispositions
+/// are reset in the child before they are unblocked at `execve`, so no
+/// handler of ours runs on shared memory; the plan it reads is borrowed
+/// for the call and so outlives it. Callers keep to what the child can do
+/// without the parent: no id maps to write (no user namespace), no
+/// `CLONE_NEWTIME` or `CLONE_INTO_CGROUP` (they are `clone3`'s), no init
+/// (which would never `execve`, keeping this thread suspended).
+pub(crate) fn vfork_process(flags: u64, plan: &child::Plan) -> Result<(i32, OwnedFd)> {
+    const CLONE_VFORK_FLAGS: libc::c_int =
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
+    let Ok(flags) = libc::c_int::try_from(flags) else {
+        return Err(Error::from_errno("clone", libc::EINVAL));
+    };
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let len = VFORK_STACK + page;
+    // SAFETY: a new private anonymous mapping; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(Error::from_errno("mmap", errno()));
+    }
+    let unmap = || {
+        // SAFETY: the whole mapping made above; the child no longer runs
+        // on it (it has exec'd or exited, or was never made).
+        unsafe { libc::munmap(base, len) };
+    };
+    // A guard page at the low end, where a stack that grows down overflows.
+    // SAFETY: the first page of our own mapping.
+    if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+        let e = Error::from_errno("mprotect", errno());
+        unmap();
+        return Err(e);
+    }
+    let mut pidfd: libc::c_int = -1;
+    let old = set_kernel_mask(ALL_SIGNALS);
+    // SAFETY: the stack pointer is the top of a mapping of `len` bytes
+    // (page aligned, so aligned for every ABI) that stays mapped until the
+    // child has left it; `plan` outlives the call (this thread is
+    // suspended until the child's execve or exit); the pidfd pointer is a
+    // local. The child runs `vfork_child`, which never returns.
+    let ret = unsafe {
+        libc::clone(
+            vfork_child,
+            base.cast::<u8>().add(len).cast(),
+            flags | CLONE_VFORK_FLAGS,
+            ptr::from_ref(plan).cast_mut().cast(),
+            &raw mut pidfd,
+        )
+    };
+    let err = errno();
+    set_kernel_mask(old);
+    unmap();
+    if ret < 0 {
+        return Err(Error::from_errno("clone", err));
+    }
+    // SAFETY: CLONE_PIDFD made the kernel store a new fd there for us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok((ret, pidfd))
+}
+
+/// The vfork-style child's entry, on its own stack.
+extern "C" fn vfork_child(plan: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `vfork_process` passes a `&Plan` that outlives the child's
+    // use of it (the parent waits for our execve or exit).
+    let plan = unsafe { &*plan.cast::<child::Plan>() };
+    child::run(plan)
+}
+
 /// Child body: `unshare(CLONE_NEWUSER)`.
 fn child_unshare_user() -> i32 {
     // SAFETY: raw syscall with an integer argument.

@@ -1480,3 +1480,119 @@ fn run_map_auto_beside_unshare() {
         text(&out.stderr)
     );
 }
+
+/// strace's view of how `butter run` makes its child: without a user
+/// namespace, as posix_spawn does (`clone` with `CLONE_VM|CLONE_VFORK`: no
+/// copy of our memory); with one, a copy (`clone3` without `CLONE_VM`),
+/// since the parent writes the id maps while the child waits. Both run the
+/// program to the same end.
+#[test]
+fn run_spawns_vfork_style_where_it_can() {
+    if !have("strace") {
+        return;
+    }
+    let dir = crate::scratch("run-vfork");
+    let trace = |args: &[&str]| {
+        let log = dir.join("trace");
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=clone,clone3", "-o"])
+            .arg(&log)
+            .arg(env!("CARGO_BIN_EXE_butter"))
+            .args(args)
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        // Thread creations are not spawns.
+        let spawns: Vec<String> = log
+            .lines()
+            .filter(|l| {
+                (l.contains(" clone(") || l.contains(" clone3(")) && !l.contains("CLONE_THREAD")
+            })
+            .map(str::to_owned)
+            .collect();
+        (out, spawns)
+    };
+    // Only a UTS namespace: that needs CAP_SYS_ADMIN, and no id maps.
+    if rustix::process::geteuid().is_root() {
+        let (out, spawns) = trace(&["run", "--uts", "--", "sh", "-c", "exit 3"]);
+        if spawns.is_empty() && out.status.code() != Some(3) {
+            eprintln!("skipped: strace cannot trace here: {}", text(&out.stderr));
+            return;
+        }
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+        let first = spawns.first().expect("a spawn");
+        assert!(
+            first.contains(" clone(")
+                && first.contains("CLONE_VM")
+                && first.contains("CLONE_VFORK")
+                && first.contains("CLONE_NEWUTS"),
+            "not a vfork-style clone: {spawns:#?}"
+        );
+    } else {
+        eprintln!("partly skipped: a namespace without a user namespace needs root");
+    }
+    if !userns_allowed() {
+        return;
+    }
+    let (out, spawns) = trace(&["run", "-U", "--", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let first = spawns.first().expect("a spawn");
+    assert!(
+        first.contains("clone3(") && first.contains("CLONE_NEWUSER") && !first.contains("CLONE_VM"),
+        "{spawns:#?}"
+    );
+}
+
+/// `--sync-fd FD` beside bwrap's: the command does not have the fd, and
+/// the far end reads end of file only once the sandbox has ended, even
+/// when the tool itself was killed first (SIGKILL, no --die-with-parent).
+#[test]
+fn run_sync_fd_beside_bwrap() {
+    use std::io::{BufRead, BufReader};
+    use std::os::fd::AsFd;
+    use std::process::Stdio;
+    use std::time::Duration;
+    if !userns_allowed() {
+        return;
+    }
+    // The tool gets the pipe's write end as its stdout, moved to fd 3; the
+    // command writes to stderr and waits on its stdin.
+    let run = |tool: &str| {
+        let (far, near) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let script = format!(
+            "exec 3>&1 1>&2; exec {tool} --sync-fd 3 sh -c \
+             'ls /proc/self/fd | tr \"\\n\" \" \"; echo up; read x'"
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(near))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.ends_with("up\n"), "{tool}: {line:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let open_after_kill =
+            !butter::fd_core::wait_readable(far.as_fd(), Some(Duration::ZERO)).unwrap();
+        drop(child.stdin.take()); // `read x` ends, and with it the sandbox
+        let eof = butter::fd_core::wait_readable(far.as_fd(), Some(Duration::from_secs(20)))
+            .unwrap()
+            && rustix::io::read(&far, &mut [0u8; 1]).unwrap() == 0;
+        (line, open_after_kill, eof)
+    };
+    let butter_bin = env!("CARGO_BIN_EXE_butter");
+    let ours = run(&format!("{butter_bin} run -U -p -m"));
+    assert_eq!(ours, ("0 1 2 3 up\n".to_owned(), true, true));
+    if !have("bwrap") {
+        return;
+    }
+    let theirs = run("bwrap --unshare-user --unshare-pid --dev-bind / / --proc /proc");
+    // bwrap passes on whatever else was open without close-on-exec (this
+    // test harness's own fds); we close every fd not asked for.
+    assert_eq!((theirs.1, theirs.2), (ours.1, ours.2), "{theirs:?}");
+}

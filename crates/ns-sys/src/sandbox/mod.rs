@@ -80,6 +80,7 @@ pub struct Sandbox {
     cwd: Option<PathBuf>,
     stdio: [Stdio; 3],
     fds: Vec<(OwnedFd, RawFd)>,
+    sync_fd: Option<OwnedFd>,
     namespaces: Namespaces,
     uid_map: Option<Vec<IdMap>>,
     gid_map: Option<Vec<IdMap>>,
@@ -138,6 +139,7 @@ impl Sandbox {
             cwd: None,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
             fds: Vec::new(),
+            sync_fd: None,
             namespaces: Namespaces::empty(),
             uid_map: None,
             gid_map: None,
@@ -219,6 +221,19 @@ impl Sandbox {
     /// The child's stderr.
     pub fn stderr(&mut self, stdio: Stdio) -> &mut Sandbox {
         self.stdio[2] = stdio;
+        self
+    }
+
+    /// An fd the sandbox holds open for as long as it runs, and the program
+    /// never sees (bwrap's `--sync-fd`): whoever has the other end of a
+    /// pipe or socket learns that everything in the sandbox has ended when
+    /// it reaches end of file, even if this process was killed meanwhile.
+    /// The sandbox's init holds it; without a pid namespace (or with
+    /// [`init(false)`](Sandbox::init)) a supervising process is forked
+    /// for it, as bwrap does, which passes on signals and ends as the
+    /// program did.
+    pub fn sync_fd(&mut self, fd: OwnedFd) -> &mut Sandbox {
+        self.sync_fd = Some(fd);
         self
     }
 
@@ -590,7 +605,58 @@ impl Sandbox {
     ///   other than user need `CAP_SYS_ADMIN` (add a user namespace), or
     ///   user namespaces are refused by policy.
     pub fn spawn(&self) -> Result<Child> {
+        if self.vfork_style() {
+            return self.spawn_vfork_style();
+        }
         self.spawn_stopped()?.start()
+    }
+
+    /// Whether this spawn can share our memory until its `execve`, as
+    /// `posix_spawn` does (`CLONE_VM | CLONE_VFORK`): nothing to do between
+    /// the clone and the child's setup (no id maps: no user namespace), no
+    /// flag only `clone3` takes (`CLONE_NEWTIME`, `CLONE_INTO_CGROUP`), and
+    /// no init, which never calls `execve`. Otherwise the child is a copy
+    /// (`clone3` without `CLONE_VM`, as `fork`).
+    fn vfork_style(&self) -> bool {
+        let ns = self.namespaces;
+        !ns.intersects(Namespaces::USER | Namespaces::TIME)
+            && self.cgroup.is_none()
+            && self.sync_fd.is_none()
+            && !(ns.contains(Namespaces::PID) && self.init.unwrap_or(true))
+    }
+
+    /// [`spawn`](Sandbox::spawn) the vfork way: this thread is suspended
+    /// until the child has run its steps and called `execve` (or failed
+    /// and exited), so its report is complete when the clone returns.
+    fn spawn_vfork_style(&self) -> Result<Child> {
+        let Prepared {
+            plan,
+            descriptions,
+            parent_ends,
+            child_ends,
+            go_write,
+            report_read,
+            flags,
+            made,
+            ..
+        } = self.prepare(false)?;
+        debug_assert!(go_write.is_none());
+        let (pid, pidfd) =
+            sys::vfork_process(u64::from(flags.bits()), &plan).map_err(explain_clone_error)?;
+        drop(child_ends);
+        let stopped = Stopped {
+            pid: pid.unsigned_abs(),
+            pidfd: Some(PidFd::from_fd(pidfd)?),
+            go_write: None,
+            report_read,
+            plan,
+            descriptions,
+            program: self.program.clone(),
+            parent_ends,
+            made,
+            cgroup: None,
+        };
+        stopped.finish()
     }
 
     /// Makes the new process and its namespaces (and writes its id maps)
@@ -603,7 +669,7 @@ impl Sandbox {
     /// # Errors
     /// As [`spawn`](Sandbox::spawn) up to the clone and the id maps.
     pub fn spawn_stopped(&self) -> Result<Stopped> {
-        let prepared = self.prepare()?;
+        let prepared = self.prepare(true)?;
         let Prepared {
             plan,
             descriptions,
@@ -638,16 +704,7 @@ impl Sandbox {
             &plan,
             cgroup.as_ref().map(AsFd::as_fd),
         )
-        .map_err(|e| {
-            if e.errno() == libc::EPERM {
-                e.with_detail(
-                    "new namespaces other than user need CAP_SYS_ADMIN: add a user namespace, \
-                     or user namespaces are refused by policy (butter doctor says which)",
-                )
-            } else {
-                e
-            }
-        })?;
+        .map_err(explain_clone_error)?;
         // Ours from here: the child's ends of the pipes close in this process.
         drop(child_ends);
         let pid = pid.unsigned_abs();
@@ -655,7 +712,7 @@ impl Sandbox {
         let stopped = Stopped {
             pid,
             pidfd: Some(pidfd),
-            go_write: Some(go_write),
+            go_write,
             report_read,
             plan,
             descriptions,
@@ -701,7 +758,9 @@ impl Sandbox {
         result?.wait_with_output()
     }
 
-    fn prepare(&self) -> Result<Prepared> {
+    /// Everything up to the clone. `go`: the child waits for the parent's
+    /// word (a pipe) before its first step.
+    fn prepare(&self, go: bool) -> Result<Prepared> {
         const CALL: &str = "Sandbox::spawn";
         let refuse = |why: String| Err(Error::invalid_input_in(CALL, "clone3", why));
         let mut flags = self.namespaces;
@@ -775,7 +834,12 @@ impl Sandbox {
         }
 
         // Pipes: go (parent to child), report (child to parent).
-        let (go_read, go_write) = cloexec_pipe()?;
+        let (go_read, go_write) = if go {
+            let (r, w) = cloexec_pipe()?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
         let (report_read, report_write) = cloexec_pipe()?;
         let (stdio_fds, parent_ends, mut child_ends) = stdio_fds(&self.stdio)?;
         let mut fds: Vec<(RawFd, RawFd)> = Vec::new();
@@ -999,18 +1063,20 @@ impl Sandbox {
         if self.root.is_some() {
             flags |= Namespaces::MNT;
         }
-        let init = pid_ns && self.init.unwrap_or(true);
+        let pid1 = pid_ns && self.init.unwrap_or(true);
         let plan = Plan {
-            go: go_read.as_raw_fd(),
+            go: go_read.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             report: report_write.as_raw_fd(),
             death_signal: self.death_signal.map_or(0, Signal::raw),
             steps,
             fds,
             keep,
-            init,
+            init: pid1 || self.sync_fd.is_some(),
+            init_is_pid1: pid1,
+            hold: self.sync_fd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             exec,
         };
-        child_ends.push(go_read);
+        child_ends.extend(go_read);
         child_ends.push(report_write);
         child_ends.extend(ruleset_fd);
         Ok(Prepared {
@@ -1028,13 +1094,25 @@ impl Sandbox {
     }
 }
 
+/// A clone's `EPERM`, explained.
+fn explain_clone_error(e: Error) -> Error {
+    if e.errno() == libc::EPERM {
+        e.with_detail(
+            "new namespaces other than user need CAP_SYS_ADMIN: add a user namespace, \
+             or user namespaces are refused by policy (butter doctor says which)",
+        )
+    } else {
+        e
+    }
+}
+
 /// Everything made before the clone.
 struct Prepared {
     plan: Plan,
     descriptions: Vec<String>,
     parent_ends: [Option<OwnedFd>; 3],
     child_ends: Vec<OwnedFd>,
-    go_write: OwnedFd,
+    go_write: Option<OwnedFd>,
     report_read: OwnedFd,
     flags: Namespaces,
     uid_map: Option<Vec<IdMap>>,
@@ -1365,18 +1443,25 @@ impl Stopped {
     /// # Errors
     /// As [`Sandbox::spawn`] for the steps and the exec.
     pub fn start(mut self) -> Result<Child> {
-        let (Some(go), Some(pidfd)) = (self.go_write.take(), self.pidfd.take()) else {
+        let Some(go) = self.go_write.take() else {
             return Err(Error::from_errno("write", libc::EBADF).with_context("Stopped::start"));
+        };
+        rustix::io::write(&go, b"g").syscall("write")?;
+        drop(go);
+        self.finish()
+    }
+
+    /// After the word to go (or a vfork-style clone): waits for the report
+    /// pipe to close (at the program's `execve`) or to name a failed step.
+    fn finish(mut self) -> Result<Child> {
+        let Some(pidfd) = self.pidfd.take() else {
+            return Err(Error::from_errno("read", libc::EBADF).with_context("Stopped::start"));
         };
         let abandon = |e: Error| {
             let _ = pidfd.send_signal(Signal::KILL);
             let _ = pidfd.wait();
             e
         };
-        rustix::io::write(&go, b"g")
-            .syscall("write")
-            .map_err(abandon)?;
-        drop(go);
         if let Some((step, errno)) = read_report(&self.report_read).map_err(abandon)? {
             let _ = pidfd.wait();
             tidy(&mut self.made);

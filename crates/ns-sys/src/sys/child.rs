@@ -143,7 +143,9 @@ impl Exec {
 #[derive(Debug)]
 pub(crate) struct Plan {
     /// Read end of the pipe on which the parent says "go" (after writing
-    /// the id maps); end of file means the parent gave up or died.
+    /// the id maps); end of file means the parent gave up or died. `-1`
+    /// when the parent cannot say it: it is suspended until our `execve`
+    /// (the vfork-style path), and has nothing to do first.
     pub(crate) go: RawFd,
     /// Write end (close-on-exec) of the pipe that reports a failed step.
     pub(crate) report: RawFd,
@@ -154,8 +156,14 @@ pub(crate) struct Plan {
     pub(crate) fds: Vec<(RawFd, RawFd)>,
     /// Low fds kept as they are (inherited stdio).
     pub(crate) keep: Vec<RawFd>,
-    /// Run a reaping init as pid 1 and the program as its child.
+    /// Run a reaping init and the program as its child: as pid 1 of a new
+    /// pid namespace (`init_is_pid1`), or as a supervisor that holds
+    /// `hold` and ends as the program does.
     pub(crate) init: bool,
+    /// The init is pid 1 of the new pid namespace.
+    pub(crate) init_is_pid1: bool,
+    /// An fd only the init keeps open (`-1`: none).
+    pub(crate) hold: RawFd,
     pub(crate) exec: Exec,
 }
 
@@ -722,7 +730,15 @@ fn set_attrs(path: &CString, attrs: u64, recursive: bool) -> Result<(), i32> {
 
 /// Installs `fds` at their targets, keeps `keep`, and closes every other
 /// fd except `report`, which is moved above them all and returned.
-fn install_fds(fds: &[(RawFd, RawFd)], keep: &[RawFd], report: RawFd) -> Result<RawFd, i32> {
+/// Installs `fds` at their targets, keeps `keep`, moves `report` and
+/// `hold` (`-1`: none) above them (close-on-exec) and closes every other
+/// fd. Returns the new numbers of `report` and `hold`.
+fn install_fds(
+    fds: &[(RawFd, RawFd)],
+    keep: &[RawFd],
+    report: RawFd,
+    hold: RawFd,
+) -> Result<(RawFd, RawFd), i32> {
     let high = fds
         .iter()
         .map(|&(_, target)| target)
@@ -742,6 +758,7 @@ fn install_fds(fds: &[(RawFd, RawFd)], keep: &[RawFd], report: RawFd) -> Result<
         .map(|fd| fd as RawFd)
     };
     let report = dup_high(report)?;
+    let hold = if hold >= 0 { dup_high(hold)? } else { -1 };
     let mut moved = [-1 as RawFd; MAX_FDS];
     for (slot, &(source, _)) in moved.iter_mut().zip(fds) {
         *slot = dup_high(source)?;
@@ -764,11 +781,24 @@ fn install_fds(fds: &[(RawFd, RawFd)], keep: &[RawFd], report: RawFd) -> Result<
             close(fd);
         }
     }
-    // Everything at or above `high` except the report pipe: the moved
-    // copies and whatever the parent had open.
-    close_from(high, u32::try_from(report).unwrap_or(0).saturating_sub(1));
-    close_from(report.saturating_add(1), u32::MAX);
-    Ok(report)
+    // Everything at or above `high` except the report pipe and the held
+    // fd: the moved copies and whatever the parent had open.
+    let (low, top) = if hold >= 0 && hold < report {
+        (hold, report)
+    } else {
+        (report, hold)
+    };
+    close_from(high, u32::try_from(low).unwrap_or(0).saturating_sub(1));
+    if top >= 0 {
+        close_from(
+            low.saturating_add(1),
+            u32::try_from(top).unwrap_or(0).saturating_sub(1),
+        );
+        close_from(top.saturating_add(1), u32::MAX);
+    } else {
+        close_from(low.saturating_add(1), u32::MAX);
+    }
+    Ok((report, hold))
 }
 
 /// The kernel's `struct sigaction` for `rt_sigaction` (not the C
@@ -974,18 +1004,20 @@ pub(crate) fn run(plan: &Plan) -> ! {
     // Wait for the parent: it writes the id maps first. End of file means
     // it is gone or gave up; then there is nobody to report to.
     let mut byte = 0u8;
-    loop {
-        // SAFETY: reads one byte into a local.
-        let n = unsafe { libc::read(plan.go, (&raw mut byte).cast(), 1) };
-        if n == 1 {
-            break;
+    if plan.go >= 0 {
+        loop {
+            // SAFETY: reads one byte into a local.
+            let n = unsafe { libc::read(plan.go, (&raw mut byte).cast(), 1) };
+            if n == 1 {
+                break;
+            }
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            exit(1);
         }
-        if n < 0 && errno() == libc::EINTR {
-            continue;
-        }
-        exit(1);
+        close(plan.go);
     }
-    close(plan.go);
     let mut index: u32 = 0;
     for step in &plan.steps {
         if let Err(err) = run_step(step) {
@@ -1004,19 +1036,42 @@ pub(crate) fn run(plan: &Plan) -> ! {
             )
         };
     }
-    let report = match install_fds(&plan.fds, &plan.keep, plan.report) {
-        Ok(fd) => fd,
+    let (report, hold) = match install_fds(&plan.fds, &plan.keep, plan.report, plan.hold) {
+        Ok(fds) => fds,
         Err(err) => fail(plan.report, STEP_FDS, err),
     };
     if plan.init {
         match fork() {
             Err(err) => fail(report, STEP_INIT, err),
-            Ok(0) => {}
+            Ok(0) => {
+                // The program never has the held fd (close-on-exec too).
+                if hold >= 0 {
+                    close(hold);
+                }
+                // A supervisor that is not pid 1 takes nothing with it when
+                // it dies: the program then gets the death signal too.
+                if !plan.init_is_pid1 && plan.death_signal != 0 {
+                    // SAFETY: integer arguments.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_prctl,
+                            libc::c_long::from(libc::PR_SET_PDEATHSIG),
+                            libc::c_long::from(plan.death_signal),
+                        )
+                    };
+                }
+            }
             Ok(main) => {
-                // The init keeps no fd: the program's pipes close when it
-                // does, and the report pipe reaches end of file at its exec.
-                close_from(0, u32::MAX);
-                supervise(main, false);
+                // The init keeps no fd but the held one: the program's
+                // pipes close when it does, and the report pipe reaches end
+                // of file at its exec.
+                if hold >= 0 {
+                    close_from(0, u32::try_from(hold).unwrap_or(0).saturating_sub(1));
+                    close_from(hold.saturating_add(1), u32::MAX);
+                } else {
+                    close_from(0, u32::MAX);
+                }
+                supervise(main, !plan.init_is_pid1);
             }
         }
     }

@@ -43,6 +43,8 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, sandbox::init_reaps_and_forwards),
         butter_tests::test!(Isolation, sandbox::pid1_exit_kills_the_rest),
         butter_tests::test!(Isolation, sandbox::busy_threads),
+        butter_tests::test!(Isolation, sandbox::vfork_style_beside_threads),
+        butter_tests::test!(Isolation, sandbox::sync_fd_held_by_the_sandbox_alone),
         butter_tests::test!(Isolation, sandbox::closes_unasked_fds),
         butter_tests::test!(Isolation, sandbox::bad_input),
         butter_tests::test!(Isolation, sandbox::failing_steps),

@@ -344,6 +344,81 @@ pub(crate) fn busy_threads() {
     holder.join().unwrap();
 }
 
+/// The vfork-style path (no user namespace, no init: the child shares our
+/// memory until its `execve`): from two threads at once while two others
+/// allocate without end, every program gets its own arguments and stdio
+/// and exits as it should, a failing step is reported from the shared
+/// memory's child as from a copy, and our memory is as it was.
+pub(crate) fn vfork_style_beside_threads() {
+    let canary: Vec<u64> = (0..(1u64 << 17))
+        .map(|i| i.wrapping_mul(0x9E37_79B9))
+        .collect();
+    let before: u64 = canary.iter().fold(0, |a, &b| a.wrapping_add(b));
+    let stop = Arc::new(AtomicBool::new(false));
+    let churners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let v: Vec<String> = (0..64).map(|i| format!("{i}")).collect();
+                    n = n.wrapping_add(v.len());
+                }
+                n
+            })
+        })
+        .collect();
+    // As root, namespaces that need no id maps take the same path.
+    let with_ns = if is_root() {
+        Namespaces::UTS | Namespaces::IPC | Namespaces::MNT | Namespaces::NET
+    } else {
+        Namespaces::empty()
+    };
+    let spawners: Vec<_> = (0..2u32)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..60u32 {
+                    let tag = format!("t{t}-{i}");
+                    let code = (t * 60 + i) % 200;
+                    let ns = if i % 2 == 0 {
+                        Namespaces::empty()
+                    } else {
+                        with_ns
+                    };
+                    let out = Sandbox::new("sh")
+                        .args(["-c", "printf %s \"$0\"; exit \"$1\""])
+                        .arg(&tag)
+                        .arg(code.to_string())
+                        .unshare(ns)
+                        .output()
+                        .unwrap();
+                    assert_eq!(String::from_utf8_lossy(&out.stdout), tag);
+                    assert_eq!(out.status, ChildStatus::Exited(code.try_into().unwrap()));
+                }
+                // A failing step, and a failing exec, from this thread.
+                let e = Sandbox::new("true")
+                    .current_dir("/no/such/dir")
+                    .spawn()
+                    .unwrap_err();
+                assert_eq!(e.errno(), libc::ENOENT, "{e}");
+                assert!(e.to_string().contains("chdir to /no/such/dir"), "{e}");
+                let e = Sandbox::new("no-such-program-xyz").spawn().unwrap_err();
+                assert_eq!((e.call(), e.errno()), ("execve", libc::ENOENT), "{e}");
+            })
+        })
+        .collect();
+    for s in spawners {
+        s.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in churners {
+        c.join().unwrap();
+    }
+    let after: u64 = canary.iter().fold(0, |a, &b| a.wrapping_add(b));
+    assert_eq!(before, after, "our memory changed under the children");
+    no_children_left();
+}
+
 const LIST_FDS: &str = "for f in /proc/$$/fd/*; do printf '%s ' ${f##*/}; done";
 
 pub(crate) fn closes_unasked_fds() {
@@ -646,6 +721,77 @@ pub(crate) fn death_signal() {
         child.wait().unwrap(),
         ChildStatus::Killed {
             signal: Signal::KILL,
+            core_dumped: false
+        }
+    );
+}
+
+/// `sync_fd` (bwrap's `--sync-fd`): the program never has the fd, the
+/// far end stays open while the sandbox runs and reads end of file once
+/// it has ended; with a pid namespace the init holds it, without one a
+/// supervisor that ends as the program did (its exit status, its signal).
+pub(crate) fn sync_fd_held_by_the_sandbox_alone() {
+    use std::os::fd::AsFd;
+    use std::time::Duration;
+    let (with_pid, without) = if is_root() {
+        (Namespaces::PID | Namespaces::MNT, Namespaces::UTS)
+    } else {
+        (
+            Namespaces::USER | Namespaces::PID | Namespaces::MNT,
+            Namespaces::USER,
+        )
+    };
+    for ns in [with_pid, without, Namespaces::empty()] {
+        if ns.is_empty() && !is_root() {
+            continue; // as without, but vfork-style only for root's namespaces
+        }
+        let (far, near) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let mut s = Sandbox::new("sh");
+        s.args([
+            "-c",
+            "ls /proc/self/fd | tr '\\n' ' '; echo '|'; read x; exit 5",
+        ])
+        .unshare(ns)
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .sync_fd(near);
+        let mut child = s.spawn().unwrap();
+        drop(s); // it held our copy of the near end
+        let mut seen = Vec::new();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"|\n") {
+            assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{seen:?}");
+            seen.push(byte[0]);
+        }
+        // ls's own directory fd is 3: nothing else is open in the program.
+        assert_eq!(String::from_utf8_lossy(&seen), "0 1 2 3 |\n", "{ns:?}");
+        assert!(
+            !fd_core::wait_readable(far.as_fd(), Some(Duration::ZERO)).unwrap(),
+            "the sync fd closed while the sandbox runs ({ns:?})"
+        );
+        drop(child.stdin.take());
+        assert_eq!(child.wait().unwrap(), ChildStatus::Exited(5), "{ns:?}");
+        assert!(
+            fd_core::wait_readable(far.as_fd(), Some(Duration::from_secs(10))).unwrap(),
+            "the sync fd stayed open after the sandbox ended ({ns:?})"
+        );
+        assert_eq!(rustix::io::read(&far, &mut byte).unwrap(), 0);
+    }
+    // The supervisor dies of the signal the program died of.
+    let (_far, near) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let status = Sandbox::new("sh")
+        .args(["-c", "kill -TERM $$; exit 9"])
+        .unshare(without)
+        .sync_fd(near)
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(
+        status,
+        ChildStatus::Killed {
+            signal: Signal::TERM,
             core_dumped: false
         }
     );
