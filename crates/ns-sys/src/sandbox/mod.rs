@@ -17,11 +17,12 @@ use fd_core::{Error, ErrorKind, Result, SyscallResult};
 use signal_fd::{ChildStatus, PidFd, Signal};
 
 use crate::idmap::{IdKind, IdMap, write_gid_map, write_uid_map};
-use crate::raw::{HOST_NAME_MAX, Namespaces, c_path, c_string};
+use crate::raw::{HOST_NAME_MAX, Namespaces, c_string};
 use crate::sys;
 use crate::sys::child::{self, Exec, MAX_FDS, Plan, Step};
 
 mod fs;
+mod steps;
 
 pub use fs::Bind;
 use fs::{FsOp, Made, tidy};
@@ -897,45 +898,36 @@ impl Sandbox {
                 rustix::process::getegid().as_raw(),
             )?;
         }
-        let id_maps = (uid_map.clone(), gid_map.clone(), privileged_gid);
-        let mut steps: Vec<Step> = Vec::new();
-        let mut descriptions: Vec<String> = Vec::new();
-        let mut push = |step: Step, what: String| {
-            steps.push(step);
-            descriptions.push(what);
+        // The Landlock ruleset is made here, as this process sees its paths;
+        // the child only restricts itself with it.
+        let ruleset = match &self.landlock {
+            Some(policy) => Some(policy.create()?),
+            None => None,
         };
-        let cpath = |p: &Path| c_path(CALL, p);
-        if self.new_session {
-            push(
-                Step::Setsid,
-                "setsid (a new session, no controlling terminal)".into(),
-            );
-        }
-        if let (Some(uids), Some(gids)) = (&id_maps.0, &id_maps.1) {
-            let (uid, gid) = self.ids.unwrap_or((0, 0));
-            let mapped = |maps: &[IdMap], id: u32| {
-                maps.iter().any(|m| {
-                    u64::from(id) >= u64::from(m.inside)
-                        && u64::from(id) < u64::from(m.inside) + u64::from(m.count)
-                })
-            };
-            if !mapped(uids, uid) || !mapped(gids, gid) {
-                return refuse(format!(
-                    "uid {uid} and gid {gid} must be mapped in the new user namespace to run as them"
-                ));
-            }
-            push(
-                Step::SetIds {
-                    uid,
-                    gid,
-                    // setgroups is denied to an unprivileged writer's namespace.
-                    groups: id_maps.2.then(Vec::new),
-                },
-                format!("become uid {uid}, gid {gid} in the new user namespace"),
-            );
-        } else if self.ids.is_some() {
-            return refuse("ids inside need a new user namespace (Namespaces::USER)".into());
-        }
+        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(40);
+        let process = steps::build(&steps::Process {
+            new_session: self.new_session,
+            maps: match (&uid_map, &gid_map) {
+                (Some(u), Some(g)) => Some((u.as_slice(), g.as_slice(), privileged_gid)),
+                _ => None,
+            },
+            ids: self.ids,
+            loopback: flags.contains(Namespaces::NET) && self.loopback,
+            hostname: self.hostname.as_deref(),
+            domainname: self.domainname.as_deref(),
+            cwd: self.cwd.as_deref(),
+            rlimits: &self.rlimits,
+            caps: self.caps,
+            last_cap,
+            no_new_privs: self.no_new_privs,
+            landlock: ruleset
+                .as_ref()
+                .map(|r| r.as_ref().map(|r| (r.as_raw_fd(), r.abi()))),
+            seccomp: self.seccomp.as_deref(),
+        })?;
         let built = fs::build(
             &fs::Setup {
                 root: self.root.as_deref(),
@@ -952,111 +944,14 @@ impl Sandbox {
             },
             &fs::Real,
         )?;
-        for (step, what) in built.steps {
-            push(step, what);
-        }
         let made = built.made;
-        if flags.contains(Namespaces::NET) && self.loopback {
-            push(
-                Step::LoopbackUp,
-                "bring up the loopback device lo of the new network namespace (needs \
-                 CAP_NET_ADMIN there)"
-                    .into(),
-            );
-        }
-        if let Some(name) = &self.hostname {
-            push(
-                Step::Hostname(name.as_bytes().to_vec()),
-                format!("set the host name to {name:?}"),
-            );
-        }
-        if let Some(name) = &self.domainname {
-            push(
-                Step::Domainname(name.as_bytes().to_vec()),
-                format!("set the domain name to {name:?}"),
-            );
-        }
-        if let Some(cwd) = &self.cwd {
-            push(
-                Step::Chdir(cpath(cwd)?),
-                format!("chdir to {}", cwd.display()),
-            );
-        }
-        for &(resource, soft, hard) in &self.rlimits {
-            let (soft, hard) = (soft.unwrap_or(u64::MAX), hard.unwrap_or(u64::MAX));
-            if soft > hard {
-                return refuse(format!(
-                    "the soft {resource} limit {soft} is over the hard limit {hard}"
-                ));
-            }
-            push(
-                Step::Rlimit {
-                    resource: resource.raw(),
-                    soft,
-                    hard,
-                },
-                format!("set the {resource} limit to {}", Resource::show(soft, hard)),
-            );
-        }
-        if let Capabilities::Only(keep) = self.caps {
-            if self.ids.is_some_and(|(uid, _)| uid != 0) {
-                return refuse(
-                    "capabilities are dropped by root inside (CAP_SETPCAP): run as uid 0 \
-                     inside, or leave the capabilities to the uid change"
-                        .into(),
-                );
-            }
-            let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-                .unwrap_or(40);
-            push(
-                Step::Caps {
-                    keep: keep.bits(),
-                    last_cap,
-                },
-                if keep == CapSet::EMPTY {
-                    "drop every capability".to_owned()
-                } else {
-                    format!("keep only the capabilities {keep}")
-                },
-            );
-        }
-        if self.no_new_privs {
-            push(Step::NoNewPrivs, "set no_new_privs".into());
-        }
-        let mut ruleset_fd = None;
-        if let Some(policy) = &self.landlock {
-            let admin = match self.caps {
-                Capabilities::AsTheNamespacesGive => flags.contains(Namespaces::USER),
-                Capabilities::Only(keep) => keep.contains(21),
-            };
-            if !self.no_new_privs && !admin && flags.contains(Namespaces::USER) {
-                return refuse(
-                    "Landlock needs no_new_privs once CAP_SYS_ADMIN is dropped: set no_new_privs"
-                        .into(),
-                );
-            }
-            if let Some(ruleset) = policy.create()? {
-                push(
-                    Step::Landlock(ruleset.as_raw_fd()),
-                    format!(
-                        "restrict with Landlock (ABI {}; it needs no_new_privs or CAP_SYS_ADMIN)",
-                        ruleset.abi()
-                    ),
-                );
-                ruleset_fd = Some(OwnedFd::from(ruleset));
-            }
-        }
-        if let Some(program) = &self.seccomp {
-            push(
-                Step::Seccomp(program.clone()),
-                format!(
-                    "load the seccomp filter ({} instructions; without no_new_privs it needs CAP_SYS_ADMIN)",
-                    program.len()
-                ),
-            );
-        }
+        let (steps, descriptions): (Vec<Step>, Vec<String>) = process
+            .before_fs
+            .into_iter()
+            .chain(built.steps)
+            .chain(process.after_fs)
+            .unzip();
+        let ruleset_fd = ruleset.flatten().map(OwnedFd::from);
 
         let exec = exec_of(CALL, &self.program, &self.args, &self.environment())?;
 
