@@ -14,7 +14,8 @@ use crate::cgroup::Cgroup;
 use crate::container::{Target, User, lookup_user};
 use crate::namespace::NsFd;
 use crate::raw::{Namespace, Namespaces};
-use crate::sandbox::{Child, DEFAULT_PATH, Output, Stdio, exec_of, read_report, stdio_fds};
+use crate::sandbox::{Child, Output, Stdio};
+use crate::spawn::{DEFAULT_PATH, exec_of, read_report, stdio_fds};
 use crate::sys;
 use crate::sys::child::{self, EnterPlan};
 

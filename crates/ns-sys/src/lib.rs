@@ -78,6 +78,7 @@ mod namespace;
 mod probe;
 mod raw;
 mod sandbox;
+mod spawn;
 mod sys;
 
 pub use caps::CapSet;
