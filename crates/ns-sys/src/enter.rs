@@ -373,7 +373,7 @@ impl Enter {
             })?;
         drop(report_write);
         drop(child_ends);
-        let child_pidfd = PidFd::from_fd(child_pidfd)?;
+        let child_pidfd = PidFd::from_clone(child_pidfd, pid.unsigned_abs());
         if let Some((step, errno)) = read_report(&report_read)? {
             let _ = child_pidfd.wait();
             let what = match step {

@@ -75,6 +75,17 @@ impl PidFd {
         PidFd::open(child.id())
     }
 
+    /// Takes the pidfd `clone`/`clone3` with `CLONE_PIDFD` just stored for
+    /// the child whose pid the same call returned, as given: no look at
+    /// `/proc` (which [`from_fd`](PidFd::from_fd) needs, and which costs a
+    /// spawner a few percent). Only for that pair: any other fd or pid
+    /// makes a `PidFd` whose calls fail or name the wrong process (never
+    /// undefined behaviour).
+    #[must_use]
+    pub fn from_clone(fd: OwnedFd, pid: u32) -> PidFd {
+        PidFd { pid, fd }
+    }
+
     /// Takes an fd that must be a pidfd, such as the one `clone3` with
     /// `CLONE_PIDFD` returns, and learns its process id from
     /// `/proc/self/fdinfo` (its `Pid:` line).

@@ -633,29 +633,38 @@ impl Sandbox {
             descriptions,
             parent_ends,
             child_ends,
-            go_write,
-            report_read,
+            pipes,
             flags,
-            made,
+            mut made,
             ..
         } = self.prepare(false)?;
-        debug_assert!(go_write.is_none());
+        debug_assert!(pipes.is_none());
         let (pid, pidfd) =
             sys::vfork_process(u64::from(flags.bits()), &plan).map_err(explain_clone_error)?;
         drop(child_ends);
-        let stopped = Stopped {
-            pid: pid.unsigned_abs(),
-            pidfd: Some(PidFd::from_fd(pidfd)?),
-            go_write: None,
-            report_read,
-            plan,
-            descriptions,
-            program: self.program.clone(),
-            parent_ends,
+        let pid = pid.unsigned_abs();
+        let pidfd = PidFd::from_clone(pidfd, pid);
+        // The child has called execve or exited: what it stored is all.
+        let report = plan.shared_report.load(std::sync::atomic::Ordering::SeqCst);
+        if report != 0 {
+            let _ = pidfd.wait();
+            tidy(&mut made);
+            let bytes = report.to_be_bytes();
+            let step = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            let errno = i32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            return Err(step_error(step, errno, &descriptions, &self.program, &plan));
+        }
+        let [stdin, stdout, stderr] = parent_ends;
+        Ok(Child {
+            pid,
+            pidfd,
+            stdin: stdin.map(File::from),
+            stdout: stdout.map(File::from),
+            stderr: stderr.map(File::from),
             made,
             cgroup: None,
-        };
-        stopped.finish()
+            usage: None,
+        })
     }
 
     /// Makes the new process and its namespaces (and writes its id maps)
@@ -674,13 +683,15 @@ impl Sandbox {
             descriptions,
             parent_ends,
             child_ends,
-            go_write,
-            report_read,
+            pipes,
             flags,
             uid_map,
             gid_map,
             made,
         } = prepared;
+        let Some((go_write, report_read)) = pipes else {
+            return Err(Error::from_errno("pipe2", libc::EBADF).with_context("Sandbox::spawn"));
+        };
         let cgroup = match &self.cgroup {
             None => None,
             Some((parent, limits)) => {
@@ -707,11 +718,11 @@ impl Sandbox {
         // Ours from here: the child's ends of the pipes close in this process.
         drop(child_ends);
         let pid = pid.unsigned_abs();
-        let pidfd = PidFd::from_fd(pidfd)?;
+        let pidfd = PidFd::from_clone(pidfd, pid);
         let stopped = Stopped {
             pid,
             pidfd: Some(pidfd),
-            go_write,
+            go_write: Some(go_write),
             report_read,
             plan,
             descriptions,
@@ -757,9 +768,10 @@ impl Sandbox {
         result?.wait_with_output()
     }
 
-    /// Everything up to the clone. `go`: the child waits for the parent's
-    /// word (a pipe) before its first step.
-    fn prepare(&self, go: bool) -> Result<Prepared> {
+    /// Everything up to the clone. `copy`: the child is a copy that waits
+    /// for the parent's word on a pipe before its first step and reports
+    /// on another; otherwise it is vfork-style and reports in the plan.
+    fn prepare(&self, copy: bool) -> Result<Prepared> {
         const CALL: &str = "Sandbox::spawn";
         let refuse = |why: String| Err(Error::invalid_input_in(CALL, "clone3", why));
         let mut flags = self.namespaces;
@@ -832,14 +844,12 @@ impl Sandbox {
             targets.push(target);
         }
 
-        // Pipes: go (parent to child), report (child to parent).
-        let (go_read, go_write) = if go {
-            let (r, w) = cloexec_pipe()?;
-            (Some(r), Some(w))
+        // Pipes for a copy: go (parent to child), report (child to parent).
+        let (go, report) = if copy {
+            (Some(cloexec_pipe()?), Some(cloexec_pipe()?))
         } else {
             (None, None)
         };
-        let (report_read, report_write) = cloexec_pipe()?;
         let (stdio_fds, parent_ends, mut child_ends) = stdio_fds(&self.stdio)?;
         let mut fds: Vec<(RawFd, RawFd)> = Vec::new();
         let mut keep: Vec<RawFd> = Vec::new();
@@ -872,9 +882,12 @@ impl Sandbox {
         } else {
             (None, None)
         };
-        // Check the maps now, before a process exists.
-        let privileged_uid = fd_core::probe::has_capability(7).unwrap_or(false);
-        let privileged_gid = fd_core::probe::has_capability(6).unwrap_or(false);
+        // Check the maps now, before a process exists. (Only a new user
+        // namespace has maps: otherwise the probes, a read of
+        // /proc/self/status each, are not made.)
+        let user_ns = uid_map.is_some();
+        let privileged_uid = user_ns && fd_core::probe::has_capability(7).unwrap_or(false);
+        let privileged_gid = user_ns && fd_core::probe::has_capability(6).unwrap_or(false);
         // Through newuidmap/newgidmap the helper checks /etc/subuid and
         // /etc/subgid; here only the kernel's own rules are.
         let helpers = self.id_map_helpers && !(privileged_uid && privileged_gid);
@@ -902,10 +915,14 @@ impl Sandbox {
             Some(policy) => Some(policy.create()?),
             None => None,
         };
-        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .unwrap_or(40);
+        let last_cap = if matches!(self.caps, Capabilities::Only(_)) {
+            std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(40)
+        } else {
+            40 // unused: no capability step
+        };
         let process = steps::build(&steps::Process {
             new_session: self.new_session,
             maps: match (&uid_map, &gid_map) {
@@ -958,8 +975,9 @@ impl Sandbox {
         }
         let pid1 = pid_ns && self.init.unwrap_or(true);
         let plan = Plan {
-            go: go_read.as_ref().map_or(-1, AsRawFd::as_raw_fd),
-            report: report_write.as_raw_fd(),
+            go: go.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
+            report: report.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+            shared_report: std::sync::atomic::AtomicU64::new(0),
             death_signal: self.death_signal.map_or(0, Signal::raw),
             steps,
             fds,
@@ -969,22 +987,45 @@ impl Sandbox {
             hold: self.sync_fd.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             exec,
         };
-        child_ends.extend(go_read);
-        child_ends.push(report_write);
+        let pipes = match (go, report) {
+            (Some((go_read, go_write)), Some((report_read, report_write))) => {
+                child_ends.push(go_read);
+                child_ends.push(report_write);
+                Some((go_write, report_read))
+            }
+            _ => None,
+        };
         child_ends.extend(ruleset_fd);
         Ok(Prepared {
             plan,
             descriptions,
             parent_ends,
             child_ends,
-            go_write,
-            report_read,
+            pipes,
             flags,
             uid_map,
             gid_map,
             made,
         })
     }
+}
+
+/// The error for a failed step of the child: the call that failed, its
+/// errno, and the step's description. The program's own exec is `execve`
+/// (so a caller can tell "not found" from a setup failure, as a shell's 127
+/// and 126 do).
+fn step_error(
+    step: u32,
+    errno: i32,
+    descriptions: &[String],
+    program: &OsStr,
+    plan: &Plan,
+) -> Error {
+    let what = describe_step(step, descriptions, program);
+    let call = child::step_call(step, &plan.steps);
+    Error::from_errno(call, errno)
+        .with_context("Sandbox::spawn")
+        .with_detail(what)
 }
 
 /// A clone's `EPERM`, explained.
@@ -1005,8 +1046,8 @@ struct Prepared {
     descriptions: Vec<String>,
     parent_ends: [Option<OwnedFd>; 3],
     child_ends: Vec<OwnedFd>,
-    go_write: Option<OwnedFd>,
-    report_read: OwnedFd,
+    /// For a copy: our ends of the go and report pipes.
+    pipes: Option<(OwnedFd, OwnedFd)>,
     flags: Namespaces,
     uid_map: Option<Vec<IdMap>>,
     gid_map: Option<Vec<IdMap>>,
@@ -1246,12 +1287,13 @@ impl Stopped {
         if let Some((step, errno)) = read_report(&self.report_read).map_err(abandon)? {
             let _ = pidfd.wait();
             tidy(&mut self.made);
-            let what = describe_step(step, &self.descriptions, &self.program);
-            // The program's own exec is `execve` (so a caller can tell "not
-            // found" from a setup failure, as a shell's 127 and 126 do).
-            let call = child::step_call(step, &self.plan.steps);
-            let base = Error::from_errno(call, errno).with_context("Sandbox::spawn");
-            return Err(base.with_detail(what));
+            return Err(step_error(
+                step,
+                errno,
+                &self.descriptions,
+                &self.program,
+                &self.plan,
+            ));
         }
         let [stdin, stdout, stderr] = std::mem::take(&mut self.parent_ends);
         Ok(Child {

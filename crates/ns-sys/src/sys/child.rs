@@ -32,6 +32,7 @@
 use std::ffi::{CString, c_char};
 use std::os::fd::RawFd;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::errno;
 
@@ -147,8 +148,13 @@ pub(crate) struct Plan {
     /// when the parent cannot say it: it is suspended until our `execve`
     /// (the vfork-style path), and has nothing to do first.
     pub(crate) go: RawFd,
-    /// Write end (close-on-exec) of the pipe that reports a failed step.
+    /// Write end (close-on-exec) of the pipe that reports a failed step;
+    /// `-1` in the vfork-style child, which stores the failure in
+    /// `shared_report` instead (the parent's memory is its own).
     pub(crate) report: RawFd,
+    /// Where the vfork-style child stores a failed step: the step in the
+    /// high half, the errno (never 0) in the low; 0 while none failed.
+    pub(crate) shared_report: AtomicU64,
     /// `PR_SET_PDEATHSIG` signal, 0 for none.
     pub(crate) death_signal: i32,
     pub(crate) steps: Vec<Step>,
@@ -185,6 +191,20 @@ pub(crate) const STEP_GID: u32 = 1_000_006;
 pub(crate) const STEP_UID: u32 = 1_000_007;
 /// See [`STEP_FDS`].
 pub(crate) const STEP_FORK: u32 = 1_000_008;
+
+/// Reports (step, errno) as the sandbox child's plan says (the pipe, or
+/// the parent's memory for the vfork-style child) and exits 127.
+fn fail_in(plan: &Plan, report: RawFd, step: u32, err: i32) -> ! {
+    if report < 0 {
+        // A plain store to memory the parent reads once we are gone.
+        plan.shared_report.store(
+            (u64::from(step) << 32) | u64::from(err as u32),
+            Ordering::SeqCst,
+        );
+        exit(127)
+    }
+    fail(report, step, err)
+}
 
 /// Writes (step, errno) to the report pipe and exits 127.
 fn fail(report: RawFd, step: u32, err: i32) -> ! {
@@ -757,7 +777,7 @@ fn install_fds(
         })
         .map(|fd| fd as RawFd)
     };
-    let report = dup_high(report)?;
+    let report = if report >= 0 { dup_high(report)? } else { -1 };
     let hold = if hold >= 0 { dup_high(hold)? } else { -1 };
     let mut moved = [-1 as RawFd; MAX_FDS];
     for (slot, &(source, _)) in moved.iter_mut().zip(fds) {
@@ -783,21 +803,20 @@ fn install_fds(
     }
     // Everything at or above `high` except the report pipe and the held
     // fd: the moved copies and whatever the parent had open.
-    let (low, top) = if hold >= 0 && hold < report {
-        (hold, report)
+    // (Both, when there, were dup'ed to `high` or above.)
+    let kept = if report <= hold {
+        [report, hold]
     } else {
-        (report, hold)
+        [hold, report]
     };
-    close_from(high, u32::try_from(low).unwrap_or(0).saturating_sub(1));
-    if top >= 0 {
-        close_from(
-            low.saturating_add(1),
-            u32::try_from(top).unwrap_or(0).saturating_sub(1),
-        );
-        close_from(top.saturating_add(1), u32::MAX);
-    } else {
-        close_from(low.saturating_add(1), u32::MAX);
+    let mut from = high;
+    for fd in kept {
+        if fd >= from {
+            close_from(from, u32::try_from(fd).unwrap_or(0).saturating_sub(1));
+            from = fd.saturating_add(1);
+        }
     }
+    close_from(from, u32::MAX);
     Ok((report, hold))
 }
 
@@ -1021,7 +1040,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
     let mut index: u32 = 0;
     for step in &plan.steps {
         if let Err(err) = run_step(step) {
-            fail(plan.report, index, err);
+            fail_in(plan, plan.report, index, err);
         }
         index = index.saturating_add(1);
     }
@@ -1038,11 +1057,11 @@ pub(crate) fn run(plan: &Plan) -> ! {
     }
     let (report, hold) = match install_fds(&plan.fds, &plan.keep, plan.report, plan.hold) {
         Ok(fds) => fds,
-        Err(err) => fail(plan.report, STEP_FDS, err),
+        Err(err) => fail_in(plan, plan.report, STEP_FDS, err),
     };
     if plan.init {
         match fork() {
-            Err(err) => fail(report, STEP_INIT, err),
+            Err(err) => fail_in(plan, report, STEP_INIT, err),
             Ok(0) => {
                 // The program never has the held fd (close-on-exec too).
                 if hold >= 0 {
@@ -1076,7 +1095,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
         }
     }
     let err = exec(&plan.exec);
-    fail(report, STEP_EXEC, err)
+    fail_in(plan, report, STEP_EXEC, err)
 }
 
 /// What the `enter` child does, prepared by the parent.
