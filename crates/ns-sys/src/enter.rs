@@ -1,7 +1,7 @@
 //! Entering a running container: every namespace of its leader process,
 //! its root and working directory, and a user of its own `/etc/passwd`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,8 +59,12 @@ impl Enter {
     /// Whether the command takes on the target's confinement (default:
     /// yes, as `docker exec` does): its capability bounding set, its
     /// effective, permitted and inheritable sets (never more than the
-    /// command already has) and `no_new_privs`, so it can do no more than
-    /// the target's own processes.
+    /// command already has), `no_new_privs`, and its security module's
+    /// label at `execve` (AppArmor's profile, written as `exec PROFILE` to
+    /// the thread's `attr/apparmor/exec`; SELinux's context, to
+    /// `attr/exec`) where one labels processes and the target's differs
+    /// from ours, so it can do no more than the target's own processes. A
+    /// label the module refuses to give us fails the spawn, naming it.
     pub fn confine(&mut self, on: bool) -> &mut Enter {
         self.confine = on;
         self
@@ -358,6 +362,11 @@ impl Enter {
             } else {
                 None
             },
+            exec_label: if self.confine {
+                exec_label_of(self.pid)?
+            } else {
+                None
+            },
             fork: kinds.iter().any(|k| k.applies_to_children()),
             stdio,
             exec,
@@ -387,6 +396,17 @@ impl Enter {
                     self.pid
                 ),
                 child::STEP_FORK => "fork into the pid namespace".to_owned(),
+                child::STEP_LABEL => format!(
+                    "take on the security label of pid {} for the exec ({})",
+                    self.pid,
+                    plan.exec_label
+                        .as_ref()
+                        .map_or_else(String::new, |(path, value)| format!(
+                            "{:?} to {}",
+                            String::from_utf8_lossy(value),
+                            path.to_string_lossy()
+                        ))
+                ),
                 child::STEP_EXEC => format!("execve of {:?} inside the target", program),
                 n => match kinds.get(n as usize) {
                     Some(kind) => format!("join the {kind} namespace of pid {}", self.pid),
@@ -453,6 +473,91 @@ fn confinement_of(pid: u32) -> Result<child::Confine> {
     })
 }
 
+/// The security modules whose process label `Enter` takes on, with the
+/// directory of their own attribute files under `/proc/PID/attr` (`""`:
+/// the files of the major module, SELinux's).
+const LABEL_MODULES: [(&str, Module); 2] = [("apparmor", Module::AppArmor), ("", Module::Other)];
+
+/// Which module a label is from: they take it in different words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Module {
+    AppArmor,
+    /// SELinux (the one that uses the generic files), which takes the
+    /// context as it reads it.
+    Other,
+}
+
+/// What the child writes to take on `pid`'s label at its `execve`: the
+/// exec attribute file of its own thread and the words for it, or `None`
+/// where no module labels processes, or the target's label is ours (or
+/// AppArmor's `unconfined`, which nothing is confined by).
+fn exec_label_of(pid: u32) -> Result<Option<(CString, Vec<u8>)>> {
+    for (dir, module) in LABEL_MODULES {
+        let file = |who: &str, name: &str| {
+            if dir.is_empty() {
+                format!("/proc/{who}/attr/{name}")
+            } else {
+                format!("/proc/{who}/attr/{dir}/{name}")
+            }
+        };
+        let path = file(&pid.to_string(), "current");
+        let theirs = match std::fs::read(&path) {
+            Ok(label) => label,
+            // No such module here, or it is built in but not enabled.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => continue,
+            Err(e) => {
+                return Err(Error::from_io("read", e)
+                    .with_context("Enter::spawn")
+                    .with_detail(format!("the security label of pid {pid} ({path})")));
+            }
+        };
+        let ours = std::fs::read(file("self", "current")).unwrap_or_default();
+        let Some(words) = exec_words(module, &theirs, &ours) else {
+            return Ok(None);
+        };
+        let exec = CString::new(file("thread-self", "exec")).map_err(|_| {
+            Error::invalid_input_in("Enter::spawn", "open", "a NUL in a /proc path".to_owned())
+        })?;
+        return Ok(Some((exec, words)));
+    }
+    Ok(None)
+}
+
+/// What to write to the exec attribute to take on the label `theirs`
+/// (as read from `current`) when ours is `ours`; `None` when there is
+/// nothing to take on.
+fn exec_words(module: Module, theirs: &[u8], ours: &[u8]) -> Option<Vec<u8>> {
+    let trim = |l: &[u8]| -> Vec<u8> {
+        let end = l
+            .iter()
+            .rposition(|&b| b != 0 && b != b'\n')
+            .map_or(0, |i| i + 1);
+        l[..end].to_vec()
+    };
+    let (theirs, ours) = (trim(theirs), trim(ours));
+    if theirs.is_empty() || theirs == ours {
+        return None;
+    }
+    match module {
+        Module::AppArmor => {
+            // "profile (enforce)": the mode is not part of the name.
+            let name = match theirs.iter().rposition(|&b| b == b' ') {
+                Some(i) if theirs.ends_with(b")") && theirs.get(i + 1) == Some(&b'(') => {
+                    theirs[..i].to_vec()
+                }
+                _ => theirs,
+            };
+            if name == b"unconfined" {
+                return None;
+            }
+            let mut words = b"exec ".to_vec();
+            words.extend_from_slice(&name);
+            Some(words)
+        }
+        Module::Other => Some(theirs),
+    }
+}
+
 /// The target's cgroup v2 directory when it is not the caller's own
 /// (`None` without cgroup v2, or when they share one).
 fn target_cgroup(pid: u32) -> Result<Option<Cgroup>> {
@@ -487,4 +592,62 @@ fn target_cgroup(pid: u32) -> Result<Option<Cgroup>> {
         e.with_context("Enter::spawn")
             .with_detail(format!("the cgroup of pid {pid}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_become_the_words_each_module_takes() {
+        let apparmor = |theirs: &[u8], ours: &[u8]| exec_words(Module::AppArmor, theirs, ours);
+        assert_eq!(
+            apparmor(b"docker-default (enforce)\n", b"unconfined\n").as_deref(),
+            Some(&b"exec docker-default"[..])
+        );
+        assert_eq!(
+            apparmor(b"lxc-container-default-cgns (complain)\n", b"").as_deref(),
+            Some(&b"exec lxc-container-default-cgns"[..])
+        );
+        // A stacked label keeps its stack; a name with a space keeps it.
+        assert_eq!(
+            apparmor(b"a//&:ns:b (enforce)\n", b"").as_deref(),
+            Some(&b"exec a//&:ns:b"[..])
+        );
+        assert_eq!(
+            apparmor(b"my profile\n", b"").as_deref(),
+            Some(&b"exec my profile"[..])
+        );
+        // Nothing to take on: unconfined, the same as ours, empty.
+        assert_eq!(apparmor(b"unconfined\n", b"x (enforce)\n"), None);
+        assert_eq!(apparmor(b"p (enforce)\n", b"p (enforce)\n"), None);
+        assert_eq!(apparmor(b"\n", b""), None);
+        // SELinux: the context as read, without its NUL.
+        let selinux = |theirs: &[u8], ours: &[u8]| exec_words(Module::Other, theirs, ours);
+        assert_eq!(
+            selinux(
+                b"system_u:system_r:container_t:s0:c1,c2\0",
+                b"unconfined_u:unconfined_r:unconfined_t:s0\0"
+            )
+            .as_deref(),
+            Some(&b"system_u:system_r:container_t:s0:c1,c2"[..])
+        );
+        assert_eq!(selinux(b"a:b:c:s0\0", b"a:b:c:s0\0"), None);
+    }
+
+    /// Where no module labels processes (reading `current` is `EINVAL`),
+    /// there is nothing to take on, and no step.
+    #[test]
+    fn no_label_without_a_module() {
+        let path = "/proc/self/attr/current";
+        match std::fs::read(path) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let apparmor = std::fs::read("/proc/self/attr/apparmor/current");
+                if apparmor.is_err() {
+                    assert_eq!(exec_label_of(std::process::id()).unwrap(), None);
+                }
+            }
+            _ => eprintln!("partly skipped: a security module labels processes here"),
+        }
+    }
 }

@@ -290,6 +290,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
         STEP_GID => "setresgid",
         STEP_UID => "setresuid",
         STEP_CONFINE => "capset",
+        STEP_LABEL => "write",
         n => match steps.get(n as usize) {
             Some(Step::Setsid) => "setsid",
             Some(Step::Caps { .. }) => "capset",
@@ -1120,6 +1121,11 @@ pub(crate) struct EnterPlan {
     /// last capability number), its effective, permitted and inheritable
     /// sets (each intersected with ours), and `no_new_privs`.
     pub(crate) confine: Option<Confine>,
+    /// The target's security-module label to take on at `execve`: the
+    /// attribute file of this thread (`/proc/thread-self/attr/...exec`)
+    /// and what to write to it, written first, through this process's own
+    /// `/proc` (the file can only be written by the thread it belongs to).
+    pub(crate) exec_label: Option<(CString, Vec<u8>)>,
     /// Fork once more after joining (pid and time namespaces apply to
     /// children only).
     pub(crate) fork: bool,
@@ -1143,6 +1149,33 @@ pub(crate) struct Confine {
 
 /// The step number of the confinement in enter's reports.
 pub(crate) const STEP_CONFINE: u32 = 1_000_009;
+/// The step number of the security label in enter's reports.
+pub(crate) const STEP_LABEL: u32 = 1_000_010;
+
+/// Writes `value` to the attribute file `path` in one `write`, as the
+/// security modules take their attributes.
+fn write_attr(path: &CString, value: &[u8]) -> Result<(), i32> {
+    // SAFETY: NUL-terminated path; integer flags.
+    let fd = sys(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            libc::c_long::from(libc::O_WRONLY | libc::O_CLOEXEC),
+        )
+    })? as RawFd;
+    // SAFETY: writes `value.len()` bytes from the plan's vector.
+    let n = unsafe { libc::syscall(libc::SYS_write, fd, value.as_ptr(), value.len()) };
+    let err = errno();
+    close(fd);
+    if n < 0 {
+        return Err(err);
+    }
+    if n as usize != value.len() {
+        return Err(libc::EIO);
+    }
+    Ok(())
+}
 
 /// Drops the bounding set to the target's (needs `CAP_SETPCAP`, which
 /// joining its user namespace as root gives); clears the ambient set.
@@ -1285,6 +1318,11 @@ fn join(plan: &EnterPlan) -> Result<(), (u32, i32)> {
 /// `execve`.
 pub(crate) fn enter(plan: &EnterPlan) -> ! {
     default_dispositions();
+    if let Some((path, value)) = &plan.exec_label
+        && let Err(err) = write_attr(path, value)
+    {
+        fail(plan.report, STEP_LABEL, err);
+    }
     if let Err((index, err)) = join(plan) {
         fail(plan.report, index, err);
     }
