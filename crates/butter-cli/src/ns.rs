@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use butter::ns::{
     AccessFs, Bind, CapSet, CgroupLimits, ChildStatus, Enter, IdMap, Landlock, Namespace,
-    Namespaces, Resource, Sandbox, Scope, Target, landlock, namespaces_of,
+    Namespaces, OverlayUpper, Resource, Sandbox, Scope, Target, landlock, namespaces_of,
 };
 
 use crate::json;
@@ -144,6 +144,22 @@ pub struct RunArgs {
     /// An mqueue filesystem at DEST (needs --ipc), as bwrap's --mqueue.
     #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
     pub mqueue: Vec<PathBuf>,
+    /// A lower layer (read-only) of the next --overlay, --tmp-overlay or
+    /// --ro-overlay; the first given is the lowest, as bwrap's.
+    #[arg(long, value_name = "SRC", action = clap::ArgAction::Append)]
+    pub overlay_src: Vec<PathBuf>,
+    /// An overlay at DEST of the --overlay-src layers before it, its
+    /// writes kept in RWSRC (WORKDIR: empty, on the same filesystem).
+    #[arg(long, num_args = 3, value_names = ["RWSRC", "WORKDIR", "DEST"], action = clap::ArgAction::Append)]
+    pub overlay: Vec<PathBuf>,
+    /// An overlay at DEST of the --overlay-src layers before it, its
+    /// writes on a tmpfs that goes with the sandbox.
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub tmp_overlay: Vec<PathBuf>,
+    /// A read-only overlay at DEST of the (two or more) --overlay-src
+    /// layers before it.
+    #[arg(long, value_name = "DEST", action = clap::ArgAction::Append)]
+    pub ro_overlay: Vec<PathBuf>,
     /// The host name inside (implies --uts).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -526,6 +542,28 @@ impl RunArgs {
                 .into_iter()
                 .zip(self.mqueue.iter().map(|p| FsArg::Mqueue(p))),
         );
+        ops.extend(
+            at("overlay_src", 1)
+                .into_iter()
+                .zip(self.overlay_src.iter().map(|p| FsArg::OverlaySrc(p))),
+        );
+        ops.extend(
+            at("overlay", 3).into_iter().zip(
+                self.overlay
+                    .chunks(3)
+                    .map(|c| FsArg::Overlay(&c[0], &c[1], &c[2])),
+            ),
+        );
+        ops.extend(
+            at("tmp_overlay", 1)
+                .into_iter()
+                .zip(self.tmp_overlay.iter().map(|p| FsArg::TmpOverlay(p))),
+        );
+        ops.extend(
+            at("ro_overlay", 1)
+                .into_iter()
+                .zip(self.ro_overlay.iter().map(|p| FsArg::RoOverlay(p))),
+        );
         ops.sort_by_key(|(i, _)| *i);
         ops
     }
@@ -540,7 +578,21 @@ impl RunArgs {
                 "{what} must be followed by {takes}, which it applies to"
             ))
         };
+        // --overlay-src layers, lowest first, for the next overlay.
+        let mut sources: Vec<&Path> = Vec::new();
+        const SRC_DANGLES: &str = "--overlay-src must be followed by another --overlay-src or \
+                                   one of --overlay, --tmp-overlay, or --ro-overlay";
         for (_, op) in self.fs_ops(m) {
+            let is_overlay = matches!(
+                op,
+                FsArg::OverlaySrc(_)
+                    | FsArg::Overlay(..)
+                    | FsArg::TmpOverlay(_)
+                    | FsArg::RoOverlay(_)
+            );
+            if !sources.is_empty() && !is_overlay {
+                return Err(UsageError(SRC_DANGLES.into()));
+            }
             let takes_perms = matches!(op, FsArg::Tmpfs(_) | FsArg::Dir(_) | FsArg::File { .. });
             if let Some((v, _)) = size
                 && !matches!(op, FsArg::Tmpfs(_) | FsArg::Perms(_))
@@ -605,7 +657,39 @@ impl RunArgs {
                 FsArg::Mqueue(dest) => {
                     s.mqueue(dest);
                 }
+                FsArg::OverlaySrc(src) => sources.push(src),
+                FsArg::Overlay(rw, work, dest) => {
+                    if sources.is_empty() {
+                        return Err(UsageError(
+                            "--overlay requires at least one --overlay-src".into(),
+                        ));
+                    }
+                    let upper = OverlayUpper::Dir {
+                        upper: rw.to_path_buf(),
+                        work: work.to_path_buf(),
+                    };
+                    s.overlay(sources.drain(..).rev(), upper, dest);
+                }
+                FsArg::TmpOverlay(dest) => {
+                    if sources.is_empty() {
+                        return Err(UsageError(
+                            "--tmp-overlay requires at least one --overlay-src".into(),
+                        ));
+                    }
+                    s.overlay(sources.drain(..).rev(), OverlayUpper::Tmpfs, dest);
+                }
+                FsArg::RoOverlay(dest) => {
+                    if sources.len() < 2 {
+                        return Err(UsageError(
+                            "--ro-overlay requires at least two --overlay-src".into(),
+                        ));
+                    }
+                    s.overlay(sources.drain(..).rev(), OverlayUpper::ReadOnly, dest);
+                }
             }
+        }
+        if !sources.is_empty() {
+            return Err(UsageError(SRC_DANGLES.into()));
         }
         if let Some((v, _)) = size {
             return Err(dangling(&format!("--size {v}"), "--tmpfs"));
@@ -781,6 +865,10 @@ enum FsArg<'a> {
     RemountRo(&'a Path),
     Chmod(&'a str, &'a str),
     Mqueue(&'a Path),
+    OverlaySrc(&'a Path),
+    Overlay(&'a Path, &'a Path, &'a Path),
+    TmpOverlay(&'a Path),
+    RoOverlay(&'a Path),
 }
 
 /// An octal mode, at most 07777.

@@ -101,5 +101,5 @@ pub use raw::{
     getpid, getppid, gettid, mount, mount_setattr, move_mount, open_tree, pivot_root,
     set_propagation, setdomainname, sethostname, setns, setns_pidfd, umount2, unshare,
 };
-pub use sandbox::{Bind, Child, Output, Resource, Sandbox, Stdio, Stopped};
+pub use sandbox::{Bind, Child, Output, OverlayUpper, Resource, Sandbox, Stdio, Stopped};
 pub use signal_fd::{ChildStatus, PidFd, Signal};

@@ -120,6 +120,32 @@ pub(crate) enum FsOp {
         mode: u32,
     },
     Mqueue(PathBuf),
+    Overlay {
+        /// Top first, as overlayfs's `lowerdir`.
+        lowers: Vec<PathBuf>,
+        upper: OverlayUpper,
+        target: PathBuf,
+    },
+}
+
+/// The upper layer of an overlay mount ([`Sandbox::overlay`](crate::Sandbox::overlay)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OverlayUpper {
+    /// A tmpfs: the program may write, and its writes go with the
+    /// sandbox (bwrap's `--tmp-overlay`).
+    Tmpfs,
+    /// None: the overlay is read-only (bwrap's `--ro-overlay`); overlayfs
+    /// then needs at least two lower directories.
+    ReadOnly,
+    /// A directory of yours that keeps the writes, and an empty work
+    /// directory on the same filesystem (bwrap's `--overlay RWSRC WORKDIR`).
+    Dir {
+        /// Where the writes go.
+        upper: PathBuf,
+        /// overlayfs's work directory.
+        work: PathBuf,
+    },
 }
 
 impl FsOp {
@@ -134,13 +160,17 @@ impl FsOp {
             | FsOp::Chmod { path, .. }
             | FsOp::Mqueue(path) => path,
             FsOp::Symlink { link, .. } => link,
+            FsOp::Overlay { target, .. } => target,
         }
     }
 
     /// Whether it mounts something at its target (so an automatic mount
     /// there is left out).
     fn mounts(&self) -> bool {
-        matches!(self, FsOp::Bind(_) | FsOp::Tmpfs { .. } | FsOp::Mqueue(_))
+        matches!(
+            self,
+            FsOp::Bind(_) | FsOp::Tmpfs { .. } | FsOp::Mqueue(_) | FsOp::Overlay { .. }
+        )
     }
 }
 
@@ -566,6 +596,7 @@ impl Builder<'_> {
                     format!("set the mode of {} to {mode:o}", at.display()),
                 );
             }
+            FsOp::Overlay { lowers, upper, .. } => self.overlay_at(&at, &shown, lowers, upper)?,
             FsOp::Mqueue(_) => {
                 if !self.setup.ipc {
                     return refuse(format!(
@@ -585,6 +616,188 @@ impl Builder<'_> {
                     },
                     format!("mount an mqueue on {}", at.display()),
                 );
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a layer overlayfs cannot take: not absolute, a character of
+    /// its option syntax, not a directory.
+    fn layer(&self, what: &str, dir: &Path) -> Result<String> {
+        let text = dir.to_string_lossy();
+        if !dir.is_absolute() || text.contains([':', ',', '\\']) {
+            return refuse(format!(
+                "the overlay {what} {} must be an absolute path without ':', ',' or '\\' \
+                 (overlayfs's option syntax)",
+                dir.display()
+            ));
+        }
+        if !self.host.is_dir(dir) {
+            return refuse(format!(
+                "the overlay {what} {} is not a directory",
+                dir.display()
+            ));
+        }
+        Ok(text.into_owned())
+    }
+
+    /// An overlay at `at` (bwrap's `--overlay`, `--tmp-overlay`,
+    /// `--ro-overlay`). A tmpfs upper is staged on a tmpfs mounted over a
+    /// directory that holds neither a lower nor `at`, moved to `at`, and
+    /// the staging tmpfs detached (the overlay keeps its own hold on the
+    /// upper), so nothing else of the view changes.
+    fn overlay_at(
+        &mut self,
+        at: &Path,
+        shown: &Path,
+        lowers: &[PathBuf],
+        upper: &OverlayUpper,
+    ) -> Result<()> {
+        if lowers.is_empty() || lowers.len() > 500 {
+            return refuse(format!(
+                "an overlay at {} takes 1 to 500 lower directories, not {}",
+                shown.display(),
+                lowers.len()
+            ));
+        }
+        let lowerdir = lowers
+            .iter()
+            .map(|l| self.layer("lower", l))
+            .collect::<Result<Vec<_>>>()?
+            .join(":");
+        match upper {
+            OverlayUpper::ReadOnly if lowers.len() < 2 => {
+                return refuse(format!(
+                    "a read-only overlay at {} needs at least two lower directories \
+                     (overlayfs without an upper layer takes no fewer)",
+                    shown.display()
+                ));
+            }
+            OverlayUpper::Dir { upper, work } => {
+                self.layer("upper", upper)?;
+                self.layer("work directory", work)?;
+            }
+            _ => {}
+        }
+        self.ensure(at, shown, true)?;
+        let mount = |b: &mut Self, target: &Path, data: String, what: String| -> Result<()> {
+            b.push(
+                Step::Mount {
+                    source: Some(c"overlay".to_owned()),
+                    target: Self::c(target)?,
+                    fstype: Some(c"overlay".to_owned()),
+                    flags: 0,
+                    data: Some(CString::new(data).unwrap_or_default()),
+                },
+                format!(
+                    "{what} (overlayfs in a user namespace needs Linux 5.11; a lower whose \
+                     mount has others below it is one filesystem only)"
+                ),
+            );
+            Ok(())
+        };
+        match upper {
+            OverlayUpper::ReadOnly => {
+                mount(
+                    self,
+                    at,
+                    format!("lowerdir={lowerdir},userxattr"),
+                    format!(
+                        "mount a read-only overlay of {} on {}",
+                        lowerdir.replace(':', ", "),
+                        at.display()
+                    ),
+                )?;
+                self.table
+                    .push((at.to_path_buf(), Mounted::Bind(lowers[0].clone())));
+            }
+            OverlayUpper::Dir { upper, work } => {
+                let (u, w) = (
+                    self.layer("upper", upper)?,
+                    self.layer("work directory", work)?,
+                );
+                mount(
+                    self,
+                    at,
+                    format!("upperdir={u},workdir={w},lowerdir={lowerdir},userxattr"),
+                    format!(
+                        "mount an overlay of {} with the upper {u} (work directory {w}, on the \
+                         same filesystem and empty) on {}",
+                        lowerdir.replace(':', ", "),
+                        at.display()
+                    ),
+                )?;
+                self.table
+                    .push((at.to_path_buf(), Mounted::Bind(upper.clone())));
+            }
+            OverlayUpper::Tmpfs => {
+                let Some(staging) = ["/run", "/mnt", "/tmp", "/var/tmp"]
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|s| {
+                        self.host.kind(s) == Some(Kind::Dir)
+                            && !lowers.iter().any(|l| l.starts_with(s))
+                            && !at.starts_with(s)
+                            && !self.base.starts_with(s)
+                    })
+                else {
+                    return refuse(format!(
+                        "no staging directory for the overlay at {} (one of /run, /mnt, /tmp, \
+                         /var/tmp that holds neither a lower nor it)",
+                        shown.display()
+                    ));
+                };
+                self.push(
+                    Step::Mount {
+                        source: Some(c"tmpfs".to_owned()),
+                        target: Self::c(&staging)?,
+                        fstype: Some(c"tmpfs".to_owned()),
+                        flags: libc::MS_NOSUID | libc::MS_NODEV,
+                        data: Some(c"mode=755".to_owned()),
+                    },
+                    format!(
+                        "mount a tmpfs on {} to stage the overlay at {}",
+                        staging.display(),
+                        at.display()
+                    ),
+                );
+                let (u, w, merged) = (
+                    staging.join("upper"),
+                    staging.join("work"),
+                    staging.join("merged"),
+                );
+                for d in [&u, &w, &merged] {
+                    self.push(Step::Mkdir(Self::c(d)?), format!("create {}", d.display()));
+                }
+                mount(
+                    self,
+                    &merged,
+                    format!(
+                        "upperdir={},workdir={},lowerdir={lowerdir},userxattr",
+                        u.display(),
+                        w.display()
+                    ),
+                    format!(
+                        "mount an overlay of {} with a tmpfs upper on {}",
+                        lowerdir.replace(':', ", "),
+                        merged.display()
+                    ),
+                )?;
+                self.push(
+                    Step::Mount {
+                        source: Some(Self::c(&merged)?),
+                        target: Self::c(at)?,
+                        fstype: None,
+                        flags: libc::MS_MOVE,
+                        data: None,
+                    },
+                    format!("move the overlay to {}", at.display()),
+                );
+                self.push(
+                    Step::Detach(Self::c(&staging)?),
+                    format!("detach the staging tmpfs from {}", staging.display()),
+                );
+                self.table.push((at.to_path_buf(), Mounted::Tmpfs));
             }
         }
         Ok(())
@@ -930,6 +1143,7 @@ mod tests {
             ("/srv/root", Dir),
             ("/srv/root/usr", Dir),
             ("/mnt", Dir),
+            ("/run", Dir),
             ("/tmp/image", Dir),
             ("/dev/null", Kind::Other),
         ])
@@ -1182,6 +1396,134 @@ mod tests {
             "{w:#?}"
         );
         assert!(b.made.is_empty(), "{:?}", b.made);
+    }
+
+    /// bwrap's three overlays: a tmpfs upper is staged where neither a
+    /// lower nor the target is, moved into place and its staging detached;
+    /// a directory upper and a read-only one mount in place; each layer
+    /// overlayfs cannot take is refused, naming it.
+    #[test]
+    fn overlays_at_a_path() {
+        let lowers = vec![PathBuf::from("/tmp/image"), PathBuf::from("/usr")];
+        let ops = [
+            FsOp::Tmpfs {
+                target: "/run".into(),
+                size: None,
+                mode: 0o755,
+            },
+            FsOp::Overlay {
+                lowers: lowers.clone(),
+                upper: OverlayUpper::Tmpfs,
+                target: "/run/o".into(),
+            },
+            FsOp::Overlay {
+                lowers: lowers.clone(),
+                upper: OverlayUpper::ReadOnly,
+                target: "/run/r".into(),
+            },
+            FsOp::Overlay {
+                lowers: vec!["/usr".into()],
+                upper: OverlayUpper::Dir {
+                    upper: "/home/me".into(),
+                    work: "/srv/root".into(),
+                },
+                target: "/run/w".into(),
+            },
+        ];
+        let b = build(&setup(None, &ops), &machine()).unwrap();
+        let w = said(&b);
+        // /run is the target's, /tmp a lower's: the staging is /mnt.
+        let at = |s: &str| {
+            w.iter()
+                .position(|l| l.starts_with(s))
+                .unwrap_or(usize::MAX)
+        };
+        let stage = at("mount a tmpfs on /mnt to stage the overlay at /run/o");
+        let mounted = at("mount an overlay of /tmp/image, /usr with a tmpfs upper on /mnt/merged");
+        let moved = at("move the overlay to /run/o");
+        let detached = at("detach the staging tmpfs from /mnt");
+        assert!(
+            stage < mounted && mounted < moved && moved < detached && detached < w.len(),
+            "{w:#?}"
+        );
+        let data: Vec<String> = b
+            .steps
+            .iter()
+            .filter_map(|(s, _)| match s {
+                Step::Mount {
+                    fstype: Some(t),
+                    data: Some(d),
+                    ..
+                } if t.to_bytes() == b"overlay" => Some(d.to_str().unwrap().to_owned()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            data,
+            [
+                "upperdir=/mnt/upper,workdir=/mnt/work,lowerdir=/tmp/image:/usr,userxattr",
+                "lowerdir=/tmp/image:/usr,userxattr",
+                "upperdir=/home/me,workdir=/srv/root,lowerdir=/usr,userxattr",
+            ]
+        );
+        assert!(b.made.is_empty(), "{:?}", b.made);
+        let refused = |op: FsOp, says: &str| {
+            let ops = [op];
+            let e = err(build(&setup(None, &ops), &machine()));
+            assert!(e.contains(says), "{e}");
+        };
+        refused(
+            FsOp::Overlay {
+                lowers: vec!["/usr".into()],
+                upper: OverlayUpper::ReadOnly,
+                target: "/mnt/r".into(),
+            },
+            "a read-only overlay at /mnt/r needs at least two lower directories",
+        );
+        refused(
+            FsOp::Overlay {
+                lowers: vec!["/us,r".into()],
+                upper: OverlayUpper::Tmpfs,
+                target: "/mnt/r".into(),
+            },
+            "the overlay lower /us,r must be an absolute path",
+        );
+        refused(
+            FsOp::Overlay {
+                lowers: vec!["/nowhere".into()],
+                upper: OverlayUpper::Tmpfs,
+                target: "/mnt/r".into(),
+            },
+            "the overlay lower /nowhere is not a directory",
+        );
+        refused(
+            FsOp::Overlay {
+                lowers: vec!["/usr".into()],
+                upper: OverlayUpper::Dir {
+                    upper: "/etc/hosts".into(),
+                    work: "/tmp".into(),
+                },
+                target: "/mnt/r".into(),
+            },
+            "the overlay upper /etc/hosts is not a directory",
+        );
+        refused(
+            FsOp::Overlay {
+                lowers: Vec::new(),
+                upper: OverlayUpper::Tmpfs,
+                target: "/mnt/r".into(),
+            },
+            "takes 1 to 500 lower directories, not 0",
+        );
+        // The target is made only where that is safe: not in your files.
+        refused(
+            FsOp::Overlay {
+                lowers: vec!["/usr".into()],
+                upper: OverlayUpper::Tmpfs,
+                target: "/home/me/new".into(),
+            },
+            "would change your own files",
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod steps;
 
 use crate::spawn::{cloexec_pipe, exec_of, read_report, stdio_fds};
 
-pub use fs::Bind;
+pub use fs::{Bind, OverlayUpper};
 use fs::{FsOp, Made, tidy};
 
 /// What a child's stdin, stdout or stderr is.
@@ -405,6 +405,33 @@ impl Sandbox {
         self.fs_op(FsOp::Chmod {
             path: path.as_ref().to_path_buf(),
             mode,
+        })
+    }
+
+    /// An overlay at `path` (bwrap's `--overlay`, `--tmp-overlay`,
+    /// `--ro-overlay`): `lowers` read-only, the first on top (overlayfs's
+    /// order; bwrap's `--overlay-src` gives the bottom first), under
+    /// `upper`. Nothing is written to a lower; with
+    /// [`OverlayUpper::Dir`] the writes go to your upper directory, as
+    /// asked. Each lower is one filesystem (mounts below it are not part
+    /// of it); overlayfs in a user namespace needs Linux 5.11.
+    pub fn overlay<I, P>(
+        &mut self,
+        lowers: I,
+        upper: OverlayUpper,
+        path: impl AsRef<Path>,
+    ) -> &mut Sandbox
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        self.fs_op(FsOp::Overlay {
+            lowers: lowers
+                .into_iter()
+                .map(|l| l.as_ref().to_path_buf())
+                .collect(),
+            upper,
+            target: path.as_ref().to_path_buf(),
         })
     }
 

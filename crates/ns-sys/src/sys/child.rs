@@ -87,6 +87,9 @@ pub(crate) enum Step {
     /// `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the old root
     /// is stacked under the new one and detached.
     PivotRoot,
+    /// `umount2(path, MNT_DETACH)`: a staging mount, once what was built on
+    /// it holds its own references.
+    Detach(CString),
     /// Bring the loopback device of a new network namespace up (the kernel
     /// gives it 127.0.0.1 and ::1 as it comes up): `SIOCGIFFLAGS` and
     /// `SIOCSIFFLAGS` on a datagram socket.
@@ -304,6 +307,7 @@ pub(crate) fn step_call(step: u32, steps: &[Step]) -> &'static str {
             Some(Step::Symlink { .. }) => "symlinkat",
             Some(Step::Chdir(_)) => "chdir",
             Some(Step::PivotRoot) => "pivot_root",
+            Some(Step::Detach(_)) => "umount2",
             Some(Step::LoopbackUp) => "ioctl",
             Some(Step::Hostname(_)) => "sethostname",
             Some(Step::Domainname(_)) => "setdomainname",
@@ -432,6 +436,17 @@ fn run_step(step: &Step) -> Result<(), i32> {
         Step::Chdir(path) => {
             // SAFETY: chdir reads one NUL-terminated path.
             sys(unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) }).map(drop)
+        }
+        Step::Detach(path) => {
+            // SAFETY: a NUL-terminated path from the plan; integer flags.
+            sys(unsafe {
+                libc::syscall(
+                    libc::SYS_umount2,
+                    path.as_ptr(),
+                    libc::c_long::from(libc::MNT_DETACH),
+                )
+            })
+            .map(drop)
         }
         Step::PivotRoot => {
             let dot = c".".as_ptr();
