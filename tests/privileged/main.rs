@@ -46,6 +46,7 @@ fn scan_leaves_late_file_to_the_kernel() {
         EventMask::CREATE | EventMask::CLOSE_WRITE,
         RecursiveOptions {
             scanned_close_write: true,
+            ..RecursiveOptions::default()
         },
     )
     .unwrap();

@@ -16,7 +16,8 @@ const SYNOPSIS: &str = "\
 Synopsis:
   butter doctor [--json]
   butter signals [--json] [--count N] SIGNAL...
-  butter watch [-r] [-e EVENTS]... [--json] [--timeout SECS] [--count N] PATH...
+  butter watch [-r] [-e EVENTS]... [--json] [--timeout SECS] [--count N]
+               [--exclude GLOB]... [--include GLOB]... PATH...
   butter copy [--method M] [--limit BYTES] [--progress] SRC DST
   butter fanotify [--mount P | --fs P | PATH...] [-e EVENTS]... [--json] [--deny GLOB]
                   [--count N] [--timeout SECS]

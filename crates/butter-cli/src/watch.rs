@@ -215,23 +215,55 @@ pub struct Args {
     /// Stop after N events (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub count: u64,
+    /// Leave out what matches GLOB (repeatable): with -r a matching
+    /// directory is never watched, nor anything below it. A glob without
+    /// a / matches a name at any depth (node_modules, *.o); one with a /
+    /// the path from the watched directory (build/out, src/**/*.rs), as
+    /// .gitignore patterns; like inotifywait's --exclude, with globs.
+    #[arg(long, value_name = "GLOB", action = clap::ArgAction::Append)]
+    pub exclude: Vec<String>,
+    /// Print only events whose path matches GLOB (repeatable; any of them),
+    /// as inotifywait's --include, with globs as --exclude takes them.
+    #[arg(long, value_name = "GLOB", action = clap::ArgAction::Append)]
+    pub include: Vec<String>,
     /// Files and directories to watch.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 }
 
+/// The --exclude and --include globs, or a usage error naming the one
+/// that does not parse.
+fn path_filter(args: &Args) -> Result<butter::notify::PathFilter, crate::output::UsageError> {
+    let mut filter = butter::notify::PathFilter::new();
+    for g in &args.exclude {
+        filter.exclude(g).map_err(|e| {
+            crate::output::UsageError(format!("--exclude {g}: {}", e.detail().unwrap_or_default()))
+        })?;
+    }
+    for g in &args.include {
+        filter.include(g).map_err(|e| {
+            crate::output::UsageError(format!("--include {g}: {}", e.detail().unwrap_or_default()))
+        })?;
+    }
+    Ok(filter)
+}
+
 /// Runs `butter watch`.
 pub fn run(args: &Args) -> crate::output::Outcome {
-    Ok(match watch(args) {
+    let filter = path_filter(args)?;
+    Ok(match watch(args, filter) {
         Ok(code) => code,
         Err(e) => crate::output::fail(&e),
     })
 }
 
-fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
+fn watch(
+    args: &Args,
+    filter: butter::notify::PathFilter,
+) -> butter::Result<std::process::ExitCode> {
     use crate::output::Bounds;
     use butter::EventSource;
-    use butter::notify::inotify::{Inotify, RecursiveWatcher, WatchFlags};
+    use butter::notify::inotify::{Inotify, RecursiveOptions, RecursiveWatcher, WatchFlags};
     use std::process::ExitCode;
 
     enum Source {
@@ -247,7 +279,11 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
         .unwrap_or(EventMask::ALL_EVENTS | EventMask::UNMOUNT | EventMask::IGNORED);
     let paths = &args.paths;
     let source = if args.recursive {
-        let tree = RecursiveWatcher::new(&paths[0], wanted - EventMask::IGNORED)?;
+        let options = RecursiveOptions {
+            filter: filter.clone(),
+            ..RecursiveOptions::default()
+        };
+        let tree = RecursiveWatcher::with_options(&paths[0], wanted - EventMask::IGNORED, options)?;
         for path in &paths[1..] {
             tree.add_root(path)?;
         }
@@ -280,9 +316,18 @@ fn watch(args: &Args) -> butter::Result<std::process::ExitCode> {
                 inotify.read_events(&mut changes)?;
                 changes
                     .iter()
-                    .filter(|c| match c {
-                        Change::Event(e) => shown(e.mask),
-                        _ => true,
+                    .filter(|c| {
+                        // The name in the watched directory is the path
+                        // the globs see; the watched path itself passes.
+                        let passes = |e: &WatchEvent<OsString>| {
+                            e.name.as_ref().is_none_or(|n| filter.reports(Path::new(n)))
+                        };
+                        match c {
+                            Change::Event(e) => shown(e.mask) && passes(e),
+                            Change::MovedOut(e) | Change::MovedIn(e) => passes(e),
+                            Change::Renamed { from, to } => passes(from) || passes(to),
+                            Change::Overflow => true,
+                        }
                     })
                     .map(|c| from_change(dirs, c))
                     .collect()

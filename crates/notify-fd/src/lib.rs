@@ -46,6 +46,7 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "async")]
 mod asynchronous;
 pub mod fanotify;
+mod filter;
 pub mod inotify;
 mod lease;
 mod names;
@@ -55,6 +56,7 @@ mod serde_impls;
 mod watch;
 
 pub use fd_core::{self, Error, ErrorKind, Result};
+pub use filter::PathFilter;
 pub use probe::probe;
 pub use watch::{Watch, watch};
 

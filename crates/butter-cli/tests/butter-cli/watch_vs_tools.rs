@@ -669,3 +669,89 @@ fn fanotify_leaves_out_its_own_accesses() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--exclude` and `--include` beside inotifywait's regex options on the
+/// same workload: the same events printed (inotifywait matches its regex
+/// against the whole path; these globs name the same files), options in
+/// either order and before or after `-r`; a glob that does not parse is a
+/// usage error naming it.
+#[test]
+fn exclude_and_include_agree_with_inotifywait() {
+    let dir = scratch("vs-exclude");
+    for d in ["src", "node_modules/pkg", "docs"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let workload = |tag: &str| {
+        std::fs::write(dir.join(format!("node_modules/pkg/{tag}.js")), b"").unwrap();
+        std::fs::write(dir.join(format!("src/{tag}.rs")), b"").unwrap();
+        std::fs::write(dir.join(format!("docs/{tag}.md")), b"").unwrap();
+        std::fs::write(dir.join(format!("{tag}.rs")), b"").unwrap();
+    };
+    // The printed paths of create events, in order.
+    let creates = |r: &Running| -> Vec<String> {
+        r.seen
+            .iter()
+            .filter_map(|l| l.split_once(" create ").map(|(_, p)| p.to_owned()))
+            .collect()
+    };
+    let ours_args = [
+        "watch",
+        "--exclude",
+        "node_modules",
+        "-r",
+        "-e",
+        "create",
+        "--include",
+        "*.rs",
+        "--include",
+        "*.md",
+        s(&dir),
+    ];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &ours_args, "watching");
+    workload("a");
+    assert!(ours.wait_for(LIMIT, |l| l.len() >= 3), "{:?}", ours.seen);
+    let want: Vec<String> = ["src/a.rs", "docs/a.md", "a.rs"]
+        .iter()
+        .map(|p| s(&dir.join(p)).to_owned())
+        .collect();
+    assert_eq!(creates(&ours), want);
+    drop(ours);
+    if have("inotifywait") {
+        let theirs_args = [
+            "-m",
+            "-r",
+            "-e",
+            "create",
+            "--format",
+            "%e %w%f",
+            // It takes one of --exclude and --include, and one of each
+            // kind; for this workload this one regex says as much.
+            "--include",
+            r"\.(rs|md)$",
+            s(&dir),
+        ];
+        let mut theirs = Running::start("inotifywait", &theirs_args, "Watches established");
+        workload("b");
+        assert!(
+            theirs.wait_for(LIMIT, |l| l.len() >= 3),
+            "{:?}",
+            theirs.seen
+        );
+        let theirs_paths: Vec<String> = theirs
+            .seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("CREATE ").map(|p| p.replace("/b.", "/a.")))
+            .collect();
+        assert_eq!(theirs_paths, want);
+    }
+    for bad in [["--exclude", "[x"], ["--include", "{a"]] {
+        let out = butter(&["watch", "-r", bad[0], bad[1], s(&dir)]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains(&format!("{} {}", bad[0], bad[1])),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -72,6 +72,7 @@ pub(crate) fn watcher(dir: &Path) -> RecursiveWatcher {
         EventMask::CREATE | EventMask::CLOSE_WRITE,
         RecursiveOptions {
             scanned_close_write: true,
+            ..RecursiveOptions::default()
         },
     )
     .expect("watch the tree")

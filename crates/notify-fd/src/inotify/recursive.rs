@@ -12,6 +12,7 @@ use fd_core::{EventSource, Result, SyscallResult};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
+use crate::PathFilter;
 
 /// What happened in the tree, by path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,7 +81,7 @@ pub enum PathEvent {
 /// Options for [`RecursiveWatcher::with_options`].
 ///
 /// The default is what `butter watch -r` does: `scanned_close_write` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecursiveOptions {
     /// On by default. With `CLOSE_WRITE` in the mask: report every regular file a scan
     /// finds in a new directory as `CLOSE_WRITE` with `from_scan: true` when
@@ -119,12 +120,22 @@ pub struct RecursiveOptions {
     /// For every close on a whole filesystem with no such gap, use
     /// fanotify's `CLOSE_WRITE` on a filesystem mark (needs root).
     pub scanned_close_write: bool,
+    /// What is left out (`node_modules`, `.git`, `target`): a directory
+    /// the filter [prunes](PathFilter::prunes) is never watched, nor
+    /// anything below it, so it costs no watch and no start-up time; no
+    /// event under it is reported. With include globs, only events whose
+    /// path matches are reported. A rename between a left-out path and a
+    /// watched one is reported as the side that is watched
+    /// ([`PathEvent::MovedOut`] or [`PathEvent::MovedIn`]); a left-out
+    /// directory renamed to a watched name is watched and scanned then.
+    pub filter: PathFilter,
 }
 
 impl Default for RecursiveOptions {
     fn default() -> RecursiveOptions {
         RecursiveOptions {
             scanned_close_write: true,
+            filter: PathFilter::new(),
         }
     }
 }
@@ -204,6 +215,9 @@ struct State {
     /// as [`PathEvent::NotWatched`] and passed over (while the watcher
     /// runs) rather than failing the call (while a root is added).
     pass_over: bool,
+    /// The caller's filter, and the roots its globs are relative to.
+    filter: PathFilter,
+    roots: Vec<PathBuf>,
 }
 
 /// A scan's `CLOSE_WRITE` for the file `key` that the kernel may yet show
@@ -223,7 +237,49 @@ struct Hold {
 
 impl State {
     fn push(&mut self, event: PathEvent) {
-        self.queue.push_back((event, None));
+        if let Some(event) = self.filtered(event) {
+            self.queue.push_back((event, None));
+        }
+    }
+
+    /// A scan's "complete", held (see [`Hold`]), unless the filter leaves
+    /// the file out.
+    fn push_held(&mut self, event: PathEvent, hold: Hold) {
+        if let Some(event) = self.filtered(event) {
+            self.queue.push_back((event, Some(hold)));
+        }
+    }
+
+    /// `path` relative to the root it is under (the first that holds it).
+    fn relative<'p>(&self, path: &'p Path) -> Option<&'p Path> {
+        self.roots.iter().find_map(|r| path.strip_prefix(r).ok())
+    }
+
+    /// Whether the filter leaves out the directory at `path` and all below.
+    fn prunes(&self, path: &Path) -> bool {
+        !self.filter.is_empty() && self.relative(path).is_some_and(|r| self.filter.prunes(r))
+    }
+
+    /// The event as the filter lets it through: whole, as the side of a
+    /// rename that is reported, or not at all.
+    fn filtered(&self, event: PathEvent) -> Option<PathEvent> {
+        if self.filter.is_empty() {
+            return Some(event);
+        }
+        let reports = |path: &Path| self.relative(path).is_none_or(|r| self.filter.reports(r));
+        match event {
+            PathEvent::Event { ref path, .. }
+            | PathEvent::MovedOut { ref path, .. }
+            | PathEvent::MovedIn { ref path, .. }
+            | PathEvent::NotWatched { ref path, .. } => reports(path).then_some(event),
+            PathEvent::Renamed { from, to, is_dir } => match (reports(&from), reports(&to)) {
+                (true, true) => Some(PathEvent::Renamed { from, to, is_dir }),
+                (true, false) => Some(PathEvent::MovedOut { path: from, is_dir }),
+                (false, true) => Some(PathEvent::MovedIn { path: to, is_dir }),
+                (false, false) => None,
+            },
+            PathEvent::RescanNeeded => Some(event),
+        }
     }
 
     /// The first event, unless it is a hold not yet decided (more must be
@@ -334,7 +390,6 @@ impl RecursiveWatcher {
             inotify: Inotify::with_flags(InitFlags::empty())?,
             roots: Mutex::new(Vec::new()),
             events,
-            options,
             state: Mutex::new(State {
                 nodes: HashMap::new(),
                 children: HashMap::new(),
@@ -346,7 +401,10 @@ impl RecursiveWatcher {
                 horizon: 0,
                 seen: None,
                 pass_over: false,
+                filter: options.filter.clone(),
+                roots: Vec::new(),
             }),
+            options,
         };
         watcher.add_root(root)?;
         Ok(watcher)
@@ -362,7 +420,11 @@ impl RecursiveWatcher {
         let root = root.as_ref().to_path_buf();
         let mut state = self.lock();
         state.pass_over = false;
-        self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet)?;
+        state.roots.push(root.clone());
+        if let Err(e) = self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet) {
+            state.roots.pop();
+            return Err(e);
+        }
         self.roots_lock().push(root);
         Ok(())
     }
@@ -477,6 +539,9 @@ impl RecursiveWatcher {
         how: Walk,
     ) -> Result<()> {
         let is_root = parent.is_none();
+        if !is_root && state.prunes(path) {
+            return Ok(()); // left out: no watch, nothing below it
+        }
         let mut flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if !is_root {
             flags |= OFlags::NOFOLLOW;
@@ -593,7 +658,7 @@ impl RecursiveWatcher {
                         mask: EventMask::CLOSE_WRITE,
                         from_scan: true,
                     };
-                    state.queue.push_back((event, Some(hold)));
+                    state.push_held(event, hold);
                     *state
                         .scanned
                         .entry((wd, file.clone()))

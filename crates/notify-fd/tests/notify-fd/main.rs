@@ -20,6 +20,7 @@ use notify_fd::inotify::{
 
 mod contract;
 mod fan;
+mod recursive_filter;
 mod recursive_races;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -72,6 +73,12 @@ fn main() -> std::process::ExitCode {
         ),
         butter_tests::test!(Isolation, recursive_races::each_creation_once_live_reader),
         butter_tests::test!(Isolation, recursive_races::scanned_file_still_being_written),
+        butter_tests::test!(Isolation, recursive_filter::excluded_trees_get_no_watch),
+        butter_tests::test!(
+            Isolation,
+            recursive_filter::include_reports_only_what_matches
+        ),
+        butter_tests::test!(Isolation, recursive_filter::bad_globs_are_refused),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),

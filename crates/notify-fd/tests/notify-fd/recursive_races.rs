@@ -307,6 +307,7 @@ pub(crate) fn symlink_root_is_followed() {
 fn upload_watcher(root: &Path) -> RecursiveWatcher {
     let opts = RecursiveOptions {
         scanned_close_write: true,
+        ..RecursiveOptions::default()
     };
     RecursiveWatcher::with_options(root, EventMask::CREATE | EventMask::CLOSE_WRITE, opts).unwrap()
 }
