@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use fd_core::{EventSource, Result, SyscallResult};
+use fd_core::{Error, EventSource, Result, SyscallResult};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
@@ -218,6 +218,10 @@ struct State {
     /// The caller's filter, and the roots its globs are relative to.
     filter: PathFilter,
     roots: Vec<PathBuf>,
+    /// [`RecursiveWatcher::sync`]'s files, by `(root watch, name)`: their
+    /// events are the watcher's own; `true` once the last (its `DELETE`,
+    /// or an overflow that may have lost it) has been read.
+    cookies: HashMap<(i32, OsString), bool>,
 }
 
 /// A scan's `CLOSE_WRITE` for the file `key` that the kernel may yet show
@@ -403,6 +407,7 @@ impl RecursiveWatcher {
                 pass_over: false,
                 filter: options.filter.clone(),
                 roots: Vec::new(),
+                cookies: HashMap::new(),
             }),
             options,
         };
@@ -475,6 +480,126 @@ impl RecursiveWatcher {
     pub fn rescan(&self) -> Result<()> {
         let mut state = self.lock();
         self.resync(&mut state)
+    }
+
+    /// Waits until every change made in the trees before the call has been
+    /// read from the kernel: afterwards their events are in the watcher's
+    /// queue, and [`try_read_event`](EventSource::try_read_event) or
+    /// [`read_events`](EventSource::read_events) hands them out without
+    /// waiting. A test, or a build tool that has just written files, reads
+    /// exactly what it caused this way, without stopping the reader and
+    /// without guessing how long the kernel takes.
+    ///
+    /// It works as watchman's cookie files: it makes an empty file (mode
+    /// 0600, named `.butter-sync.PID.N`) in the first root that takes one,
+    /// removes it at once, and reads until the kernel's report of the
+    /// removal comes back. One instance has one queue, in the order things
+    /// happened, so one file answers for every root. The file's events are
+    /// the watcher's own and never reported; no filter applies to them.
+    ///
+    /// Returns `Ok(false)` if `timeout` passed first. An overflow on the
+    /// way ends the wait too: what was lost is reported as
+    /// [`PathEvent::RescanNeeded`]. While another thread reads the same
+    /// watcher, the report may be taken by that thread; this call sees it
+    /// within some milliseconds.
+    ///
+    /// Since the queue is in the watcher and not in the kernel, a `poll`
+    /// on the fd after this call does not wake for those events: read
+    /// them first.
+    ///
+    /// # Errors
+    /// When no root takes the file (each read-only, not writable by us,
+    /// or gone), the error for the last root tried, naming it. As reads.
+    pub fn sync(&self, timeout: Duration) -> Result<bool> {
+        let key = self.place_cookie()?;
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let result = loop {
+            let reached = {
+                let mut state = self.lock();
+                loop {
+                    if state.cookies.get(&key) == Some(&true) {
+                        break Ok(true);
+                    }
+                    match fd_core::readable_now(&self.inotify) {
+                        Ok(true) => {}
+                        Ok(false) => break Ok(false),
+                        Err(e) => break Err(e),
+                    }
+                    match self.fill(&mut state) {
+                        Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => break Ok(false),
+                        Err(e) => break Err(e),
+                        Ok(()) => {}
+                    }
+                }
+            };
+            match reached {
+                Ok(false) => {}
+                other => break other,
+            }
+            let left = match deadline {
+                None => Duration::from_millis(20),
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(Duration::from_millis(20)),
+                    _ => break Ok(false),
+                },
+            };
+            // Bounded, so a report taken by another reader is seen soon.
+            if let Err(e) = fd_core::wait_readable(&self.inotify, Some(left)) {
+                break Err(e);
+            }
+        };
+        self.lock().cookies.remove(&key);
+        result
+    }
+
+    /// Makes and removes [`sync`](RecursiveWatcher::sync)'s file in the
+    /// first root that takes it; its events are marked ours first.
+    fn place_cookie(&self) -> Result<(i32, OsString)> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let mut state = self.lock();
+        let roots: Vec<(i32, PathBuf)> = self
+            .roots()
+            .into_iter()
+            .filter_map(|root| {
+                let wd = state.nodes.iter().find_map(|(wd, n)| {
+                    (n.parent.is_none() && n.name == root.as_os_str()).then_some(*wd)
+                })?;
+                Some((wd, root))
+            })
+            .collect();
+        let mut last = Error::from_errno("open", libc::ENOENT)
+            .with_detail("sync: no root of the watcher is watched any more");
+        for (wd, root) in roots {
+            loop {
+                let n = SEQ.fetch_add(1, Ordering::Relaxed);
+                let name = OsString::from(format!(".butter-sync.{}.{n}", std::process::id()));
+                let key = (wd, name.clone());
+                state.cookies.insert(key.clone(), false);
+                let path = root.join(&name);
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+                match rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) {
+                    Ok(fd) => {
+                        drop(fd);
+                        if let Err(e) = rustix::fs::unlink(&path).syscall("unlink") {
+                            state.cookies.remove(&key);
+                            return Err(e.with_detail(path.display().to_string()));
+                        }
+                        return Ok(key);
+                    }
+                    Err(e) => {
+                        state.cookies.remove(&key);
+                        if e == rustix::io::Errno::EXIST {
+                            continue; // someone's file of that name: another
+                        }
+                        last = Error::from_errno("open", e.raw_os_error())
+                            .with_detail(format!("sync: cannot make a file in {}", root.display()));
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -725,6 +850,11 @@ impl RecursiveWatcher {
     fn process(&self, state: &mut State, change: Change<OsString>) -> Result<()> {
         match change {
             Change::Overflow => {
+                // A sync file's events may be among those lost: what it
+                // waits for has been read (the overflow says what is lost).
+                for done in state.cookies.values_mut() {
+                    *done = true;
+                }
                 state.push(PathEvent::RescanNeeded);
                 self.resync(state)?;
             }
@@ -852,6 +982,11 @@ impl RecursiveWatcher {
             return Ok(());
         };
         let key = (wd, name.clone());
+        if let Some(done) = state.cookies.get_mut(&key) {
+            // A sync file: nobody else's business. Its DELETE is its last.
+            *done |= e.mask.contains(EventMask::DELETE);
+            return Ok(());
+        }
         if e.mask.intersects(OWN_READS) && state.own.contains(&(wd, Some(name.clone()))) {
             return Ok(());
         }

@@ -22,6 +22,7 @@ mod contract;
 mod fan;
 mod recursive_filter;
 mod recursive_races;
+mod recursive_sync;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -79,6 +80,10 @@ fn main() -> std::process::ExitCode {
             recursive_filter::include_reports_only_what_matches
         ),
         butter_tests::test!(Isolation, recursive_filter::bad_globs_are_refused),
+        butter_tests::test!(Isolation, recursive_sync::everything_before_is_queued),
+        butter_tests::test!(Isolation, recursive_sync::beside_another_reader),
+        butter_tests::test!(Isolation, recursive_sync::after_an_overflow),
+        butter_tests::test!(Isolation, recursive_sync::no_root_takes_the_file),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
