@@ -28,6 +28,7 @@ mod flags;
 mod raw;
 mod record;
 mod sys;
+pub(crate) mod tree;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

@@ -23,11 +23,13 @@ mod decode;
 mod instance;
 mod mask;
 mod raw;
-mod recursive;
+pub(crate) mod recursive;
+mod watcher;
 
 pub use changes::{Change, Changes, EventBuffer, Events};
 pub use decode::{Event, EventIter, MIN_BUFFER, WatchDescriptor, WatchEvent};
 pub use instance::Inotify;
 pub use mask::{EventMask, WatchFlags};
 pub use raw::{InitFlags, inotify_add_watch, inotify_init1, inotify_rm_watch};
-pub use recursive::{PathEvent, RecursiveOptions, RecursiveWatcher};
+pub use recursive::{PathEvent, RecursiveOptions};
+pub use watcher::{Backend, RecursiveWatcher};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use fd_core::{Error, EventSource, Result, SyscallResult};
 use rustix::fs::{FileType, Mode, OFlags};
 
-use super::{Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
+use super::{Backend, Change, EventBuffer, EventMask, InitFlags, Inotify, WatchEvent, WatchFlags};
 use crate::PathFilter;
 
 /// What happened in the tree, by path.
@@ -129,6 +129,9 @@ pub struct RecursiveOptions {
     /// ([`PathEvent::MovedOut`] or [`PathEvent::MovedIn`]); a left-out
     /// directory renamed to a watched name is watched and scanned then.
     pub filter: PathFilter,
+    /// Which kernel interface watches the tree: inotify unless set (see
+    /// [`Backend`] for what each sees).
+    pub backend: Backend,
 }
 
 impl Default for RecursiveOptions {
@@ -136,6 +139,7 @@ impl Default for RecursiveOptions {
         RecursiveOptions {
             scanned_close_write: true,
             filter: PathFilter::new(),
+            backend: Backend::Inotify,
         }
     }
 }
@@ -224,6 +228,114 @@ struct State {
     cookies: HashMap<(i32, OsString), bool>,
 }
 
+/// The event as `filter` lets it through, with paths relative to the first
+/// of `roots` that holds them: whole, as the side of a rename that is
+/// reported, or not at all.
+pub(crate) fn filter_event(
+    filter: &PathFilter,
+    roots: &[PathBuf],
+    event: PathEvent,
+) -> Option<PathEvent> {
+    if filter.is_empty() {
+        return Some(event);
+    }
+    let reports = |path: &Path| {
+        roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok())
+            .is_none_or(|r| filter.reports(r))
+    };
+    match event {
+        PathEvent::Event { ref path, .. }
+        | PathEvent::MovedOut { ref path, .. }
+        | PathEvent::MovedIn { ref path, .. }
+        | PathEvent::NotWatched { ref path, .. } => reports(path).then_some(event),
+        PathEvent::Renamed { from, to, is_dir } => match (reports(&from), reports(&to)) {
+            (true, true) => Some(PathEvent::Renamed { from, to, is_dir }),
+            (true, false) => Some(PathEvent::MovedOut { path: from, is_dir }),
+            (false, true) => Some(PathEvent::MovedIn { path: to, is_dir }),
+            (false, false) => None,
+        },
+        PathEvent::RescanNeeded => Some(event),
+    }
+}
+
+/// Makes an empty file (0600, `.butter-sync.PID.N`, a name nobody has) in
+/// `root` and removes it at once: `sync`'s barrier. `mark(name, true)` is
+/// called before the file is made, so a reader in another thread knows its
+/// events are ours; `mark(name, false)` when it is given up (that name was
+/// taken, or it failed).
+///
+/// # Errors
+/// The `open` or `unlink` that failed, naming the root.
+pub(crate) fn make_cookie(root: &Path, mut mark: impl FnMut(&OsStr, bool)) -> Result<OsString> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = OsString::from(format!(".butter-sync.{}.{n}", std::process::id()));
+        mark(&name, true);
+        let path = root.join(&name);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        match rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => {
+                drop(fd);
+                if let Err(e) = rustix::fs::unlink(&path).syscall("unlink") {
+                    mark(&name, false);
+                    return Err(e.with_detail(path.display().to_string()));
+                }
+                return Ok(name);
+            }
+            Err(e) => {
+                mark(&name, false);
+                if e == rustix::io::Errno::EXIST {
+                    continue; // someone's file of that name: another
+                }
+                return Err(Error::from_errno("open", e.raw_os_error())
+                    .with_detail(format!("sync: cannot make a file in {}", root.display())));
+            }
+        }
+    }
+}
+
+/// Whether `name` is a `sync` file's (`.butter-sync.PID.N`), ours or
+/// another watcher's: never reported, in a root.
+pub(crate) fn is_cookie_name(name: &OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(rest) = name.as_bytes().strip_prefix(b".butter-sync.") else {
+        return false;
+    };
+    let mut parts = rest.split(|b| *b == b'.');
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+}
+
+/// Calls `reached` until it says the barrier is reached or `timeout`
+/// passes, waiting for `fd` between calls in slices of at most 20 ms (so a
+/// report taken by another thread's read is seen soon).
+pub(crate) fn wait_for(
+    fd: BorrowedFd<'_>,
+    timeout: Duration,
+    mut reached: impl FnMut() -> Result<bool>,
+) -> Result<bool> {
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    loop {
+        if reached()? {
+            return Ok(true);
+        }
+        let slice = Duration::from_millis(20);
+        let left = match deadline {
+            None => slice,
+            Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(slice),
+                _ => return Ok(false),
+            },
+        };
+        fd_core::wait_readable(fd, Some(left))?;
+    }
+}
+
 /// A scan's `CLOSE_WRITE` for the file `key` that the kernel may yet show
 /// to be premature: if a `CREATE` (or `MOVED_TO`) of the same name on the
 /// same watch was queued before the scan ended, the file appeared after the
@@ -264,26 +376,9 @@ impl State {
         !self.filter.is_empty() && self.relative(path).is_some_and(|r| self.filter.prunes(r))
     }
 
-    /// The event as the filter lets it through: whole, as the side of a
-    /// rename that is reported, or not at all.
+    /// The event as the filter lets it through.
     fn filtered(&self, event: PathEvent) -> Option<PathEvent> {
-        if self.filter.is_empty() {
-            return Some(event);
-        }
-        let reports = |path: &Path| self.relative(path).is_none_or(|r| self.filter.reports(r));
-        match event {
-            PathEvent::Event { ref path, .. }
-            | PathEvent::MovedOut { ref path, .. }
-            | PathEvent::MovedIn { ref path, .. }
-            | PathEvent::NotWatched { ref path, .. } => reports(path).then_some(event),
-            PathEvent::Renamed { from, to, is_dir } => match (reports(&from), reports(&to)) {
-                (true, true) => Some(PathEvent::Renamed { from, to, is_dir }),
-                (true, false) => Some(PathEvent::MovedOut { path: from, is_dir }),
-                (false, true) => Some(PathEvent::MovedIn { path: to, is_dir }),
-                (false, false) => None,
-            },
-            PathEvent::RescanNeeded => Some(event),
-        }
+        filter_event(&self.filter, &self.roots, event)
     }
 
     /// The first event, unless it is a hold not yet decided (more must be
@@ -328,40 +423,8 @@ impl State {
     }
 }
 
-/// Watches directory trees and reports paths.
-///
-/// - New subdirectories (created or moved in) are watched at once and
-///   scanned, so files created in them before their watch existed are still
-///   reported (`from_scan: true`): `mkdir -p a/b/c && touch a/b/c/f` in one
-///   go reports every level, and each entry once, whether the scan or the
-///   kernel saw it first. A directory created and renamed before the watcher
-///   got to it is watched under its new name.
-/// - Directories are tracked by watch and inode, not by path: a rename of
-///   any ancestor keeps every later path right. Each event's path is the
-///   path its directory had when the kernel queued it, as known from the
-///   events before it: a reader that fell behind sees `create d1/f`,
-///   then `renamed d1 -> d2`, then events under `d2`. Events are reported in
-///   the kernel's order.
-/// - Moving a directory out removes its watches; deleting one drops it when
-///   the kernel reports `IN_IGNORED`. A directory moved out and another made
-///   under the same name at once are told apart by inode.
-/// - The watcher's own listings make no events: at start-up (and after an
-///   overflow) by watching only for entry changes while it lists, later by
-///   dropping the `OPEN`/`ACCESS`/`CLOSE_NOWRITE` that its reads of a new
-///   directory cause. (A read of that same directory by someone else in the
-///   same instant cannot be told apart and is dropped too.)
-/// - On queue overflow it walks the tree again at once, watching what it
-///   missed, and reports [`PathEvent::RescanNeeded`].
-/// - Running out of watches while a root is added is a resource-limit
-///   error that names the directory, `max_user_watches` and how to raise
-///   it. Later, a directory that cannot be watched (no watches left, no
-///   read access) is reported as [`PathEvent::NotWatched`] and the watcher
-///   goes on with the rest, as inotifywait warns and goes on.
-///
-/// A root given as a symbolic link to a directory is followed; links below
-/// it are not. It is an [`EventSource`] of [`PathEvent`]s;
-/// `AsyncRecursiveWatcher` (feature `async`) is a `Stream`.
-pub struct RecursiveWatcher {
+/// The inotify backend of [`RecursiveWatcher`]: a watch per directory.
+pub(crate) struct InotifyTree {
     inotify: Inotify,
     roots: Mutex<Vec<PathBuf>>,
     events: EventMask,
@@ -369,28 +432,14 @@ pub struct RecursiveWatcher {
     state: Mutex<State>,
 }
 
-impl RecursiveWatcher {
-    /// Watches `root` and every directory below it for `events`.
-    ///
-    /// `events` may include [`EventMask::UNMOUNT`] to have unmounts
-    /// reported; the kernel reports them whatever the mask.
-    ///
-    /// # Errors
-    /// As [`Inotify::add_watch`] for `root` or any directory below it:
-    /// [`fd_core::ErrorKind::ResourceLimit`] when the watch limit is
-    /// reached, [`fd_core::ErrorKind::InvalidInput`] if `root` is not a
-    /// directory, [`fd_core::ErrorKind::NotFound`] if it does not exist.
-    pub fn new(root: impl AsRef<Path>, events: EventMask) -> Result<RecursiveWatcher> {
-        RecursiveWatcher::with_options(root, events, RecursiveOptions::default())
-    }
-
-    /// [`new`](RecursiveWatcher::new) with options.
-    pub fn with_options(
+impl InotifyTree {
+    /// Watches `root` and every directory below it.
+    pub(crate) fn with_options(
         root: impl AsRef<Path>,
         events: EventMask,
         options: RecursiveOptions,
-    ) -> Result<RecursiveWatcher> {
-        let watcher = RecursiveWatcher {
+    ) -> Result<InotifyTree> {
+        let watcher = InotifyTree {
             inotify: Inotify::with_flags(InitFlags::empty())?,
             roots: Mutex::new(Vec::new()),
             events,
@@ -421,7 +470,7 @@ impl RecursiveWatcher {
     ///
     /// # Errors
     /// As [`new`](RecursiveWatcher::new).
-    pub fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
+    pub(crate) fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
         let root = root.as_ref().to_path_buf();
         let mut state = self.lock();
         state.pass_over = false;
@@ -440,27 +489,22 @@ impl RecursiveWatcher {
     ///
     /// # Errors
     /// As `fcntl(F_SETFL)`.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         self.inotify.set_nonblocking(nonblocking)
     }
 
-    /// The first directory watched.
-    pub fn root(&self) -> PathBuf {
-        self.roots_lock().first().cloned().unwrap_or_default()
-    }
-
     /// Every root, in the order they were added.
-    pub fn roots(&self) -> Vec<PathBuf> {
+    pub(crate) fn roots(&self) -> Vec<PathBuf> {
         self.roots_lock().clone()
     }
 
     /// How many directories are watched now.
-    pub fn watched_dirs(&self) -> usize {
+    pub(crate) fn watched_dirs(&self) -> usize {
         self.lock().nodes.len()
     }
 
     /// Every watched directory, sorted.
-    pub fn watched_paths(&self) -> Vec<PathBuf> {
+    pub(crate) fn watched_paths(&self) -> Vec<PathBuf> {
         let state = self.lock();
         let mut paths: Vec<PathBuf> = state
             .nodes
@@ -477,7 +521,7 @@ impl RecursiveWatcher {
     ///
     /// # Errors
     /// As [`new`](RecursiveWatcher::new), for a root.
-    pub fn rescan(&self) -> Result<()> {
+    pub(crate) fn rescan(&self) -> Result<()> {
         let mut state = self.lock();
         self.resync(&mut state)
     }
@@ -510,53 +554,30 @@ impl RecursiveWatcher {
     /// # Errors
     /// When no root takes the file (each read-only, not writable by us,
     /// or gone), the error for the last root tried, naming it. As reads.
-    pub fn sync(&self, timeout: Duration) -> Result<bool> {
+    pub(crate) fn sync(&self, timeout: Duration) -> Result<bool> {
         let key = self.place_cookie()?;
-        let deadline = std::time::Instant::now().checked_add(timeout);
-        let result = loop {
-            let reached = {
-                let mut state = self.lock();
-                loop {
-                    if state.cookies.get(&key) == Some(&true) {
-                        break Ok(true);
-                    }
-                    match fd_core::readable_now(&self.inotify) {
-                        Ok(true) => {}
-                        Ok(false) => break Ok(false),
-                        Err(e) => break Err(e),
-                    }
-                    match self.fill(&mut state) {
-                        Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => break Ok(false),
-                        Err(e) => break Err(e),
-                        Ok(()) => {}
-                    }
+        let result = wait_for(self.as_fd(), timeout, || {
+            let mut state = self.lock();
+            loop {
+                if state.cookies.get(&key) == Some(&true) {
+                    return Ok(true);
                 }
-            };
-            match reached {
-                Ok(false) => {}
-                other => break other,
+                if !fd_core::readable_now(&self.inotify)? {
+                    return Ok(false);
+                }
+                match self.fill(&mut state) {
+                    Err(e) if e.kind() == fd_core::ErrorKind::WouldBlock => return Ok(false),
+                    other => other?,
+                }
             }
-            let left = match deadline {
-                None => Duration::from_millis(20),
-                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(Duration::from_millis(20)),
-                    _ => break Ok(false),
-                },
-            };
-            // Bounded, so a report taken by another reader is seen soon.
-            if let Err(e) = fd_core::wait_readable(&self.inotify, Some(left)) {
-                break Err(e);
-            }
-        };
+        });
         self.lock().cookies.remove(&key);
         result
     }
 
-    /// Makes and removes [`sync`](RecursiveWatcher::sync)'s file in the
-    /// first root that takes it; its events are marked ours first.
+    /// Makes and removes `sync`'s file in the first root that takes it;
+    /// its events are marked ours first.
     fn place_cookie(&self) -> Result<(i32, OsString)> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static SEQ: AtomicU64 = AtomicU64::new(0);
         let mut state = self.lock();
         let roots: Vec<(i32, PathBuf)> = self
             .roots()
@@ -571,32 +592,17 @@ impl RecursiveWatcher {
         let mut last = Error::from_errno("open", libc::ENOENT)
             .with_detail("sync: no root of the watcher is watched any more");
         for (wd, root) in roots {
-            loop {
-                let n = SEQ.fetch_add(1, Ordering::Relaxed);
-                let name = OsString::from(format!(".butter-sync.{}.{n}", std::process::id()));
-                let key = (wd, name.clone());
-                state.cookies.insert(key.clone(), false);
-                let path = root.join(&name);
-                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-                match rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) {
-                    Ok(fd) => {
-                        drop(fd);
-                        if let Err(e) = rustix::fs::unlink(&path).syscall("unlink") {
-                            state.cookies.remove(&key);
-                            return Err(e.with_detail(path.display().to_string()));
-                        }
-                        return Ok(key);
-                    }
-                    Err(e) => {
-                        state.cookies.remove(&key);
-                        if e == rustix::io::Errno::EXIST {
-                            continue; // someone's file of that name: another
-                        }
-                        last = Error::from_errno("open", e.raw_os_error())
-                            .with_detail(format!("sync: cannot make a file in {}", root.display()));
-                        break;
-                    }
+            let made = make_cookie(&root, |name, ours| {
+                let key = (wd, name.to_owned());
+                if ours {
+                    state.cookies.insert(key, false);
+                } else {
+                    state.cookies.remove(&key);
                 }
+            });
+            match made {
+                Ok(name) => return Ok((wd, name)),
+                Err(e) => last = e,
             }
         }
         Err(last)
@@ -987,6 +993,9 @@ impl RecursiveWatcher {
             *done |= e.mask.contains(EventMask::DELETE);
             return Ok(());
         }
+        if is_cookie_name(&name) && is_root_node(state, wd) {
+            return Ok(()); // another watcher's sync file
+        }
         if e.mask.intersects(OWN_READS) && state.own.contains(&(wd, Some(name.clone()))) {
             return Ok(());
         }
@@ -1065,7 +1074,7 @@ impl RecursiveWatcher {
 }
 
 /// The entries of a directory (not `.` and `..`), with their types.
-fn list(dir: &OwnedFd) -> Vec<(OsString, FileType)> {
+pub(crate) fn list(dir: &OwnedFd) -> Vec<(OsString, FileType)> {
     use std::os::unix::ffi::OsStrExt;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let Ok(fd) = rustix::fs::openat(dir, ".", flags, Mode::empty()) else {
@@ -1212,7 +1221,7 @@ fn forget(state: &mut State, wd: i32) {
     state.scanned.retain(|(w, _), _| *w != wd);
 }
 
-impl RecursiveWatcher {
+impl InotifyTree {
     /// One attempt of a queued read, under the lock: what the queue has
     /// ready, then batches from the kernel while it has them (so no read
     /// blocks, and a batch that yields nothing ready is not the end).
@@ -1239,7 +1248,7 @@ impl RecursiveWatcher {
 /// Reads through the queue with no lock held while waiting (see
 /// [`fd_core::read_queued`]): a reader blocked here never stops another
 /// thread's `try_read_event`, `add_root` or `rescan`.
-impl EventSource for RecursiveWatcher {
+impl EventSource for InotifyTree {
     type Event = PathEvent;
 
     /// One event: the next one ready, or the first a fresh batch (and the
@@ -1310,13 +1319,13 @@ impl EventSource for RecursiveWatcher {
     }
 }
 
-impl AsFd for RecursiveWatcher {
+impl AsFd for InotifyTree {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.inotify.as_fd()
     }
 }
 
-impl std::os::fd::AsRawFd for RecursiveWatcher {
+impl std::os::fd::AsRawFd for InotifyTree {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.inotify.as_raw_fd()
     }
@@ -1325,15 +1334,15 @@ impl std::os::fd::AsRawFd for RecursiveWatcher {
 /// The watcher's inotify fd, every watch in place. Events it had queued
 /// and not handed out are dropped: take them first (`read_events` hands
 /// out all, `queued` counts them).
-impl From<RecursiveWatcher> for OwnedFd {
-    fn from(watcher: RecursiveWatcher) -> OwnedFd {
+impl From<InotifyTree> for OwnedFd {
+    fn from(watcher: InotifyTree) -> OwnedFd {
         OwnedFd::from(watcher.inotify)
     }
 }
 
-impl fmt::Debug for RecursiveWatcher {
+impl fmt::Debug for InotifyTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecursiveWatcher")
+        f.debug_struct("InotifyTree")
             .field("roots", &self.roots())
             .field("events", &self.events)
             .field("options", &self.options)

@@ -55,7 +55,25 @@ fn inotify_subject(tmp: &TempDir) -> Subject<Inotify> {
 }
 
 fn recursive_subject(tmp: &TempDir) -> Subject<RecursiveWatcher> {
-    let watcher = RecursiveWatcher::new(tmp.path(), EventMask::CREATE).unwrap();
+    recursive_subject_with(tmp, notify_fd::inotify::Backend::Inotify)
+}
+
+/// The fanotify backend marks the whole filesystem: `/tmp` is made a
+/// tmpfs of the test's own first (a `Root` test's private namespace).
+fn fan_tree_subject(tmp: &TempDir) -> Subject<RecursiveWatcher> {
+    recursive_subject_with(tmp, notify_fd::inotify::Backend::Fanotify)
+}
+
+fn recursive_subject_with(
+    tmp: &TempDir,
+    backend: notify_fd::inotify::Backend,
+) -> Subject<RecursiveWatcher> {
+    let options = notify_fd::inotify::RecursiveOptions {
+        backend,
+        ..Default::default()
+    };
+    let watcher = RecursiveWatcher::with_options(tmp.path(), EventMask::CREATE, options).unwrap();
+    assert_eq!(watcher.backend(), backend);
     Subject {
         source: watcher,
         dir: tmp.path().to_path_buf(),
@@ -366,6 +384,29 @@ pub(super) fn recursive_two_threads() {
         w.rescan().unwrap();
         let other = TempDir::new("contract-root");
         w.add_root(other.path()).unwrap();
+    });
+}
+
+pub(super) fn fan_tree_poll_loop() {
+    private_tmpfs();
+    let tmp = TempDir::new("contract");
+    poll_loop(fan_tree_subject(&tmp));
+}
+
+pub(super) fn fan_tree_epoll_edge() {
+    private_tmpfs();
+    let tmp = TempDir::new("contract");
+    epoll_edge(fan_tree_subject(&tmp));
+}
+
+pub(super) fn fan_tree_two_threads() {
+    private_tmpfs();
+    let tmp = TempDir::new("contract");
+    two_threads(fan_tree_subject(&tmp), |w, _| {
+        w.rescan().unwrap();
+        let other = TempDir::new("contract-root");
+        w.add_root(other.path()).unwrap();
+        assert!(w.sync(Duration::from_secs(10)).unwrap());
     });
 }
 

@@ -20,6 +20,7 @@ use notify_fd::inotify::{
 
 mod contract;
 mod fan;
+mod recursive_fanotify;
 mod recursive_filter;
 mod recursive_races;
 mod recursive_sync;
@@ -35,6 +36,9 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, contract::recursive_poll_loop),
         butter_tests::test!(Isolation, contract::recursive_epoll_edge),
         butter_tests::test!(Isolation, contract::recursive_two_threads),
+        butter_tests::test!(Root, contract::fan_tree_poll_loop),
+        butter_tests::test!(Root, contract::fan_tree_epoll_edge),
+        butter_tests::test!(Root, contract::fan_tree_two_threads),
         butter_tests::test!(Isolation, contract::fanotify_poll_loop),
         butter_tests::test!(Isolation, contract::fanotify_epoll_edge),
         butter_tests::test!(Isolation, contract::fanotify_two_threads),
@@ -84,6 +88,11 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, recursive_sync::beside_another_reader),
         butter_tests::test!(Isolation, recursive_sync::after_an_overflow),
         butter_tests::test!(Isolation, recursive_sync::no_root_takes_the_file),
+        butter_tests::test!(Root, recursive_fanotify::same_events_as_inotify),
+        butter_tests::test!(Root, recursive_fanotify::filters_alike),
+        butter_tests::test!(Root, recursive_fanotify::startup_needs_no_walk),
+        butter_tests::test!(Root, recursive_fanotify::auto_picks_what_works),
+        butter_tests::test!(Root, recursive_fanotify::fanotify_root_errors),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
