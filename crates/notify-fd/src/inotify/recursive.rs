@@ -68,7 +68,7 @@ pub enum PathEvent {
     /// says why: `ENOSPC` when `max_user_watches` is reached (see
     /// `fs.inotify.max_user_watches`), `EACCES` without read access,
     /// `ENOMEM`. The watcher goes on with the rest of the tree; a
-    /// [`rescan`](RecursiveWatcher::rescan) once watches are free again
+    /// [`rescan`](super::RecursiveWatcher::rescan) once watches are free again
     /// picks it up.
     NotWatched {
         /// The directory.
@@ -78,7 +78,7 @@ pub enum PathEvent {
     },
 }
 
-/// Options for [`RecursiveWatcher::with_options`].
+/// Options for [`RecursiveWatcher::with_options`](super::RecursiveWatcher::with_options).
 ///
 /// The default is what `butter watch -r` does: `scanned_close_write` on.
 #[derive(Debug, Clone, PartialEq, Eq)]
