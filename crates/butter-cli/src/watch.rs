@@ -226,9 +226,21 @@ pub struct Args {
     /// as inotifywait's --include, with globs as --exclude takes them.
     #[arg(long, value_name = "GLOB", action = clap::ArgAction::Append)]
     pub include: Vec<String>,
+    /// With -r, how the tree is watched: inotify (a watch on every
+    /// directory; the default), fanotify (one mark on each PATH's whole
+    /// filesystem, needs root: no watch limit, ready at once on any tree),
+    /// or auto (fanotify where it works, inotify otherwise). Says on
+    /// stderr which one it uses, and with auto why not fanotify.
+    #[arg(long, value_name = "BACKEND", value_parser = parse_backend)]
+    pub backend: Option<butter::notify::inotify::Backend>,
     /// Files and directories to watch.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+fn parse_backend(s: &str) -> Result<butter::notify::inotify::Backend, String> {
+    s.parse()
+        .map_err(|e: butter::Error| e.detail().unwrap_or_default().to_owned())
 }
 
 /// The --exclude and --include globs, or a usage error naming the one
@@ -251,6 +263,11 @@ fn path_filter(args: &Args) -> Result<butter::notify::PathFilter, crate::output:
 /// Runs `butter watch`.
 pub fn run(args: &Args) -> crate::output::Outcome {
     let filter = path_filter(args)?;
+    if args.backend.is_some() && !args.recursive {
+        return Err(crate::output::UsageError(
+            "--backend chooses how a tree is watched: it needs -r".to_owned(),
+        ));
+    }
     Ok(match watch(args, filter) {
         Ok(code) => code,
         Err(e) => crate::output::fail(&e),
@@ -281,11 +298,21 @@ fn watch(
     let source = if args.recursive {
         let options = RecursiveOptions {
             filter: filter.clone(),
+            backend: args.backend.unwrap_or_default(),
             ..RecursiveOptions::default()
         };
         let tree = RecursiveWatcher::with_options(&paths[0], wanted - EventMask::IGNORED, options)?;
         for path in &paths[1..] {
             tree.add_root(path)?;
+        }
+        if args.backend.is_some() {
+            match tree.fanotify_refused() {
+                Some(why) => eprintln!(
+                    "butter watch: backend {} (not fanotify: {why})",
+                    tree.backend()
+                ),
+                None => eprintln!("butter watch: backend {}", tree.backend()),
+            }
         }
         Source::Tree(Box::new(tree))
     } else {

@@ -755,3 +755,141 @@ fn exclude_and_include_agree_with_inotifywait() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `watch -r --backend fanotify` prints what `watch -r` (inotify) prints
+/// on the same workload, and the paths fsnotifywait -S (fanotify, the
+/// whole filesystem) prints under the tree; `--backend` in any place,
+/// `auto` says what it chose, and misuse is a usage error.
+#[test]
+fn fanotify_backend_agrees_with_inotify_and_fsnotifywait() {
+    for (args, says) in [
+        (vec!["watch", "--backend", "fanotify", "."], "needs -r"),
+        (
+            vec!["watch", "-r", "--backend", "dnotify", "."],
+            "inotify, fanotify or auto",
+        ),
+    ] {
+        let out = butter(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+    if !need_root("fanotify_backend_agrees_with_inotify_and_fsnotifywait") {
+        return;
+    }
+    let dir = scratch("vs-backend");
+    std::fs::create_dir_all(dir.join("old/x")).unwrap();
+    let workload = |tag: &str| {
+        let d = dir.join(format!("{tag}/b/c"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("f"), b"x").unwrap();
+        std::fs::write(dir.join(format!("old/x/{tag}.txt")), b"x").unwrap();
+        std::fs::rename(
+            dir.join(format!("old/x/{tag}.txt")),
+            dir.join(format!("{tag}.txt")),
+        )
+        .unwrap();
+        std::fs::write(dir.join(format!("{tag}.done")), b"").unwrap();
+    };
+    // (events, path) of each line, the tag made "t", the time left out,
+    // and "scanned" (whether inotify's scan or the kernel saw an entry
+    // first depends on timing; fanotify never needs a scan).
+    let shape = |r: &Running, tag: &str| -> Vec<String> {
+        r.seen
+            .iter()
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(_, rest)| rest.replace(tag, "t").replace("|scanned", ""))
+            })
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for (i, backend) in ["inotify", "fanotify", "auto"].iter().enumerate() {
+        let tag = format!("run{i}");
+        let args: Vec<&str> = if i % 2 == 0 {
+            vec![
+                "watch",
+                "-r",
+                "--backend",
+                backend,
+                "-e",
+                "create,close_write,move",
+                s(&dir),
+            ]
+        } else {
+            vec![
+                "watch",
+                "--backend",
+                backend,
+                "-e",
+                "create,close_write,move",
+                "-r",
+                s(&dir),
+            ]
+        };
+        let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+        workload(&tag);
+        let done = format!("{tag}.done");
+        assert!(
+            ours.wait_for(LIMIT, |l| l
+                .iter()
+                .any(|x| x.contains(&done) && x.contains("close_write"))),
+            "{backend}: {:?}",
+            ours.seen
+        );
+        let mut got = shape(&ours, &tag);
+        got.sort();
+        lines.push(got);
+        drop(ours);
+    }
+    assert_eq!(lines[0], lines[1], "inotify vs fanotify");
+    assert_eq!(lines[1], lines[2], "fanotify vs auto");
+    if have("fsnotifywait") {
+        // Its fanotify mode (-F -r) marks each directory, so it can miss a
+        // directory made in a new one (mkdir -p): every path it prints we
+        // print; we print each one the workload made.
+        let args = [
+            "-m",
+            "-F",
+            "-r",
+            "-e",
+            "create",
+            "--format",
+            "%e %w%f",
+            s(&dir),
+        ];
+        let mut theirs = Running::start("fsnotifywait", &args, "Watches established");
+        workload("fsn");
+        assert!(
+            theirs.wait_for(LIMIT, |l| l.iter().any(|x| x.ends_with("fsn.done"))),
+            "{:?}",
+            theirs.seen
+        );
+        let theirs_paths: Vec<String> = theirs
+            .seen
+            .iter()
+            .filter(|l| l.starts_with("CREATE"))
+            .filter_map(|l| l.split_once(' ').map(|(_, p)| p.replace("fsn", "t")))
+            .collect();
+        let ours_paths: Vec<String> = lines[1]
+            .iter()
+            .filter_map(|l| {
+                l.strip_prefix("create ")
+                    .or_else(|| l.strip_prefix("create|isdir "))
+            })
+            .map(str::to_owned)
+            .collect();
+        for p in &theirs_paths {
+            assert!(
+                ours_paths.contains(p),
+                "fsnotifywait saw {p}, we did not: {ours_paths:?}"
+            );
+        }
+        assert!(!theirs_paths.is_empty());
+        eprintln!(
+            "fsnotifywait -F -r: {} creations of the {} we reported",
+            theirs_paths.len(),
+            ours_paths.len()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
