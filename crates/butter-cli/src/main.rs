@@ -17,7 +17,8 @@ Synopsis:
   butter doctor [--json]
   butter signals [--json] [--count N] SIGNAL...
   butter watch [-r] [-e EVENTS]... [--json] [--timeout SECS] [--count N]
-               [--exclude GLOB]... [--include GLOB]... [--backend B] PATH...
+               [--exclude GLOB]... [--include GLOB]... [--backend B] [--wait-for-roots]
+               PATH...
   butter copy [--method M] [--limit BYTES] [--progress] SRC DST
   butter fanotify [--mount P | --fs P | PATH...] [-e EVENTS]... [--json] [--deny GLOB]
                   [--count N] [--timeout SECS]

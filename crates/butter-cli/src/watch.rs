@@ -136,6 +136,8 @@ pub fn from_path_event(event: &PathEvent) -> Record {
         ),
         PathEvent::RescanNeeded => Record::new(PathBuf::new(), "overflow|rescan"),
         PathEvent::NotWatched { path, .. } => Record::new(path.clone(), "not_watched"),
+        PathEvent::RootAppeared { path } => Record::new(path.clone(), "root_appeared"),
+        PathEvent::RootGone { path } => Record::new(path.clone(), "root_gone"),
         // A kind a newer notify-fd reports: named by its Debug form.
         other => Record::new(PathBuf::new(), format!("{other:?}")),
     }
@@ -233,6 +235,12 @@ pub struct Args {
     /// stderr which one it uses, and with auto why not fanotify.
     #[arg(long, value_name = "BACKEND", value_parser = parse_backend)]
     pub backend: Option<butter::notify::inotify::Backend>,
+    /// With -r, a PATH that does not exist yet is waited for (from the
+    /// nearest directory above it that does) and watched once it is made,
+    /// printed as root_appeared; one deleted or moved away prints
+    /// root_gone and is waited for again.
+    #[arg(long)]
+    pub wait_for_roots: bool,
     /// Files and directories to watch.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -268,6 +276,11 @@ pub fn run(args: &Args) -> crate::output::Outcome {
             "--backend chooses how a tree is watched: it needs -r".to_owned(),
         ));
     }
+    if args.wait_for_roots && !args.recursive {
+        return Err(crate::output::UsageError(
+            "--wait-for-roots waits for a tree's root: it needs -r".to_owned(),
+        ));
+    }
     Ok(match watch(args, filter) {
         Ok(code) => code,
         Err(e) => crate::output::fail(&e),
@@ -299,6 +312,7 @@ fn watch(
         let options = RecursiveOptions {
             filter: filter.clone(),
             backend: args.backend.unwrap_or_default(),
+            wait_for_roots: args.wait_for_roots,
             ..RecursiveOptions::default()
         };
         let tree = RecursiveWatcher::with_options(&paths[0], wanted - EventMask::IGNORED, options)?;

@@ -76,7 +76,8 @@ impl<N: AsRef<OsStr>> Serialize for Change<N> {
 /// Externally tagged: `{"event": {"path", "mask", "from_scan"}}`,
 /// `{"renamed": {"from", "to", "is_dir"}}`, `{"moved_out": {"path",
 /// "is_dir"}}`, `{"moved_in": …}`, `"rescan_needed"`, `{"not_watched":
-/// {"path", "errno", "errno_name"}}`.
+/// {"path", "errno", "errno_name"}}`, `{"root_appeared": {"path"}}`,
+/// `{"root_gone": {"path"}}`.
 impl Serialize for PathEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -115,6 +116,16 @@ impl Serialize for PathEvent {
                 v.serialize_field("path", &Name(path.as_os_str()))?;
                 v.serialize_field("errno", errno)?;
                 v.serialize_field("errno_name", &fd_core::errno_info(*errno).map(|i| i.name))?;
+                v.end()
+            }
+            PathEvent::RootAppeared { path } | PathEvent::RootGone { path } => {
+                let (i, name) = if matches!(self, PathEvent::RootAppeared { .. }) {
+                    (6, "root_appeared")
+                } else {
+                    (7, "root_gone")
+                };
+                let mut v = s.serialize_struct_variant("PathEvent", i, name, 1)?;
+                v.serialize_field("path", &Name(path.as_os_str()))?;
                 v.end()
             }
         }

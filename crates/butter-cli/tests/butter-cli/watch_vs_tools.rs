@@ -893,3 +893,65 @@ fn fanotify_backend_agrees_with_inotify_and_fsnotifywait() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `watch -r --wait-for-roots` on a path that is not there yet: it starts
+/// (inotifywait refuses such a path), prints root_appeared when it is made
+/// with what it already holds, and root_gone when it goes; without -r it
+/// is a usage error.
+#[test]
+fn wait_for_roots_watches_a_path_once_it_is_made() {
+    let out = butter(&["watch", "--wait-for-roots", "/nonexistent/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs -r"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = scratch("vs-wait-roots");
+    let root = dir.join("later/root");
+    if have("inotifywait") {
+        let out = Command::new("inotifywait")
+            .args(["-r", "-t", "1", s(&root)])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "inotifywait watched a missing path");
+    }
+    for order in [
+        ["-r", "--wait-for-roots", "-e", "create,delete"],
+        ["--wait-for-roots", "-e", "create,delete", "-r"],
+    ] {
+        let mut args: Vec<&str> = vec!["watch"];
+        args.extend(order);
+        args.push(s(&root));
+        let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        assert!(
+            ours.wait_for(LIMIT, |l| l.iter().any(|x| x.contains("sub"))),
+            "{:?}",
+            ours.seen
+        );
+        std::fs::remove_dir_all(dir.join("later")).unwrap();
+        assert!(
+            ours.wait_for(LIMIT, |l| l.iter().any(|x| x.contains("root_gone"))),
+            "{:?}",
+            ours.seen
+        );
+        let shown: Vec<String> = ours
+            .seen
+            .iter()
+            .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned()))
+            .collect();
+        let r = s(&root);
+        assert_eq!(
+            shown[..2],
+            [
+                format!("root_appeared {r}"),
+                format!("create|isdir|scanned {r}/sub")
+            ],
+            "{shown:?}"
+        );
+        assert!(shown.contains(&format!("root_gone {r}")), "{shown:?}");
+        drop(ours);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -84,6 +84,16 @@ struct State {
     /// What scans opened (real paths), with the thread that did: its
     /// `OPEN`/`ACCESS`/`CLOSE_NOWRITE` are ours. Forgotten as `scanned`.
     own: HashSet<PathBuf>,
+    /// Roots not there yet ([`RecursiveOptions::wait_for_roots`]).
+    pending: Vec<Waiting>,
+}
+
+/// A root waited for: the path as given, and the real path it will have
+/// (its nearest existing ancestor's, with the rest of the path).
+#[derive(Debug)]
+struct Waiting {
+    given: PathBuf,
+    expected: PathBuf,
 }
 
 impl State {
@@ -164,6 +174,7 @@ impl FanTree {
                 cookies: HashMap::new(),
                 scanned: HashMap::new(),
                 own: HashSet::new(),
+                pending: Vec::new(),
             }),
         };
         tree.add_root(root)?;
@@ -188,8 +199,10 @@ impl FanTree {
         mask
     }
 
-    pub(crate) fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
-        let given = root.as_ref().to_path_buf();
+    /// Opens the root at `given`, marks its filesystem and checks that
+    /// its handles open.
+    fn attach(&self, given: &Path) -> Result<Root> {
+        let given = given.to_path_buf();
         let named = |e: Error| {
             let why = e.detail().unwrap_or_default().to_owned();
             let detail = if why.is_empty() {
@@ -251,15 +264,169 @@ impl FanTree {
                 Error::from_errno("open_by_handle_at", e.errno()).with_detail(why),
             ));
         }
-        let mut state = self.lock();
-        state.dirs.insert(root_key.clone(), real.clone());
-        state.given.push(given.clone());
-        state.roots.push(Root {
+        Ok(Root {
             given,
             real,
             key: root_key,
-        });
+        })
+    }
+
+    pub(crate) fn add_root(&self, root: impl AsRef<Path>) -> Result<()> {
+        let given = root.as_ref().to_path_buf();
+        match self.attach(&given) {
+            Ok(root) => {
+                let mut state = self.lock();
+                state.dirs.insert(root.key.clone(), root.real.clone());
+                state.given.push(given);
+                state.roots.push(root);
+                Ok(())
+            }
+            Err(e) if e.kind() == fd_core::ErrorKind::NotFound && self.options.wait_for_roots => {
+                let mut state = self.lock();
+                state.given.push(given.clone());
+                if let Err(e) = self.wait_for_root(&mut state, given) {
+                    state.given.pop();
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops watching `root`; its filesystem's mark stays while another
+    /// root is on it.
+    pub(crate) fn remove_root(&self, root: &Path) -> Result<()> {
+        let mut state = self.lock();
+        let Some(at) = state.given.iter().position(|r| r == root) else {
+            return Err(Error::from_errno("remove_root", libc::ENOENT)
+                .with_detail(format!("{}: not a root of this watcher", root.display())));
+        };
+        state.given.remove(at);
+        state.pending.retain(|p| p.given != root);
+        if let Some(i) = state.roots.iter().position(|r| r.given == root) {
+            let gone = state.roots.remove(i);
+            let fsid = gone.key.0;
+            if !state.roots.iter().any(|r| r.key.0 == fsid) {
+                let _ = self.fan.unmark(
+                    MarkTarget::Filesystem,
+                    &gone.real,
+                    self.mark_mask(),
+                    MarkFlags::empty(),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Waits for `given`, which is not there: its filesystem (the nearest
+    /// existing ancestor's) is marked, and the real path it will have is
+    /// looked for in the events.
+    fn wait_for_root(&self, state: &mut State, given: PathBuf) -> Result<()> {
+        let mut above = given.clone();
+        let mut rest = Vec::new();
+        let ancestor = loop {
+            let Some(name) = above.file_name().map(ToOwned::to_owned) else {
+                return Err(Error::from_errno("open", libc::ENOENT).with_detail(format!(
+                    "{}: not there, and no directory above it to wait in",
+                    given.display()
+                )));
+            };
+            rest.push(name);
+            above = match above.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if let Ok(real) = std::fs::canonicalize(&above)
+                && real.is_dir()
+            {
+                break real;
+            }
+        };
+        let expected = rest.iter().rev().fold(ancestor.clone(), |p, n| p.join(n));
+        self.fan.mark(
+            MarkTarget::Filesystem,
+            &ancestor,
+            self.mark_mask(),
+            MarkFlags::empty(),
+        )?;
+        state.pending.push(Waiting {
+            given: given.clone(),
+            expected,
+        });
+        // Made before the mark was in place.
+        if rustix::fs::stat(&given).is_ok() {
+            let i = state.pending.len() - 1;
+            self.try_arrive(state, i);
+        }
+        Ok(())
+    }
+
+    /// The wait `i`'s root may be there: watched and reported appeared
+    /// (what it holds, as a scan found it), or still waited for.
+    fn try_arrive(&self, state: &mut State, i: usize) {
+        let given = state.pending[i].given.clone();
+        match self.attach(&given) {
+            Ok(root) => {
+                state.pending.remove(i);
+                let (real, shown) = (root.real.clone(), root.given.clone());
+                state.dirs.insert(root.key.clone(), real.clone());
+                state.roots.push(root);
+                state.queue.push_back(PathEvent::RootAppeared {
+                    path: shown.clone(),
+                });
+                self.scan(state, &real, &shown);
+            }
+            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENOTDIR) => {}
+            Err(e) => {
+                state.pending.remove(i);
+                state.queue.push_back(PathEvent::NotWatched {
+                    path: given,
+                    errno: e.errno(),
+                });
+            }
+        }
+    }
+
+    /// A directory appeared at `real`: a root waited for there (or below,
+    /// made before its event was read) may be there now.
+    fn appeared(&self, state: &mut State, real: &Path) {
+        let mut i = 0;
+        while i < state.pending.len() {
+            let before = state.pending.len();
+            if state.pending[i].expected.starts_with(real) {
+                self.try_arrive(state, i);
+            }
+            if state.pending.len() == before {
+                i += 1;
+            }
+        }
+    }
+
+    /// The directory at `real` was deleted or moved away: each root it was
+    /// or held is reported gone, and waited for again (unlike inotify,
+    /// fanotify sees a rename above a root).
+    fn gone(&self, state: &mut State, real: &Path) {
+        if !self.options.wait_for_roots {
+            return;
+        }
+        let (lost, kept): (Vec<Root>, Vec<Root>) = std::mem::take(&mut state.roots)
+            .into_iter()
+            .partition(|r| r.real.starts_with(real));
+        state.roots = kept;
+        for root in lost {
+            state.queue.push_back(PathEvent::RootGone {
+                path: root.given.clone(),
+            });
+            state.pending.push(Waiting {
+                given: root.given,
+                expected: root.real,
+            });
+            if rustix::fs::stat(&state.pending[state.pending.len() - 1].given).is_ok() {
+                let i = state.pending.len() - 1;
+                self.try_arrive(state, i);
+            }
+        }
     }
 
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
@@ -268,6 +435,13 @@ impl FanTree {
 
     pub(crate) fn roots(&self) -> Vec<PathBuf> {
         self.lock().given.clone()
+    }
+
+    /// The roots being watched now (not those waited for), sorted.
+    pub(crate) fn watched_roots(&self) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = self.lock().roots.iter().map(|r| r.given.clone()).collect();
+        roots.sort();
+        roots
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -401,7 +575,27 @@ impl FanTree {
         {
             state.dirs.insert(k, real.clone());
         }
-        let Some(path) = Self::shown(state, &real) else {
+        if is_dir && name.is_some() {
+            if mask.contains(Fan::DELETE) {
+                self.gone(state, &real);
+            }
+            if mask.contains(Fan::CREATE) && !state.pending.is_empty() {
+                self.appeared(state, &real);
+            }
+        }
+        // An entry event names `real` in its parent: a root's own entry is
+        // another root's business or nobody's (its coming and going are
+        // RootAppeared and RootGone), as inotify, which watches no parent.
+        let shown = if name.is_some() {
+            state
+                .roots
+                .iter()
+                .filter(|r| r.real != real)
+                .find_map(|r| moved(&real, &r.real, &r.given))
+        } else {
+            Self::shown(state, &real)
+        };
+        let Some(path) = shown else {
             return; // not under a root
         };
         let ours = ev.pid()
@@ -564,6 +758,12 @@ impl FanTree {
                 }
             }
             _ => {}
+        }
+        if is_dir {
+            self.gone(state, &from);
+            if !state.pending.is_empty() {
+                self.appeared(state, &to);
+            }
         }
     }
 

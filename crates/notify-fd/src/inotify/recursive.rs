@@ -76,6 +76,20 @@ pub enum PathEvent {
         /// Why, as the kernel's errno.
         errno: i32,
     },
+    /// With [`RecursiveOptions::wait_for_roots`]: a root that was not
+    /// there is now (made, or moved into place), and is watched. What it
+    /// holds already follows as `CREATE` events with `from_scan: true`.
+    RootAppeared {
+        /// The root, as given.
+        path: PathBuf,
+    },
+    /// With [`RecursiveOptions::wait_for_roots`]: a root was deleted or
+    /// moved away. Its watches are gone; it is waited for again, and
+    /// [`PathEvent::RootAppeared`] says when it is back.
+    RootGone {
+        /// The root, as given.
+        path: PathBuf,
+    },
 }
 
 /// Options for [`RecursiveWatcher::with_options`](super::RecursiveWatcher::with_options).
@@ -132,6 +146,15 @@ pub struct RecursiveOptions {
     /// Which kernel interface watches the tree: inotify unless set (see
     /// [`Backend`] for what each sees).
     pub backend: Backend,
+    /// Off by default (a root that is not there is an error). On: a root
+    /// that does not exist yet is watched for from its nearest existing
+    /// ancestor (one watch there, for entries made or moved in), level by
+    /// level as its path is made; once it is there it is watched and
+    /// scanned, reported as [`PathEvent::RootAppeared`]. A root deleted or
+    /// moved away is reported as [`PathEvent::RootGone`] and waited for
+    /// again. (A rename of a directory above a root is not seen: the root
+    /// is followed where it went.)
+    pub wait_for_roots: bool,
 }
 
 impl Default for RecursiveOptions {
@@ -140,6 +163,7 @@ impl Default for RecursiveOptions {
             scanned_close_write: true,
             filter: PathFilter::new(),
             backend: Backend::Inotify,
+            wait_for_roots: false,
         }
     }
 }
@@ -226,6 +250,20 @@ struct State {
     /// events are the watcher's own; `true` once the last (its `DELETE`,
     /// or an overflow that may have lost it) has been read.
     cookies: HashMap<(i32, OsString), bool>,
+    /// Roots not there yet, each watched for at its nearest ancestor.
+    pending: Vec<Pending>,
+}
+
+/// A root that is not there ([`RecursiveOptions::wait_for_roots`]): the
+/// watch on its nearest existing ancestor, and the name there that leads
+/// to it. `owned` when the watch is only for this (not a tree's), so it is
+/// removed when no longer needed.
+#[derive(Debug)]
+struct Pending {
+    root: PathBuf,
+    wd: i32,
+    next: OsString,
+    owned: bool,
 }
 
 /// The event as `filter` lets it through, with paths relative to the first
@@ -256,7 +294,9 @@ pub(crate) fn filter_event(
             (false, true) => Some(PathEvent::MovedIn { path: to, is_dir }),
             (false, false) => None,
         },
-        PathEvent::RescanNeeded => Some(event),
+        PathEvent::RescanNeeded | PathEvent::RootAppeared { .. } | PathEvent::RootGone { .. } => {
+            Some(event)
+        }
     }
 }
 
@@ -457,6 +497,7 @@ impl InotifyTree {
                 filter: options.filter.clone(),
                 roots: Vec::new(),
                 cookies: HashMap::new(),
+                pending: Vec::new(),
             }),
             options,
         };
@@ -475,11 +516,205 @@ impl InotifyTree {
         let mut state = self.lock();
         state.pass_over = false;
         state.roots.push(root.clone());
-        if let Err(e) = self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet) {
-            state.roots.pop();
-            return Err(e);
+        match self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet) {
+            Err(e) if e.kind() == fd_core::ErrorKind::NotFound && self.options.wait_for_roots => {
+                if let Err(e) = self.wait_for_root(&mut state, &root) {
+                    state.roots.pop();
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                state.roots.pop();
+                return Err(e);
+            }
+            Ok(()) => {}
         }
         self.roots_lock().push(root);
+        Ok(())
+    }
+
+    /// Stops watching `root` (as given to [`add_root`](InotifyTree::add_root)
+    /// or the constructor): its watches are removed, or its wait ends; the
+    /// other roots are walked again, so a directory they share stays
+    /// watched.
+    pub(crate) fn remove_root(&self, root: &Path) -> Result<()> {
+        let mut state = self.lock();
+        let Some(at) = state.roots.iter().position(|r| r == root) else {
+            return Err(Error::from_errno("remove_root", libc::ENOENT)
+                .with_detail(format!("{}: not a root of this watcher", root.display())));
+        };
+        state.roots.remove(at);
+        self.roots_lock().retain(|r| r != root);
+        let waits: Vec<usize> = (0..state.pending.len())
+            .filter(|i| state.pending[*i].root == root)
+            .collect();
+        for i in waits.into_iter().rev() {
+            self.end_wait(&mut state, i);
+        }
+        if let Some(wd) = root_wd(&state, root) {
+            self.drop_subtree(&mut state, wd);
+        }
+        if state.roots.is_empty() {
+            return Ok(());
+        }
+        self.resync(&mut state)
+    }
+
+    /// Watches for `root`, which is not there, from its nearest existing
+    /// ancestor; if it is there by the time that watch is in place, it is
+    /// watched (and reported appeared) at once.
+    fn wait_for_root(&self, state: &mut State, root: &Path) -> Result<()> {
+        loop {
+            let mut below = root.to_path_buf();
+            let (dir, next) = loop {
+                let Some(name) = below.file_name().map(OsStr::to_owned) else {
+                    return Err(Error::from_errno("open", libc::ENOENT).with_detail(format!(
+                        "{}: not there, and no directory above it to wait in",
+                        root.display()
+                    )));
+                };
+                let parent = match below.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if rustix::fs::stat(&parent)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+                {
+                    break (parent, name);
+                }
+                below = parent;
+            };
+            let mask = EventMask::CREATE
+                | EventMask::MOVED_TO
+                | EventMask::DELETE_SELF
+                | EventMask::MOVE_SELF;
+            let wd =
+                match self
+                    .inotify
+                    .add_watch(&dir, mask, WatchFlags::ONLYDIR | WatchFlags::MASK_ADD)
+                {
+                    Ok(wd) => wd.raw(),
+                    // Gone in the meantime: look again.
+                    Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENOTDIR) => continue,
+                    Err(e) => return Err(e),
+                };
+            let owned = !state.nodes.contains_key(&wd);
+            state.pending.push(Pending {
+                root: root.to_path_buf(),
+                wd,
+                next: next.clone(),
+                owned,
+            });
+            // Made before the watch was in place: go on down at once.
+            if rustix::fs::lstat(dir.join(&next)).is_ok() {
+                let i = state.pending.len() - 1;
+                self.end_wait(state, i);
+                if self.arrive(state, root)? {
+                    return Ok(());
+                }
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Ends the wait `i`, removing its watch if it is only the wait's.
+    fn end_wait(&self, state: &mut State, i: usize) {
+        let p = state.pending.remove(i);
+        let shared = state.pending.iter().any(|o| o.wd == p.wd) || state.nodes.contains_key(&p.wd);
+        if p.owned && !shared {
+            let _ = super::inotify_rm_watch(&self.inotify, p.wd);
+        }
+    }
+
+    /// `root` may be there now: watch and scan it, reported appeared
+    /// (`Ok(true)`), or `Ok(false)` if it is still not there.
+    fn arrive(&self, state: &mut State, root: &Path) -> Result<bool> {
+        let at = state.queue.len();
+        let was = state.pass_over;
+        state.pass_over = true;
+        let walked = self.walk(state, None, root.as_os_str(), root, Walk::Live);
+        state.pass_over = was;
+        match walked {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    fd_core::ErrorKind::NotFound | fd_core::ErrorKind::InvalidInput
+                ) =>
+            {
+                state.queue.truncate(at);
+                Ok(false)
+            }
+            Err(e) => {
+                state.queue.truncate(at);
+                state.queue.push_back((
+                    PathEvent::NotWatched {
+                        path: root.to_path_buf(),
+                        errno: e.errno(),
+                    },
+                    None,
+                ));
+                Ok(true)
+            }
+            Ok(()) => {
+                let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;
+                state.horizon = state.horizon.max(state.read_bytes + queued);
+                state.close_holds(state.read_bytes + queued);
+                state.queue.insert(
+                    at,
+                    (
+                        PathEvent::RootAppeared {
+                            path: root.to_path_buf(),
+                        },
+                        None,
+                    ),
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    /// An event on a watch some waits are on: the next name on the way
+    /// to a root appeared, or the directory waited in went away.
+    fn pending_event(&self, state: &mut State, e: &WatchEvent<OsString>) -> Result<()> {
+        let wd = e.wd.raw();
+        let gone = e.is_ignored()
+            || e.mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF);
+        let arrived = e.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) && e.is_dir();
+        let mut i = 0;
+        while i < state.pending.len() {
+            let p = &state.pending[i];
+            let hit =
+                p.wd == wd && (gone || (arrived && e.name.as_deref() == Some(p.next.as_os_str())));
+            if !hit {
+                i += 1;
+                continue;
+            }
+            let root = p.root.clone();
+            if e.is_ignored() {
+                state.pending[i].owned = false; // the kernel removed it
+            }
+            self.end_wait(state, i);
+            if !self.arrive(state, &root)? {
+                self.wait_for_root(state, &root)?;
+            }
+            // The list changed under `i`: look at it all again.
+            i = 0;
+        }
+        Ok(())
+    }
+
+    /// A root was deleted or moved away: its watches go, and it is waited
+    /// for again.
+    fn root_gone(&self, state: &mut State, wd: i32, root: PathBuf) -> Result<()> {
+        self.drop_subtree(state, wd);
+        state
+            .queue
+            .push_back((PathEvent::RootGone { path: root.clone() }, None));
+        if !self.arrive(state, &root)? {
+            self.wait_for_root(state, &root)?;
+        }
         Ok(())
     }
 
@@ -638,11 +873,21 @@ impl InotifyTree {
         state.own.clear();
         state.seen = Some(HashSet::new());
         state.pass_over = true;
-        let roots = self.roots();
+        let roots = state.roots.clone();
         let mut result = Ok(());
+        let mut lost = Vec::new();
         for root in &roots {
-            if let Err(e) = self.walk(state, None, root.as_os_str(), root, Walk::Quiet) {
-                result = Err(e);
+            if state.pending.iter().any(|p| &p.root == root) {
+                continue; // not there: waited for
+            }
+            match self.walk(state, None, root.as_os_str(), root, Walk::Quiet) {
+                Err(e)
+                    if e.kind() == fd_core::ErrorKind::NotFound && self.options.wait_for_roots =>
+                {
+                    lost.push(root.clone());
+                }
+                Err(e) => result = Err(e),
+                Ok(()) => {}
             }
         }
         let seen = state.seen.take().unwrap_or_default();
@@ -655,6 +900,12 @@ impl InotifyTree {
         for wd in gone {
             let _ = super::inotify_rm_watch(&self.inotify, wd);
             forget(state, wd);
+        }
+        for root in lost {
+            state
+                .queue
+                .push_back((PathEvent::RootGone { path: root.clone() }, None));
+            self.wait_for_root(state, &root)?;
         }
         result
     }
@@ -957,6 +1208,9 @@ impl InotifyTree {
 
     fn process_event(&self, state: &mut State, e: WatchEvent<OsString>) -> Result<()> {
         let wd = e.wd.raw();
+        if state.pending.iter().any(|p| p.wd == wd) {
+            self.pending_event(state, &e)?;
+        }
         if e.is_ignored() {
             forget(state, wd);
             return Ok(());
@@ -984,7 +1238,13 @@ impl InotifyTree {
             if e.mask.intersects(CHILD_EVENTS) && !is_root_node(state, wd) {
                 return Ok(());
             }
-            self.report(state, dir, e.mask);
+            let gone = e
+                .mask
+                .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF);
+            self.report(state, dir.clone(), e.mask);
+            if gone && self.options.wait_for_roots {
+                self.root_gone(state, wd, dir)?;
+            }
             return Ok(());
         };
         let key = (wd, name.clone());
@@ -1104,6 +1364,14 @@ pub(crate) fn list(dir: &OwnedFd) -> Vec<(OsString, FileType)> {
 
 fn name_of(e: &WatchEvent<OsString>) -> OsString {
     e.name.clone().unwrap_or_default()
+}
+
+/// The watch of the root given as `root`, if it is a root node.
+fn root_wd(state: &State, root: &Path) -> Option<i32> {
+    state
+        .nodes
+        .iter()
+        .find_map(|(wd, n)| (n.parent.is_none() && n.name == root.as_os_str()).then_some(*wd))
 }
 
 /// The path of a watched directory: its ancestors' names joined.

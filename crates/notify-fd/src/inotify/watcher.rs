@@ -228,6 +228,19 @@ impl RecursiveWatcher {
         either!(self, t => t.add_root(root))
     }
 
+    /// Stops watching `root` (as it was given): its watches are removed
+    /// (with inotify, the other roots are walked again, so a directory they
+    /// share stays watched; with fanotify, its filesystem's mark goes when
+    /// no other root is on it), or its wait ends. Events already read stay
+    /// queued.
+    ///
+    /// # Errors
+    /// [`fd_core::ErrorKind::NotFound`] if `root` is not one of the roots,
+    /// naming it; as [`rescan`](RecursiveWatcher::rescan).
+    pub fn remove_root(&self, root: impl AsRef<Path>) -> Result<()> {
+        either!(self, t => t.remove_root(root.as_ref()))
+    }
+
     /// Switches between blocking and non-blocking mode: in non-blocking
     /// mode reads fail with [`fd_core::ErrorKind::WouldBlock`] instead of
     /// waiting.
@@ -243,29 +256,26 @@ impl RecursiveWatcher {
         self.roots().into_iter().next().unwrap_or_default()
     }
 
-    /// Every root, in the order they were added.
+    /// Every root, in the order they were added (those waited for too).
     pub fn roots(&self) -> Vec<PathBuf> {
         either!(self, t => t.roots())
     }
 
     /// How many directories are watched now: with fanotify, which watches
-    /// none one by one, the number of roots.
+    /// none one by one, the number of roots there now.
     pub fn watched_dirs(&self) -> usize {
         match &self.inner {
             Inner::Inotify(t) => t.watched_dirs(),
-            Inner::Fanotify(t) => t.roots().len(),
+            Inner::Fanotify(t) => t.watched_roots().len(),
         }
     }
 
-    /// Every watched directory, sorted: with fanotify, the roots.
+    /// Every watched directory, sorted: with fanotify, the roots there
+    /// now.
     pub fn watched_paths(&self) -> Vec<PathBuf> {
         match &self.inner {
             Inner::Inotify(t) => t.watched_paths(),
-            Inner::Fanotify(t) => {
-                let mut roots = t.roots();
-                roots.sort();
-                roots
-            }
+            Inner::Fanotify(t) => t.watched_roots(),
         }
     }
 

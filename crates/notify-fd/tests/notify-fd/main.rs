@@ -23,6 +23,7 @@ mod fan;
 mod recursive_fanotify;
 mod recursive_filter;
 mod recursive_races;
+mod recursive_roots;
 mod recursive_sync;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -93,6 +94,8 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Root, recursive_fanotify::startup_needs_no_walk),
         butter_tests::test!(Root, recursive_fanotify::auto_picks_what_works),
         butter_tests::test!(Root, recursive_fanotify::fanotify_root_errors),
+        butter_tests::test!(Isolation, recursive_roots::inotify_roots_come_and_go),
+        butter_tests::test!(Root, recursive_roots::fanotify_roots_come_and_go),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
