@@ -8,7 +8,7 @@
 //! Nothing here asserts a speed: a slow machine gives slow figures, not
 //! failures. `cargo xtask bench` runs it and keeps the JSON.
 //!
-//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|copy|fanotify|ns|aio|seccomp] [--json PATH]`
+//! Usage: `butter-bench [--quick] [--only eventfd|timerfd|signals|inotify|tree|copy|fanotify|ns|aio|seccomp] [--json PATH]`
 
 #![deny(unsafe_code)]
 
@@ -24,6 +24,7 @@ mod ns;
 mod seccomp;
 mod signals;
 mod timerfd;
+mod tree;
 
 use harness::{FULL, Plan, QUICK, Row, print_table, to_json};
 
@@ -47,6 +48,9 @@ fn rows(plan: &Plan, only: Option<&str>) -> Vec<Row> {
     }
     if want("inotify") {
         rows.extend(notify::rows(plan));
+    }
+    if want("tree") {
+        rows.extend(tree::rows(plan));
     }
     if want("copy") {
         rows.extend(copy::rows(plan));
@@ -72,6 +76,10 @@ fn main() -> ExitCode {
     if argv.len() == 4 && argv[1] == "--seccomp-child" {
         return seccomp::timing_child(&argv[2], &argv[3]);
     }
+    // The tree rows' start-up child: one watcher per process.
+    if argv.len() == 4 && argv[1] == "--tree-child" {
+        return tree::child(&argv[2], &argv[3]);
+    }
     // Before any thread exists: every thread inherits the blocked signals.
     signals::block_bench_signals();
     let mut plan = FULL;
@@ -84,8 +92,8 @@ fn main() -> ExitCode {
             "--only" => match args.next() {
                 Some(group)
                     if [
-                        "eventfd", "timerfd", "signals", "inotify", "copy", "fanotify", "ns",
-                        "aio", "seccomp",
+                        "eventfd", "timerfd", "signals", "inotify", "tree", "copy", "fanotify",
+                        "ns", "aio", "seccomp",
                     ]
                     .contains(&group.as_str()) =>
                 {
@@ -93,7 +101,7 @@ fn main() -> ExitCode {
                 }
                 _ => {
                     eprintln!(
-                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, copy, fanotify, ns, aio or seccomp"
+                        "butter-bench: --only takes eventfd, timerfd, signals, inotify, tree, copy, fanotify, ns, aio or seccomp"
                     );
                     return ExitCode::from(2);
                 }

@@ -53,7 +53,7 @@ const OWN_READS: EventMask = EventMask::OPEN
 struct Root {
     given: PathBuf,
     real: PathBuf,
-    key: HandleKey,
+    key: Key,
 }
 
 struct State {
@@ -64,7 +64,7 @@ struct State {
     /// from a `CREATE` or rename in the event stream where the kernel gave
     /// the directory's own handle, or else through `open_by_handle_at`
     /// when it is first needed.
-    dirs: HashMap<HandleKey, PathBuf>,
+    dirs: HashMap<Key, PathBuf>,
     queue: VecDeque<PathEvent>,
     batch: Vec<super::Event>,
     /// For the batch being processed: where each object the batch names by
@@ -72,7 +72,7 @@ struct State {
     /// name. A directory deleted before its events were read cannot be
     /// opened by handle any more; its later `DELETE` (or rename) in the
     /// same batch still says where it was.
-    links: HashMap<HandleKey, (HandleKey, OsString)>,
+    links: HashMap<Key, (Key, OsString)>,
     /// `sync` files, by (real root, name); `true` once their `DELETE` (or
     /// an overflow) has been read.
     cookies: HashMap<(PathBuf, OsString), bool>,
@@ -113,8 +113,58 @@ pub(crate) struct FanTree {
     state: Mutex<State>,
 }
 
-fn key(handle: &FileHandle<'_>) -> HandleKey {
-    (handle.fsid, handle.handle_type, handle.bytes.to_vec())
+/// A file handle as a map key: inline for handles of up to 40 bytes (every
+/// local filesystem's), so a lookup per event allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Inline {
+        fsid: [i32; 2],
+        kind: i32,
+        len: u8,
+        bytes: [u8; 40],
+    },
+    Heap(HandleKey),
+}
+
+impl Key {
+    /// The handle again, to open it.
+    fn handle(&self) -> FileHandle<'_> {
+        match self {
+            Key::Inline {
+                fsid,
+                kind,
+                len,
+                bytes,
+            } => FileHandle {
+                fsid: *fsid,
+                handle_type: *kind,
+                bytes: &bytes[..usize::from(*len)],
+            },
+            Key::Heap((fsid, kind, bytes)) => FileHandle {
+                fsid: *fsid,
+                handle_type: *kind,
+                bytes,
+            },
+        }
+    }
+}
+
+fn key(handle: &FileHandle<'_>) -> Key {
+    let n = handle.bytes.len();
+    if let Ok(len) = u8::try_from(n)
+        && n <= 40
+    {
+        let mut bytes = [0; 40];
+        bytes[..n].copy_from_slice(handle.bytes);
+        Key::Inline {
+            fsid: handle.fsid,
+            kind: handle.handle_type,
+            len,
+            bytes,
+        }
+    } else {
+        Key::Heap((handle.fsid, handle.handle_type, handle.bytes.to_vec()))
+    }
 }
 
 /// `path` with the `from` at its start replaced by `to`.
@@ -233,14 +283,14 @@ impl FanTree {
             .or_else(|_| super::sys::name_to_handle_at(None, &real))
             .map_err(named)?;
         let fsid = super::sys::fsid(&dir).map_err(named)?;
-        let root_key = (fsid, handle_type, bytes);
+        let root_key = key(&FileHandle {
+            fsid,
+            handle_type,
+            bytes: &bytes,
+        });
         // Naming events needs open_by_handle_at (CAP_DAC_READ_SEARCH): try
         // it on the root itself before relying on it.
-        let probe = FileHandle {
-            fsid,
-            handle_type: root_key.1,
-            bytes: &root_key.2,
-        };
+        let probe = root_key.handle();
         self.fan
             .mark(
                 MarkTarget::Filesystem,
@@ -306,8 +356,8 @@ impl FanTree {
         state.pending.retain(|p| p.given != root);
         if let Some(i) = state.roots.iter().position(|r| r.given == root) {
             let gone = state.roots.remove(i);
-            let fsid = gone.key.0;
-            if !state.roots.iter().any(|r| r.key.0 == fsid) {
+            let fsid = gone.key.handle().fsid;
+            if !state.roots.iter().any(|r| r.key.handle().fsid == fsid) {
                 let _ = self.fan.unmark(
                     MarkTarget::Filesystem,
                     &gone.real,
@@ -456,15 +506,11 @@ impl FanTree {
     /// As [`dir_path`](FanTree::dir_path), by key: known, opened by
     /// handle, or (gone) where a later event of the batch says it was,
     /// under its own directory found the same way.
-    fn resolve(&self, state: &mut State, k: &HandleKey, depth: usize) -> Option<PathBuf> {
+    fn resolve(&self, state: &mut State, k: &Key, depth: usize) -> Option<PathBuf> {
         if let Some(p) = state.dirs.get(k) {
             return Some(p.clone());
         }
-        let handle = FileHandle {
-            fsid: k.0,
-            handle_type: k.1,
-            bytes: &k.2,
-        };
+        let handle = k.handle();
         let path = match self.fan.open_handle(&handle, OFlags::PATH) {
             Ok(fd) => std::fs::read_link(format!(
                 "/proc/self/fd/{}",
@@ -478,7 +524,7 @@ impl FanTree {
             Err(_) => return None,
         };
         if state.dirs.len() >= MAX_NAMED {
-            let roots: Vec<(HandleKey, PathBuf)> = state
+            let roots: Vec<(Key, PathBuf)> = state
                 .roots
                 .iter()
                 .map(|r| (r.key.clone(), r.real.clone()))
@@ -598,12 +644,13 @@ impl FanTree {
         let Some(path) = shown else {
             return; // not under a root
         };
-        let ours = ev.pid()
-            == rustix::thread::gettid()
-                .as_raw_nonzero()
-                .get()
-                .unsigned_abs()
-            && state.own.contains(&real);
+        let ours = !state.own.is_empty()
+            && state.own.contains(&real)
+            && ev.pid()
+                == rustix::thread::gettid()
+                    .as_raw_nonzero()
+                    .get()
+                    .unsigned_abs();
         let mut scanned = state
             .scanned
             .get(&real)
@@ -703,13 +750,7 @@ impl FanTree {
                 .is_some_and(|rel| filter.prunes(rel))
     }
 
-    fn renamed(
-        &self,
-        state: &mut State,
-        ev: &super::Event,
-        is_dir: bool,
-        target: Option<HandleKey>,
-    ) {
+    fn renamed(&self, state: &mut State, ev: &super::Event, is_dir: bool, target: Option<Key>) {
         let (Some((old_dir, Some(old_name))), Some((new_dir, Some(new_name)))) =
             (ev.fid(FidKind::OldDfidName), ev.fid(FidKind::NewDfidName))
         else {

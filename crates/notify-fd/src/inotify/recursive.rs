@@ -953,11 +953,11 @@ impl InotifyTree {
         };
         let st = rustix::fs::fstat(&dir).syscall("fstat")?;
         let id = (st.st_dev, st.st_ino);
-        let first_mask = if how == Walk::Quiet {
-            TRACK
-        } else {
-            self.full_mask()
-        };
+        // Quiet: while listing, watch only for what our reads cannot
+        // cause, then for everything; where the caller asked for none of
+        // what reads cause, one watch with everything is as quiet.
+        let two_step = how == Walk::Quiet && self.full_mask().intersects(OWN_READS);
+        let first_mask = if two_step { TRACK } else { self.full_mask() };
         let wd = match self.watch_fd(&dir, path, first_mask, is_root) {
             Ok(wd) => wd,
             Err(e)
@@ -1024,7 +1024,7 @@ impl InotifyTree {
                 self.walk(state, Some(wd), entry, &path.join(entry), how)?;
             }
         }
-        if how == Walk::Quiet {
+        if two_step {
             self.watch_fd(&dir, path, self.full_mask(), is_root)?;
         }
         if self.options.scanned_close_write && self.events.contains(EventMask::CLOSE_WRITE) {
