@@ -924,12 +924,28 @@ impl InotifyTree {
         if !is_root && state.prunes(path) {
             return Ok(()); // left out: no watch, nothing below it
         }
-        let mut flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        // Where no event we asked for can come of our own reads, the
+        // directory is opened once, for reading, and listed through that
+        // fd; otherwise through O_PATH (which makes no OPEN event) and a
+        // listing opened once the watch is quiet.
+        let fast = !self.full_mask().intersects(OWN_READS);
+        let mut flags = OFlags::DIRECTORY | OFlags::CLOEXEC;
+        flags |= if fast { OFlags::RDONLY } else { OFlags::PATH };
         if !is_root {
             flags |= OFlags::NOFOLLOW;
         }
         let dir = match rustix::fs::open(path, flags, Mode::empty()).syscall("open") {
-            Ok(fd) => fd,
+            Ok(fd) if fast => Opened::Stream(rustix::fs::Dir::new(fd).syscall("fdopendir")?),
+            Ok(fd) => Opened::Path(fd),
+            // No read access to a directory that appeared: as a watch
+            // refused, it is passed over and said so.
+            Err(e) if fast && !is_root && state.pass_over && e.errno() == libc::EACCES => {
+                state.push(PathEvent::NotWatched {
+                    path: path.to_path_buf(),
+                    errno: e.errno(),
+                });
+                return Ok(());
+            }
             // Gone, or replaced by a file or link, before we got to it:
             // the events that say so are queued.
             Err(e)
@@ -951,14 +967,14 @@ impl InotifyTree {
             }
             Err(e) => return Err(e),
         };
-        let st = rustix::fs::fstat(&dir).syscall("fstat")?;
+        let st = rustix::fs::fstat(dir.fd()?).syscall("fstat")?;
         let id = (st.st_dev, st.st_ino);
         // Quiet: while listing, watch only for what our reads cannot
         // cause, then for everything; where the caller asked for none of
         // what reads cause, one watch with everything is as quiet.
         let two_step = how == Walk::Quiet && self.full_mask().intersects(OWN_READS);
         let first_mask = if two_step { TRACK } else { self.full_mask() };
-        let wd = match self.watch_fd(&dir, path, first_mask, is_root) {
+        let wd = match self.watch_fd(dir.fd()?, path, first_mask, is_root) {
             Ok(wd) => wd,
             Err(e)
                 if state.pass_over
@@ -995,7 +1011,11 @@ impl InotifyTree {
                 state.own.insert((p, Some(name.to_owned())));
             }
         }
-        let entries = list(&dir);
+        let mut dir = dir;
+        let entries = match &mut dir {
+            Opened::Stream(stream) => list_stream(stream),
+            Opened::Path(fd) => list(fd),
+        };
         let mut files = Vec::new();
         for (entry, kind) in &entries {
             let is_dir = *kind == FileType::Directory;
@@ -1025,12 +1045,12 @@ impl InotifyTree {
             }
         }
         if two_step {
-            self.watch_fd(&dir, path, self.full_mask(), is_root)?;
+            self.watch_fd(dir.fd()?, path, self.full_mask(), is_root)?;
         }
         if self.options.scanned_close_write && self.events.contains(EventMask::CLOSE_WRITE) {
             for file in files {
                 state.own.insert((wd, Some(file.clone())));
-                if crate::lease::has_writer(dir.as_fd(), file) != Some(true) {
+                if crate::lease::has_writer(dir.fd()?, file) != Some(true) {
                     let hold = Hold {
                         key: (wd, file.clone()),
                         until: u64::MAX,
@@ -1054,7 +1074,13 @@ impl InotifyTree {
     /// `inotify_add_watch` on the very inode `dir` holds, through its
     /// `/proc/self/fd` link (a path could name another inode by now); by
     /// path where `/proc` is not mounted.
-    fn watch_fd(&self, dir: &OwnedFd, path: &Path, mask: EventMask, follow: bool) -> Result<i32> {
+    fn watch_fd(
+        &self,
+        dir: BorrowedFd<'_>,
+        path: &Path,
+        mask: EventMask,
+        follow: bool,
+    ) -> Result<i32> {
         use std::os::fd::AsRawFd;
         let proc_path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
         match self
@@ -1331,6 +1357,45 @@ impl InotifyTree {
         }
         Ok(())
     }
+}
+
+/// A directory being walked: by `O_PATH`, or open for reading and listed
+/// through the same fd.
+enum Opened {
+    Path(OwnedFd),
+    Stream(rustix::fs::Dir),
+}
+
+impl Opened {
+    fn fd(&self) -> Result<BorrowedFd<'_>> {
+        match self {
+            Opened::Path(fd) => Ok(fd.as_fd()),
+            Opened::Stream(d) => d.fd().syscall("dirfd"),
+        }
+    }
+}
+
+/// The entries a directory stream gives (not `.` and `..`), with their
+/// types (asked of the filesystem where the listing does not say).
+fn list_stream(stream: &mut rustix::fs::Dir) -> Vec<(OsString, FileType)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    while let Some(Ok(entry)) = stream.read() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        out.push((OsStr::from_bytes(name).to_owned(), entry.file_type()));
+    }
+    if let Ok(fd) = stream.fd() {
+        for (name, kind) in &mut out {
+            if *kind == FileType::Unknown {
+                *kind = rustix::fs::statat(fd, &*name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map_or(FileType::Unknown, |st| FileType::from_raw_mode(st.st_mode));
+            }
+        }
+    }
+    out
 }
 
 /// The entries of a directory (not `.` and `..`), with their types.
