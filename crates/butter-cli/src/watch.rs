@@ -241,9 +241,33 @@ pub struct Args {
     /// root_gone and is waited for again.
     #[arg(long)]
     pub wait_for_roots: bool,
+    /// With -r, print each path's events only once it has been quiet for
+    /// DURATION (200ms, 1.5s): a burst of writes is one line with the
+    /// events joined, a file made and removed meanwhile is none, a file
+    /// made and renamed is made at its last name, a removed tree is one
+    /// delete of its top.
+    #[arg(long, value_name = "DURATION", value_parser = parse_settle)]
+    pub settle: Option<std::time::Duration>,
     /// Files and directories to watch.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// `--settle`: a number with `ms` or `s`.
+fn parse_settle(s: &str) -> Result<std::time::Duration, String> {
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(format!("{s:?} needs a unit: 200ms or 1.5s"));
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .and_then(|v| std::time::Duration::try_from_secs_f64(v * scale).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not a duration above zero (200ms, 1.5s)"))
 }
 
 fn parse_backend(s: &str) -> Result<butter::notify::inotify::Backend, String> {
@@ -276,6 +300,11 @@ pub fn run(args: &Args) -> crate::output::Outcome {
             "--backend chooses how a tree is watched: it needs -r".to_owned(),
         ));
     }
+    if args.settle.is_some() && !args.recursive {
+        return Err(crate::output::UsageError(
+            "--settle settles a tree watcher's events: it needs -r".to_owned(),
+        ));
+    }
     if args.wait_for_roots && !args.recursive {
         return Err(crate::output::UsageError(
             "--wait-for-roots waits for a tree's root: it needs -r".to_owned(),
@@ -299,6 +328,7 @@ fn watch(
     enum Source {
         Flat(Inotify, HashMap<i32, PathBuf>),
         Tree(Box<RecursiveWatcher>),
+        Settled(Box<butter::notify::Debouncer>),
     }
     // Not asked for: every event, and the ones the kernel reports unasked.
     let wanted = args
@@ -328,7 +358,15 @@ fn watch(
                 None => eprintln!("butter watch: backend {}", tree.backend()),
             }
         }
-        Source::Tree(Box::new(tree))
+        match args.settle {
+            Some(settle) => {
+                let settled = butter::notify::Debouncer::new(tree, settle)?;
+                // Woken by its timer, it may have nothing: never block then.
+                settled.set_nonblocking(true)?;
+                Source::Settled(Box::new(settled))
+            }
+            None => Source::Tree(Box::new(tree)),
+        }
     } else {
         let inotify = Inotify::new()?;
         let mut dirs = HashMap::new();
@@ -379,6 +417,24 @@ fn watch(
                 }
                 let mut events = Vec::new();
                 tree.read_events(&mut events)?;
+                events
+                    .iter()
+                    .filter(|e| !warn_not_watched(e))
+                    .map(from_path_event)
+                    .collect()
+            }
+            Source::Settled(settled) => {
+                if !settled.wait_readable(left)? {
+                    continue;
+                }
+                let mut events = Vec::new();
+                match settled.read_events(&mut events) {
+                    Ok(_) => {}
+                    // The timer woke us for a path that had settled
+                    // already: nothing more to print.
+                    Err(e) if e.kind() == butter::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
                 events
                     .iter()
                     .filter(|e| !warn_not_watched(e))

@@ -21,3 +21,9 @@ fd_core::async_source! {
     /// `async`): a `Stream` of [`inotify::PathEvent`]s.
     pub struct AsyncRecursiveWatcher(inotify::RecursiveWatcher);
 }
+
+fd_core::async_source! {
+    /// A [`Debouncer`](crate::Debouncer) on async-io's reactor (feature
+    /// `async`): a `Stream` of settled [`inotify::PathEvent`]s.
+    pub struct AsyncDebouncer(crate::Debouncer);
+}

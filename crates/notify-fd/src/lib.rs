@@ -1,15 +1,17 @@
-//! Linux file notifications through file descriptors: inotify, complete.
+//! Linux file notifications through file descriptors: inotify and fanotify, complete.
 //!
 //! [`inotify`] watches files and directories for every kind of event, reads
 //! every queued event in one syscall and decodes it without allocating,
 //! pairs the two halves of renames, and keeps an overflow from passing for
 //! a normal event. [`inotify::RecursiveWatcher`] watches a whole tree and
-//! reports paths. [`fanotify`] watches inodes, whole mounts and whole
+//! reports paths, through inotify or fanotify ([`inotify::Backend`]), with
+//! roots that may come and go and a [`sync`](inotify::RecursiveWatcher::sync)
+//! barrier; [`Debouncer`] settles its events per path. [`fanotify`] watches inodes, whole mounts and whole
 //! filesystems, parses every info record, and answers permission events.
 //!
 //! Everything works blocking, in any `poll`/`epoll` loop through `AsFd`,
 //! and as a `Stream` (feature `async`): `AsyncInotify`,
-//! `AsyncRecursiveWatcher`.
+//! `AsyncRecursiveWatcher`, `AsyncDebouncer`.
 //!
 //! # Example
 //!
@@ -45,6 +47,7 @@ pub struct ReadmeDoctests;
 
 #[cfg(feature = "async")]
 mod asynchronous;
+mod debounce;
 pub mod fanotify;
 mod filter;
 pub mod inotify;
@@ -55,10 +58,11 @@ mod probe;
 mod serde_impls;
 mod watch;
 
+pub use debounce::Debouncer;
 pub use fd_core::{self, Error, ErrorKind, Result};
 pub use filter::PathFilter;
 pub use probe::probe;
 pub use watch::{Watch, watch};
 
 #[cfg(feature = "async")]
-pub use asynchronous::{AsyncFanotify, AsyncInotify, AsyncRecursiveWatcher};
+pub use asynchronous::{AsyncDebouncer, AsyncFanotify, AsyncInotify, AsyncRecursiveWatcher};

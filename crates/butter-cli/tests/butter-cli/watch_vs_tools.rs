@@ -955,3 +955,77 @@ fn wait_for_roots_watches_a_path_once_it_is_made() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `watch -r --settle`: a burst of writes prints one line, a file made
+/// and removed meanwhile none; options in either order; a duration
+/// without a unit, or --settle without -r, is a usage error.
+#[test]
+fn settle_prints_one_line_per_burst() {
+    for (args, says) in [
+        (vec!["watch", "--settle", "200ms", "."], "needs -r"),
+        (vec!["watch", "-r", "--settle", "200", "."], "needs a unit"),
+        (vec!["watch", "-r", "--settle", "0ms", "."], "above zero"),
+    ] {
+        let out = butter(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+    let dir = scratch("vs-settle");
+    for (i, order) in [
+        [
+            "-r",
+            "--settle",
+            "300ms",
+            "-e",
+            "create,modify,close_write,delete",
+        ],
+        [
+            "--settle",
+            "0.3s",
+            "-e",
+            "create,modify,close_write,delete",
+            "-r",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut args: Vec<&str> = vec!["watch"];
+        args.extend(order.iter());
+        args.push(s(&dir));
+        let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+        let log = dir.join(format!("log{i}"));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&log).unwrap();
+            for n in 0..100 {
+                writeln!(f, "{n}").unwrap();
+            }
+        }
+        std::fs::write(dir.join("tmp"), b"x").unwrap();
+        std::fs::remove_file(dir.join("tmp")).unwrap();
+        let done = dir.join(format!("done{i}"));
+        std::fs::write(&done, b"").unwrap();
+        let done_s = s(&done).to_owned();
+        assert!(
+            ours.wait_for(LIMIT, |l| l.iter().any(|x| x.ends_with(&done_s))),
+            "{:?}",
+            ours.seen
+        );
+        let shown: Vec<String> = ours
+            .seen
+            .iter()
+            .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                format!("modify|close_write|create {}", s(&log)),
+                format!("close_write|create {done_s}"),
+            ],
+            "{shown:?}"
+        );
+        drop(ours);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -19,6 +19,7 @@ use notify_fd::inotify::{
 };
 
 mod contract;
+mod debounce;
 mod fan;
 mod recursive_fanotify;
 mod recursive_filter;
@@ -96,6 +97,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Root, recursive_fanotify::fanotify_root_errors),
         butter_tests::test!(Isolation, recursive_roots::inotify_roots_come_and_go),
         butter_tests::test!(Root, recursive_roots::fanotify_roots_come_and_go),
+        butter_tests::test!(Isolation, debounce::bursts_settle_into_one_event),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
@@ -112,6 +114,7 @@ fn main() -> std::process::ExitCode {
     tests.extend([
         butter_tests::test!(Isolation, async_inotify),
         butter_tests::test!(Isolation, async_recursive),
+        butter_tests::test!(Isolation, debounce::async_debouncer),
     ]);
     butter_tests::run(&tests)
 }
