@@ -248,6 +248,11 @@ pub struct Args {
     /// delete of its top.
     #[arg(long, value_name = "DURATION", value_parser = parse_settle)]
     pub settle: Option<std::time::Duration>,
+    /// With -r, follow symbolic links to directories below PATH (as
+    /// fswatch -L, find -L): what they lead to is watched under the link's
+    /// path, each directory once, loops not walked. inotify backend only.
+    #[arg(short = 'L', long)]
+    pub follow_links: bool,
     /// Files and directories to watch.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -305,6 +310,11 @@ pub fn run(args: &Args) -> crate::output::Outcome {
             "--settle settles a tree watcher's events: it needs -r".to_owned(),
         ));
     }
+    if args.follow_links && !args.recursive {
+        return Err(crate::output::UsageError(
+            "--follow-links follows links below a tree's root: it needs -r".to_owned(),
+        ));
+    }
     if args.wait_for_roots && !args.recursive {
         return Err(crate::output::UsageError(
             "--wait-for-roots waits for a tree's root: it needs -r".to_owned(),
@@ -343,6 +353,7 @@ fn watch(
             filter: filter.clone(),
             backend: args.backend.unwrap_or_default(),
             wait_for_roots: args.wait_for_roots,
+            follow_symlinks: args.follow_links,
             ..RecursiveOptions::default()
         };
         let tree = RecursiveWatcher::with_options(&paths[0], wanted - EventMask::IGNORED, options)?;

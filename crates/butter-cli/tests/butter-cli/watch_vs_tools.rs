@@ -1029,3 +1029,37 @@ fn settle_prints_one_line_per_burst() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `watch -r -L` follows a link to a directory (as fswatch -L), prints
+/// events there under the link's path, and does not loop on a link back
+/// up; without -r it is a usage error.
+#[test]
+fn follow_links_prints_under_the_link() {
+    let out = butter(&["watch", "-L", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs -r"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = scratch("vs-follow");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink("../elsewhere", root.join("link")).unwrap();
+    std::os::unix::fs::symlink(".", root.join("loop")).unwrap();
+    for flag in ["-L", "--follow-links"] {
+        let args = ["watch", "-r", "-e", "create", flag, s(&root)];
+        let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+        let f = format!("f{flag}");
+        std::fs::write(dir.join("elsewhere").join(&f), b"").unwrap();
+        let want = format!("create {}", s(&root.join("link").join(&f)));
+        assert!(
+            ours.wait_for(LIMIT, |l| l.iter().any(|x| x.ends_with(&want))),
+            "{:?}",
+            ours.seen
+        );
+        drop(ours);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -206,6 +206,13 @@ impl FanTree {
             };
             Error::from_errno("fanotify_init", e.errno()).with_detail(why)
         })?;
+        if options.follow_symlinks {
+            return Err(Error::invalid_input(
+                "RecursiveWatcher",
+                "the fanotify backend does not follow symbolic links (it would have to walk the \
+                 tree to find them): use the inotify backend",
+            ));
+        }
         if fan.is_unprivileged() {
             return Err(Error::from_errno("fanotify_mark", libc::EPERM)
                 .with_detail("the fanotify backend needs CAP_SYS_ADMIN (filesystem marks)"));

@@ -155,6 +155,17 @@ pub struct RecursiveOptions {
     /// again. (A rename of a directory above a root is not seen: the root
     /// is followed where it went.)
     pub wait_for_roots: bool,
+    /// Off by default. On: a symbolic link below a root that leads to a
+    /// directory is followed, as `find -L` (notify's
+    /// `with_follow_symlinks`): the directory is watched and reported under
+    /// the link's path. Loop-safe: a directory already watched (the link
+    /// leads back up, or to another part of the tree) is not watched again
+    /// and keeps the path it has. A link made later is followed once made;
+    /// removing or moving it away stops watching what it led to. A link
+    /// to a directory above a root watches all of that directory. The
+    /// inotify backend only: the fanotify backend would have to walk the
+    /// tree to find links, and refuses ([`Backend::Auto`] takes inotify).
+    pub follow_symlinks: bool,
 }
 
 impl Default for RecursiveOptions {
@@ -164,6 +175,7 @@ impl Default for RecursiveOptions {
             filter: PathFilter::new(),
             backend: Backend::Inotify,
             wait_for_roots: false,
+            follow_symlinks: false,
         }
     }
 }
@@ -252,6 +264,8 @@ struct State {
     cookies: HashMap<(i32, OsString), bool>,
     /// Roots not there yet, each watched for at its nearest ancestor.
     pending: Vec<Pending>,
+    /// The next `walk` reaches its directory through a symbolic link.
+    via_link: bool,
 }
 
 /// A root that is not there ([`RecursiveOptions::wait_for_roots`]): the
@@ -498,6 +512,7 @@ impl InotifyTree {
                 roots: Vec::new(),
                 cookies: HashMap::new(),
                 pending: Vec::new(),
+                via_link: false,
             }),
             options,
         };
@@ -921,6 +936,7 @@ impl InotifyTree {
         how: Walk,
     ) -> Result<()> {
         let is_root = parent.is_none();
+        let via_link = std::mem::take(&mut state.via_link);
         if !is_root && state.prunes(path) {
             return Ok(()); // left out: no watch, nothing below it
         }
@@ -931,7 +947,7 @@ impl InotifyTree {
         let fast = !self.full_mask().intersects(OWN_READS);
         let mut flags = OFlags::DIRECTORY | OFlags::CLOEXEC;
         flags |= if fast { OFlags::RDONLY } else { OFlags::PATH };
-        if !is_root {
+        if !is_root && !via_link {
             flags |= OFlags::NOFOLLOW;
         }
         let dir = match rustix::fs::open(path, flags, Mode::empty()).syscall("open") {
@@ -996,6 +1012,11 @@ impl InotifyTree {
             seen.insert(wd);
         }
         let known = state.nodes.contains_key(&wd);
+        if known && via_link {
+            // Reached again through a link (a loop, or a second path to
+            // it): it stays where it is, once.
+            return Ok(());
+        }
         // A root already watched under another root stays where it is.
         if !known || (parent.is_some() && !is_root_node(state, wd)) {
             link(state, wd, parent, name, id);
@@ -1040,7 +1061,12 @@ impl InotifyTree {
                     files.push(entry);
                 }
             }
-            if is_dir {
+            let link_dir = *kind == FileType::Symlink
+                && self.options.follow_symlinks
+                && rustix::fs::statat(dir.fd()?, entry, rustix::fs::AtFlags::empty())
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+            if is_dir || link_dir {
+                state.via_link = link_dir;
                 self.walk(state, Some(wd), entry, &path.join(entry), how)?;
             }
         }
@@ -1111,12 +1137,23 @@ impl InotifyTree {
     /// A directory appeared at `name` in `parent`: watch and scan it.
     fn appeared(&self, state: &mut State, parent: i32, name: &OsStr, path: &Path) -> Result<()> {
         state.pass_over = true;
+        state.via_link = self.is_link_to_dir(path);
         let walked = self.walk(state, Some(parent), name, path, Walk::Live);
         // Everything our scan could be confused with is queued by now.
         let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;
         state.horizon = state.horizon.max(state.read_bytes + queued);
         state.close_holds(state.read_bytes + queued);
         walked
+    }
+
+    /// With [`RecursiveOptions::follow_symlinks`]: whether `path` is a
+    /// symbolic link that leads to a directory.
+    fn is_link_to_dir(&self, path: &Path) -> bool {
+        self.options.follow_symlinks
+            && rustix::fs::lstat(path)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+            && rustix::fs::stat(path)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
     }
 
     fn report(&self, state: &mut State, path: PathBuf, mask: EventMask) {
@@ -1160,7 +1197,11 @@ impl InotifyTree {
                 // A scan of the new directory found it there already (and,
                 // for a directory, watched it): only its leaving is news.
                 let already = state.scanned.remove(&(twd, tname.clone())).is_some();
-                if from.is_dir() && !already {
+                let followed = self.options.follow_symlinks
+                    && !from.is_dir()
+                    && (state.children.contains_key(&(fwd, fname.clone()))
+                        || self.is_link_to_dir(&new));
+                if (from.is_dir() || followed) && !already {
                     if let Some(replaced) = state.children.get(&(twd, tname.clone())).copied() {
                         // Renamed over an empty directory: that one is gone.
                         detach(state, replaced);
@@ -1195,7 +1236,7 @@ impl InotifyTree {
                 };
                 let (wd, name) = (e.wd.raw(), name_of(&e));
                 state.scanned.remove(&(wd, name.clone()));
-                if e.is_dir()
+                if (e.is_dir() || self.options.follow_symlinks)
                     && let Some(child) = state.children.get(&(wd, name)).copied()
                     && !still_at(state, child, &path)
                 {
@@ -1224,7 +1265,7 @@ impl InotifyTree {
                         is_dir: e.is_dir(),
                     });
                 }
-                if e.is_dir() {
+                if e.is_dir() || self.is_link_to_dir(&path) {
                     self.appeared(state, wd, &name, &path)?;
                 }
             }
@@ -1297,7 +1338,7 @@ impl InotifyTree {
                 return Ok(()); // the scan reported it
             }
             self.report(state, path.clone(), e.mask);
-            if e.is_dir() {
+            if e.is_dir() || self.is_link_to_dir(&path) {
                 self.appeared(state, wd, &name, &path)?;
             }
             return Ok(());
@@ -1311,11 +1352,14 @@ impl InotifyTree {
         }
         if e.mask.contains(EventMask::DELETE) {
             state.scanned.remove(&key);
-            if e.is_dir()
-                && let Some(child) = state.children.get(&key).copied()
-            {
-                // Its watch goes with IN_IGNORED; the name is free now.
-                detach(state, child);
+            if let Some(child) = state.children.get(&key).copied() {
+                if e.is_dir() {
+                    // Its watch goes with IN_IGNORED; the name is free now.
+                    detach(state, child);
+                } else {
+                    // A followed link: what it led to is still there.
+                    self.drop_subtree(state, child);
+                }
             }
         }
         self.report(state, path, e.mask);

@@ -25,6 +25,7 @@ mod recursive_fanotify;
 mod recursive_filter;
 mod recursive_races;
 mod recursive_roots;
+mod recursive_symlinks;
 mod recursive_sync;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -98,6 +99,10 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, recursive_roots::inotify_roots_come_and_go),
         butter_tests::test!(Root, recursive_roots::fanotify_roots_come_and_go),
         butter_tests::test!(Isolation, debounce::bursts_settle_into_one_event),
+        butter_tests::test!(
+            Isolation,
+            recursive_symlinks::links_are_followed_loops_are_not
+        ),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
