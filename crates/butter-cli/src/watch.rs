@@ -231,8 +231,10 @@ pub struct Args {
     /// With -r, how the tree is watched: inotify (a watch on every
     /// directory; the default), fanotify (one mark on each PATH's whole
     /// filesystem, needs root: no watch limit, ready at once on any tree),
-    /// or auto (fanotify where it works, inotify otherwise). Says on
-    /// stderr which one it uses, and with auto why not fanotify.
+    /// auto (fanotify where it works, inotify otherwise), or poll (the
+    /// tree listed again every --poll-interval, for filesystems that
+    /// report nothing: NFS changed elsewhere, FUSE, sysfs). Says on stderr
+    /// which one it uses, and with auto why not fanotify.
     #[arg(long, value_name = "BACKEND", value_parser = parse_backend)]
     pub backend: Option<butter::notify::inotify::Backend>,
     /// With -r, a PATH that does not exist yet is waited for (from the
@@ -248,6 +250,9 @@ pub struct Args {
     /// delete of its top.
     #[arg(long, value_name = "DURATION", value_parser = parse_settle)]
     pub settle: Option<std::time::Duration>,
+    /// With --backend poll, how often the tree is listed (1s unless set).
+    #[arg(long, value_name = "DURATION", value_parser = parse_settle)]
+    pub poll_interval: Option<std::time::Duration>,
     /// With -r, follow symbolic links to directories below PATH (as
     /// fswatch -L, find -L): what they lead to is watched under the link's
     /// path, each directory once, loops not walked. inotify backend only.
@@ -310,6 +315,13 @@ pub fn run(args: &Args) -> crate::output::Outcome {
             "--settle settles a tree watcher's events: it needs -r".to_owned(),
         ));
     }
+    if args.poll_interval.is_some() && args.backend != Some(butter::notify::inotify::Backend::Poll)
+    {
+        return Err(crate::output::UsageError(
+            "--poll-interval is how often --backend poll lists the tree: it needs --backend poll"
+                .to_owned(),
+        ));
+    }
     if args.follow_links && !args.recursive {
         return Err(crate::output::UsageError(
             "--follow-links follows links below a tree's root: it needs -r".to_owned(),
@@ -354,6 +366,9 @@ fn watch(
             backend: args.backend.unwrap_or_default(),
             wait_for_roots: args.wait_for_roots,
             follow_symlinks: args.follow_links,
+            poll_interval: args
+                .poll_interval
+                .unwrap_or(std::time::Duration::from_secs(1)),
             ..RecursiveOptions::default()
         };
         let tree = RecursiveWatcher::with_options(&paths[0], wanted - EventMask::IGNORED, options)?;

@@ -766,7 +766,7 @@ fn fanotify_backend_agrees_with_inotify_and_fsnotifywait() {
         (vec!["watch", "--backend", "fanotify", "."], "needs -r"),
         (
             vec!["watch", "-r", "--backend", "dnotify", "."],
-            "inotify, fanotify or auto",
+            "inotify, fanotify, auto or poll",
         ),
     ] {
         let out = butter(&args);
@@ -1061,5 +1061,46 @@ fn follow_links_prints_under_the_link() {
         );
         drop(ours);
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `watch -r --backend poll` prints what changed between listings; a
+/// --poll-interval without --backend poll is a usage error.
+#[test]
+fn poll_backend_prints_changes() {
+    let out = butter(&["watch", "-r", "--poll-interval", "100ms", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs --backend poll"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = scratch("vs-poll");
+    std::fs::write(dir.join("edit"), b"1").unwrap();
+    let args = [
+        "watch",
+        "--poll-interval",
+        "50ms",
+        "-r",
+        "--backend",
+        "poll",
+        s(&dir),
+    ];
+    let mut ours = Running::start(env!("CARGO_BIN_EXE_butter"), &args, "watching");
+    std::fs::write(dir.join("edit"), b"22").unwrap();
+    std::fs::write(dir.join("new"), b"").unwrap();
+    let (edit, new) = (
+        s(&dir.join("edit")).to_owned(),
+        s(&dir.join("new")).to_owned(),
+    );
+    assert!(
+        ours.wait_for(LIMIT, |l| {
+            l.iter().any(|x| x.ends_with(&format!("modify {edit}")))
+                && l.iter().any(|x| x.ends_with(&format!("create {new}")))
+        }),
+        "{:?}",
+        ours.seen
+    );
+    drop(ours);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -22,6 +22,7 @@ mod changes;
 mod decode;
 mod instance;
 mod mask;
+mod poll;
 mod raw;
 pub(crate) mod recursive;
 mod watcher;

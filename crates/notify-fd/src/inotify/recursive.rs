@@ -166,6 +166,9 @@ pub struct RecursiveOptions {
     /// inotify backend only: the fanotify backend would have to walk the
     /// tree to find links, and refuses ([`Backend::Auto`] takes inotify).
     pub follow_symlinks: bool,
+    /// With [`Backend::Poll`]: how often the trees are listed again (1 s
+    /// unless set).
+    pub poll_interval: Duration,
 }
 
 impl Default for RecursiveOptions {
@@ -176,6 +179,7 @@ impl Default for RecursiveOptions {
             backend: Backend::Inotify,
             wait_for_roots: false,
             follow_symlinks: false,
+            poll_interval: Duration::from_secs(1),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fd_core::{EventSource, Result};
 
+use super::poll::PollTree;
 use super::recursive::InotifyTree;
 use super::{EventMask, PathEvent, RecursiveOptions};
 use crate::fanotify::tree::FanTree;
@@ -40,6 +41,18 @@ use crate::fanotify::tree::FanTree;
 ///   filesystem elsewhere is the same filesystem: changes made through it
 ///   are seen, under the root's path. Mount and permission events are
 ///   not reported.
+/// - **poll**: the trees listed again every
+///   [`poll_interval`](RecursiveOptions::poll_interval) and compared with
+///   the last listing, for filesystems that report nothing (changes made
+///   by other NFS clients, FUSE, sysfs, procfs). Chosen only by name, never
+///   by `Auto`. It reports `CREATE`, `DELETE`, `MODIFY` (the modification
+///   time or size changed), `ATTRIB` (only the status changed) and renames
+///   (the same inode gone from one path and at another; what moved with a
+///   renamed directory is not reported again); nothing of opens, reads or
+///   closes (`CLOSE_WRITE` never comes). A change undone within one
+///   interval is not seen; a file changed twice is one `MODIFY`. Each
+///   listing costs a `stat` per entry. `sync` lists at once. Its fd is a
+///   timerfd that ticks every interval.
 /// - **auto**: fanotify where it works (every root), inotify otherwise;
 ///   [`RecursiveWatcher::backend`] says which, and
 ///   [`RecursiveWatcher::fanotify_refused`] why not fanotify.
@@ -53,6 +66,9 @@ pub enum Backend {
     Fanotify,
     /// fanotify where it works, inotify otherwise.
     Auto,
+    /// The trees listed again every interval (for filesystems that report
+    /// nothing).
+    Poll,
 }
 
 impl std::str::FromStr for Backend {
@@ -64,9 +80,10 @@ impl std::str::FromStr for Backend {
             "inotify" => Ok(Backend::Inotify),
             "fanotify" => Ok(Backend::Fanotify),
             "auto" => Ok(Backend::Auto),
+            "poll" => Ok(Backend::Poll),
             _ => Err(fd_core::Error::invalid_input(
                 "backend",
-                format!("unknown backend {s:?}: inotify, fanotify or auto"),
+                format!("unknown backend {s:?}: inotify, fanotify, auto or poll"),
             )),
         }
     }
@@ -78,6 +95,7 @@ impl fmt::Display for Backend {
             Backend::Inotify => "inotify",
             Backend::Fanotify => "fanotify",
             Backend::Auto => "auto",
+            Backend::Poll => "poll",
         })
     }
 }
@@ -87,6 +105,7 @@ impl fmt::Display for Backend {
 enum Inner {
     Inotify(InotifyTree),
     Fanotify(FanTree),
+    Poll(PollTree),
 }
 
 /// Watches directory trees and reports paths, through inotify (a watch
@@ -144,6 +163,7 @@ macro_rules! either {
         match &$self.inner {
             Inner::Inotify($tree) => $call,
             Inner::Fanotify($tree) => $call,
+            Inner::Poll($tree) => $call,
         }
     };
 }
@@ -191,6 +211,10 @@ impl RecursiveWatcher {
                 inner: Inner::Fanotify(FanTree::new(root, events, options)?),
                 refused: None,
             }),
+            Backend::Poll => Ok(RecursiveWatcher {
+                inner: Inner::Poll(PollTree::new(root, events, options)?),
+                refused: None,
+            }),
             Backend::Auto => match FanTree::new(root, events, options.clone()) {
                 Ok(tree) => Ok(RecursiveWatcher {
                     inner: Inner::Fanotify(tree),
@@ -201,11 +225,13 @@ impl RecursiveWatcher {
         }
     }
 
-    /// The backend in use: [`Backend::Inotify`] or [`Backend::Fanotify`].
+    /// The backend in use: [`Backend::Inotify`], [`Backend::Fanotify`] or
+    /// [`Backend::Poll`].
     pub fn backend(&self) -> Backend {
         match self.inner {
             Inner::Inotify(_) => Backend::Inotify,
             Inner::Fanotify(_) => Backend::Fanotify,
+            Inner::Poll(_) => Backend::Poll,
         }
     }
 
@@ -267,6 +293,7 @@ impl RecursiveWatcher {
         match &self.inner {
             Inner::Inotify(t) => t.watched_dirs(),
             Inner::Fanotify(t) => t.watched_roots().len(),
+            Inner::Poll(t) => t.watched_paths().len(),
         }
     }
 
@@ -276,6 +303,7 @@ impl RecursiveWatcher {
         match &self.inner {
             Inner::Inotify(t) => t.watched_paths(),
             Inner::Fanotify(t) => t.watched_roots(),
+            Inner::Poll(t) => t.watched_paths(),
         }
     }
 
@@ -290,6 +318,7 @@ impl RecursiveWatcher {
         match &self.inner {
             Inner::Inotify(t) => t.rescan(),
             Inner::Fanotify(_) => Ok(()),
+            Inner::Poll(t) => t.sync(Duration::ZERO).map(drop),
         }
     }
 
@@ -392,6 +421,7 @@ impl From<RecursiveWatcher> for OwnedFd {
         match watcher.inner {
             Inner::Inotify(t) => OwnedFd::from(t),
             Inner::Fanotify(t) => OwnedFd::from(t),
+            Inner::Poll(t) => OwnedFd::from(t),
         }
     }
 }

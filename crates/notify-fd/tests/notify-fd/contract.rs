@@ -70,6 +70,7 @@ fn recursive_subject_with(
 ) -> Subject<RecursiveWatcher> {
     let options = notify_fd::inotify::RecursiveOptions {
         backend,
+        poll_interval: Duration::from_millis(20),
         ..Default::default()
     };
     let watcher = RecursiveWatcher::with_options(tmp.path(), EventMask::CREATE, options).unwrap();
@@ -408,6 +409,35 @@ pub(super) fn fan_tree_two_threads() {
         w.add_root(other.path()).unwrap();
         assert!(w.sync(Duration::from_secs(10)).unwrap());
     });
+}
+
+pub(super) fn poll_tree_poll_loop() {
+    let tmp = TempDir::new("contract");
+    poll_loop(recursive_subject_with(
+        &tmp,
+        notify_fd::inotify::Backend::Poll,
+    ));
+}
+
+pub(super) fn poll_tree_epoll_edge() {
+    let tmp = TempDir::new("contract");
+    epoll_edge(recursive_subject_with(
+        &tmp,
+        notify_fd::inotify::Backend::Poll,
+    ));
+}
+
+pub(super) fn poll_tree_two_threads() {
+    let tmp = TempDir::new("contract");
+    two_threads(
+        recursive_subject_with(&tmp, notify_fd::inotify::Backend::Poll),
+        |w, _| {
+            w.rescan().unwrap();
+            let other = TempDir::new("contract-root");
+            w.add_root(other.path()).unwrap();
+            assert!(w.sync(Duration::from_secs(10)).unwrap());
+        },
+    );
 }
 
 pub(super) fn fanotify_poll_loop() {

@@ -23,6 +23,7 @@ mod debounce;
 mod fan;
 mod recursive_fanotify;
 mod recursive_filter;
+mod recursive_poll;
 mod recursive_races;
 mod recursive_roots;
 mod recursive_symlinks;
@@ -42,6 +43,9 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Root, contract::fan_tree_poll_loop),
         butter_tests::test!(Root, contract::fan_tree_epoll_edge),
         butter_tests::test!(Root, contract::fan_tree_two_threads),
+        butter_tests::test!(Isolation, contract::poll_tree_poll_loop),
+        butter_tests::test!(Isolation, contract::poll_tree_epoll_edge),
+        butter_tests::test!(Isolation, contract::poll_tree_two_threads),
         butter_tests::test!(Isolation, contract::fanotify_poll_loop),
         butter_tests::test!(Isolation, contract::fanotify_epoll_edge),
         butter_tests::test!(Isolation, contract::fanotify_two_threads),
@@ -103,6 +107,8 @@ fn main() -> std::process::ExitCode {
             Isolation,
             recursive_symlinks::links_are_followed_loops_are_not
         ),
+        butter_tests::test!(Isolation, recursive_poll::poll_reports_what_changed),
+        butter_tests::test!(Isolation, recursive_poll::poll_ticks_on_its_own),
         butter_tests::test!(Isolation, watch_one_liner),
         butter_tests::test!(Root, fan::fd_mode_events),
         butter_tests::test!(Root, fan::dfid_name_records),
