@@ -535,7 +535,7 @@ impl InotifyTree {
         let mut state = self.lock();
         state.pass_over = false;
         state.roots.push(root.clone());
-        match self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet) {
+        match self.walk(&mut state, None, root.as_os_str(), &root, Walk::Quiet, None) {
             Err(e) if e.kind() == fd_core::ErrorKind::NotFound && self.options.wait_for_roots => {
                 if let Err(e) = self.wait_for_root(&mut state, &root) {
                     state.roots.pop();
@@ -652,7 +652,7 @@ impl InotifyTree {
         let at = state.queue.len();
         let was = state.pass_over;
         state.pass_over = true;
-        let walked = self.walk(state, None, root.as_os_str(), root, Walk::Live);
+        let walked = self.walk(state, None, root.as_os_str(), root, Walk::Live, None);
         state.pass_over = was;
         match walked {
             Err(e)
@@ -899,7 +899,7 @@ impl InotifyTree {
             if state.pending.iter().any(|p| &p.root == root) {
                 continue; // not there: waited for
             }
-            match self.walk(state, None, root.as_os_str(), root, Walk::Quiet) {
+            match self.walk(state, None, root.as_os_str(), root, Walk::Quiet, None) {
                 Err(e)
                     if e.kind() == fd_core::ErrorKind::NotFound && self.options.wait_for_roots =>
                 {
@@ -938,6 +938,7 @@ impl InotifyTree {
         name: &OsStr,
         path: &Path,
         how: Walk,
+        at: Option<BorrowedFd<'_>>,
     ) -> Result<()> {
         let is_root = parent.is_none();
         let via_link = std::mem::take(&mut state.via_link);
@@ -954,7 +955,13 @@ impl InotifyTree {
         if !is_root && !via_link {
             flags |= OFlags::NOFOLLOW;
         }
-        let dir = match rustix::fs::open(path, flags, Mode::empty()).syscall("open") {
+        // Relative to the directory being listed, when there is one: no
+        // walk of the whole path again.
+        let opened = match at {
+            Some(parent_fd) => rustix::fs::openat(parent_fd, name, flags, Mode::empty()),
+            None => rustix::fs::open(path, flags, Mode::empty()),
+        };
+        let dir = match opened.syscall("open") {
             Ok(fd) if fast => Opened::Stream(rustix::fs::Dir::new(fd).syscall("fdopendir")?),
             Ok(fd) => Opened::Path(fd),
             // No read access to a directory that appeared: as a watch
@@ -1071,7 +1078,8 @@ impl InotifyTree {
                     .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
             if is_dir || link_dir {
                 state.via_link = link_dir;
-                self.walk(state, Some(wd), entry, &path.join(entry), how)?;
+                let at = Some(dir.fd()?);
+                self.walk(state, Some(wd), entry, &path.join(entry), how, at)?;
             }
         }
         if two_step {
@@ -1142,7 +1150,7 @@ impl InotifyTree {
     fn appeared(&self, state: &mut State, parent: i32, name: &OsStr, path: &Path) -> Result<()> {
         state.pass_over = true;
         state.via_link = self.is_link_to_dir(path);
-        let walked = self.walk(state, Some(parent), name, path, Walk::Live);
+        let walked = self.walk(state, Some(parent), name, path, Walk::Live, None);
         // Everything our scan could be confused with is queued by now.
         let queued = self.inotify.queued_bytes().unwrap_or(0) as u64;
         state.horizon = state.horizon.max(state.read_bytes + queued);
