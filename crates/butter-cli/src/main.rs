@@ -47,6 +47,7 @@ Synopsis:
                    [--number-ios N] [--direct] [--nowait] [--batch N] [--overwrite] [--json]
   butter seccomp compile PROFILE [--arch A]... [-o FILE] [--disasm] [--json]
   butter seccomp sim (PROFILE|BPF-FILE) [--arch A] SYSCALL [ARG...]
+  butter seccomp resolve [-a ARCH] NAME|NUMBER
   butter seccomp run [--profile P] [--deny SYSCALL[=ERRNO]]... [--allow SYSCALL]...
                      [--default ACTION] [--] CMD ARGS...
   butter seccomp trace [--syscalls open,openat,...] [--deny SYSCALL[=ERRNO]]... [--json]

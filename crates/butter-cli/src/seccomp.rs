@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use butter::seccomp::{
-    Action, Arch, Arg, Filter, Listener, Notification, Profile, ProfileOptions, Program, Response,
-    Rule, SeccompCommandExt, Width, handoff,
+    Action, Arch, Arg, Filter, Profile, ProfileOptions, Program, Response, Rule, SeccompCommandExt,
+    handoff,
 };
 
 use crate::output::{Outcome, UsageError, emit, fail, fail_exec, print};
@@ -58,6 +58,17 @@ pub enum Sub {
         /// Up to six arguments (decimal, 0x hex, or negative).
         #[arg(allow_negative_numbers = true, num_args = 0..=6)]
         args: Vec<String>,
+    },
+    /// A syscall's number from its name, or its name from its number, as
+    /// scmp_sys_resolver (for any architecture the tables cover).
+    #[command(help_template = crate::output::HELP_TEMPLATE)]
+    Resolve {
+        /// The architecture (default: this machine's): x86_64, x32, x86,
+        /// aarch64, or libseccomp's and the kernel's names for them.
+        #[arg(short = 'a', long, value_name = "ARCH")]
+        arch: Option<String>,
+        /// A syscall name (openat) or number (257).
+        syscall: String,
     },
     /// Run a command under a filter.
     #[command(help_template = crate::output::HELP_TEMPLATE)]
@@ -153,6 +164,7 @@ pub fn run(args: &Args) -> Outcome {
             syscall,
             args,
         } => sim(filter, arch.as_deref(), syscall, args),
+        Sub::Resolve { arch, syscall } => resolve(arch.as_deref(), syscall),
         Sub::Run {
             profile,
             deny,
@@ -169,133 +181,37 @@ pub fn run(args: &Args) -> Outcome {
     }
 }
 
+/// `butter seccomp resolve`: the number for a name, the name for a number.
+fn resolve(arch: Option<&str>, syscall: &str) -> Outcome {
+    let arch = match arch {
+        Some(a) => a
+            .parse::<Arch>()
+            .map_err(|e| usage(e.detail().unwrap_or_default()))?,
+        None => Arch::native().ok_or_else(|| {
+            usage("this machine's architecture has no syscall table here: give --arch")
+        })?,
+    };
+    let answer = match syscall.parse::<u32>() {
+        Ok(nr) => arch
+            .syscall_name(nr)
+            .map(str::to_string)
+            .ok_or_else(|| format!("butter seccomp: {arch} has no syscall number {nr}")),
+        Err(_) => arch
+            .syscall(syscall)
+            .map(|nr| nr.to_string())
+            .ok_or_else(|| format!("butter seccomp: {arch} has no syscall named {syscall:?}")),
+    };
+    Ok(match answer {
+        Ok(text) => print(&text),
+        Err(why) => {
+            eprintln!("{why}");
+            ExitCode::from(1)
+        }
+    })
+}
+
 fn usage(e: impl std::fmt::Display) -> UsageError {
     UsageError(e.to_string())
-}
-
-fn parse_number(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let parsed = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else if let Some(neg) = t.strip_prefix('-') {
-        neg.parse::<i64>()
-            .ok()
-            .map(|n| n.wrapping_neg().cast_unsigned())
-    } else {
-        t.parse::<u64>().ok()
-    };
-    parsed.ok_or_else(|| format!("{text:?} is not a number"))
-}
-
-/// One condition of a rule file: `arg2:u32&3==1`, `arg0>=5`.
-fn parse_condition(text: &str) -> Result<butter::seccomp::Cmp, String> {
-    let bad = || {
-        format!("condition {text:?}: expected argN[:WIDTH]OP VALUE, as arg0==1 or arg2:u32&3==1")
-    };
-    let rest = text.strip_prefix("arg").ok_or_else(bad)?;
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    let index: u8 = rest[..digits].parse().map_err(|_| bad())?;
-    let mut rest = &rest[digits..];
-    let mut width = Width::U64;
-    if let Some(r) = rest.strip_prefix(':') {
-        let w: String = r.chars().take_while(char::is_ascii_alphanumeric).collect();
-        width = match w.as_str() {
-            "u64" => Width::U64,
-            "i64" => Width::I64,
-            "u32" => Width::U32,
-            "i32" => Width::I32,
-            _ => {
-                return Err(format!(
-                    "condition {text:?}: width {w:?} is not u64, i64, u32 or i32"
-                ));
-            }
-        };
-        rest = &r[w.len()..];
-    }
-    let arg = Arg::with_width(index, width);
-    if let Some(r) = rest.strip_prefix('&') {
-        let (mask, value) = r.split_once("==").ok_or_else(bad)?;
-        return Ok(arg.masked_eq(parse_number(mask)?, parse_number(value)?));
-    }
-    type MakeCmp = fn(Arg, u64) -> butter::seccomp::Cmp;
-    let ops: [(&str, MakeCmp); 6] = [
-        ("==", |a, v| a.equal(v)),
-        ("!=", |a, v| a.not_equal(v)),
-        ("<=", |a, v| a.le(v)),
-        (">=", |a, v| a.ge(v)),
-        ("<", |a, v| a.lt(v)),
-        (">", |a, v| a.gt(v)),
-    ];
-    for (op, make) in ops {
-        if let Some(v) = rest.strip_prefix(op) {
-            return Ok(make(arg, parse_number(v)?));
-        }
-    }
-    Err(bad())
-}
-
-/// Parses our rule file format (see `butter seccomp compile --help`).
-///
-/// # Errors
-/// A message naming the line.
-pub fn parse_rules(text: &str) -> Result<Filter, String> {
-    let mut default = Action::Allow;
-    let mut arches: Vec<Arch> = Vec::new();
-    let mut bad_arch = Action::KillProcess;
-    let mut rules = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let at = |e: String| format!("line {}: {e}", n + 1);
-        let line = line.split('#').next().unwrap_or("").trim();
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        match first {
-            "default" => {
-                default = words
-                    .next()
-                    .ok_or_else(|| at("default needs an action".into()))?
-                    .parse()
-                    .map_err(|e| at(format!("{e}")))?
-            }
-            "badarch" => {
-                bad_arch = words
-                    .next()
-                    .ok_or_else(|| at("badarch needs an action".into()))?
-                    .parse()
-                    .map_err(|e| at(format!("{e}")))?
-            }
-            "arch" => {
-                for a in words {
-                    arches.push(a.parse().map_err(|e| at(format!("{e}")))?);
-                }
-            }
-            action => {
-                let action: Action = action.parse().map_err(|e| at(format!("{e}")))?;
-                let names = words
-                    .next()
-                    .ok_or_else(|| at("a rule needs a syscall".into()))?;
-                let cmps = words
-                    .map(parse_condition)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(at)?;
-                for name in names.split(',').filter(|s| !s.is_empty()) {
-                    let mut rule = match name.parse::<u32>() {
-                        Ok(nr) => Rule::new(nr, action),
-                        Err(_) => Rule::new(name.to_string(), action),
-                    };
-                    rule.cmps.clone_from(&cmps);
-                    rules.push(rule);
-                }
-            }
-        }
-    }
-    let mut filter = Filter::new(default).bad_arch(bad_arch);
-    if !arches.is_empty() {
-        filter = filter.arches(arches);
-    }
-    for r in rules {
-        filter.push(r);
-    }
-    Ok(filter)
 }
 
 /// The most `read_capped` reads: a BPF program is at most 32 KiB (4096
@@ -347,7 +263,13 @@ fn load_filter(path: &Path, arches: &[String]) -> Result<Filter, UsageError> {
         }
         filter
     } else {
-        parse_rules(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?
+        text.parse::<Filter>().map_err(|e| {
+            usage(format!(
+                "{}: {}",
+                path.display(),
+                e.detail().unwrap_or_default()
+            ))
+        })?
     };
     if !arches.is_empty() {
         let parsed = arches
@@ -477,7 +399,8 @@ fn sim(path: &Path, arch: Option<&str>, syscall: &str, args: &[String]) -> Outco
     };
     let mut values = [0u64; 6];
     for (slot, a) in values.iter_mut().zip(args) {
-        *slot = parse_number(a).map_err(usage)?;
+        *slot = butter::seccomp::rules::parse_value(a)
+            .map_err(|e| usage(e.detail().unwrap_or_default()))?;
     }
     let action = program.simulate(arch, nr, values);
     Ok(print(&format!("{action}\n")))
@@ -532,104 +455,6 @@ fn exit_like(status: std::process::ExitStatus) -> ExitCode {
         (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),
         _ => ExitCode::FAILURE,
     }
-}
-
-/// Where a syscall's path arguments are.
-fn path_args(name: &str) -> &'static [usize] {
-    match name {
-        "open" | "execve" | "unlink" | "mkdir" | "stat" | "lstat" | "access" | "chdir"
-        | "readlink" | "truncate" | "chmod" | "chown" | "lchown" | "rmdir" | "creat" | "statfs"
-        | "mknod" | "chroot" => &[0],
-        "openat" | "openat2" | "execveat" | "unlinkat" | "mkdirat" | "newfstatat" | "faccessat"
-        | "faccessat2" | "readlinkat" | "statx" | "fchmodat" | "fchownat" | "mknodat" => &[1],
-        "rename" | "symlink" | "link" => &[0, 1],
-        "renameat" | "renameat2" | "linkat" => &[1, 3],
-        "symlinkat" => &[0, 2],
-        _ => &[],
-    }
-}
-
-fn decode_sockaddr(listener: &Listener, n: &Notification, addr: u64, len: u64) -> Option<String> {
-    let mut buf = [0u8; 128];
-    let len = usize::try_from(len).ok()?.min(buf.len());
-    let got = listener.read_memory(n, addr, &mut buf[..len]).ok()?;
-    let buf = &buf[..got];
-    let family = u16::from_ne_bytes([*buf.first()?, *buf.get(1)?]);
-    match i32::from(family) {
-        1 => {
-            let path = &buf[2..];
-            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-            if path.first() == Some(&0) {
-                Some(format!("unix:@{}", String::from_utf8_lossy(&path[1..])))
-            } else {
-                Some(format!("unix:{}", String::from_utf8_lossy(&path[..end])))
-            }
-        }
-        2 if buf.len() >= 8 => Some(format!(
-            "{}.{}.{}.{}:{}",
-            buf[4],
-            buf[5],
-            buf[6],
-            buf[7],
-            u16::from_be_bytes([buf[2], buf[3]])
-        )),
-        10 if buf.len() >= 24 => {
-            let ip: [u8; 16] = buf[8..24].try_into().ok()?;
-            Some(format!(
-                "[{}]:{}",
-                std::net::Ipv6Addr::from(ip),
-                u16::from_be_bytes([buf[2], buf[3]])
-            ))
-        }
-        f => Some(format!("family {f}")),
-    }
-}
-
-/// One traced call, decoded.
-fn describe(listener: &Listener, n: &Notification) -> (String, Vec<String>, Vec<String>) {
-    let name = n
-        .syscall_name()
-        .map_or_else(|| format!("syscall_{}", n.data.nr), str::to_string);
-    let paths_at = path_args(&name);
-    let mut shown = Vec::new();
-    let mut paths = Vec::new();
-    let count = if name == "connect" {
-        3
-    } else {
-        6.min(paths_at.iter().max().map_or(3, |m| m + 2))
-    };
-    for (i, &raw) in n.data.args.iter().enumerate().take(count) {
-        if paths_at.contains(&i) {
-            match listener.read_cstr(n, raw, 4096) {
-                Ok(p) => {
-                    let p = p.to_string_lossy().into_owned();
-                    shown.push(format!("{p:?}"));
-                    paths.push(p);
-                }
-                Err(_) => shown.push(format!("{raw:#x}")),
-            }
-        } else if name == "connect" && i == 1 {
-            match decode_sockaddr(listener, n, raw, n.data.args[2]) {
-                Some(a) => {
-                    shown.push(a.clone());
-                    paths.push(a);
-                }
-                None => shown.push(format!("{raw:#x}")),
-            }
-        } else if i == 0
-            && name.ends_with("at")
-            && ((raw & 0xffff_ffff) as u32).cast_signed() == -100
-        {
-            shown.push("AT_FDCWD".to_string());
-        } else {
-            shown.push(if raw < 4096 {
-                raw.to_string()
-            } else {
-                format!("{raw:#x}")
-            });
-        }
-    }
-    (name, shown, paths)
 }
 
 fn trace(syscalls: &[String], deny: &[String], json: bool, command: &[String]) -> Outcome {
@@ -694,7 +519,9 @@ fn trace(syscalls: &[String], deny: &[String], json: bool, command: &[String]) -
                 Err(e) if e.kind() == butter::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.to_string()),
             };
-            let (name, args, paths) = describe(&listener, &n);
+            let butter::seccomp::decode::Call {
+                name, args, paths, ..
+            } = butter::seccomp::decode::describe(&listener, &n);
             let answer = denied.iter().find(|(d, _)| *d == name).map(|(_, a)| *a);
             let response = match answer {
                 Some(Action::Errno(e)) => Response::Errno(i32::from(e)),

@@ -33,6 +33,9 @@
 //! - [`SeccompCommandExt`]: a filter (or a filter with a listener handed back to
 //!   the parent) for programs started with `std::process::Command`.
 //! - `Profile` (feature `oci`): Docker / OCI JSON profiles.
+//! - [`rules`]: the rule-file language, as `FromStr` for [`Filter`] and
+//!   [`Cmp`]; [`decode`]: syscall arguments of a [`Notification`] as text
+//!   (paths, socket addresses).
 //!
 //! Syscall tables for x86_64, x32, i386 and aarch64 are generated from
 //! the per-architecture numbers of a current kernel that linux-raw-sys
@@ -75,6 +78,7 @@ mod asynchronous;
 pub mod bpf;
 mod command;
 mod compile;
+pub mod decode;
 mod disasm;
 mod filter;
 mod load;
@@ -85,6 +89,7 @@ mod probe;
 mod profile;
 mod program;
 mod raw;
+pub mod rules;
 mod sim;
 mod sys;
 mod syscalls;

@@ -266,3 +266,83 @@ fn seccomp_sim_beside_libseccomp() {
         assert_eq!(sim(&ours), sim(&theirs), "{call:?}");
     }
 }
+
+/// `seccomp resolve` beside libseccomp's scmp_sys_resolver, both ways, on
+/// every architecture: names to numbers, numbers back to names; what an
+/// architecture does not have is an error (exit 1) where it prints -1.
+#[test]
+fn resolve_agrees_with_scmp_sys_resolver() {
+    let ours = |args: &[&str]| {
+        let mut all = vec!["seccomp", "resolve"];
+        all.extend_from_slice(args);
+        butter(&all)
+    };
+    let out = ours(&["-a", "vax", "read"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown architecture"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ours(&["--arch", "x86_64", "no_such_call"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no syscall named \"no_such_call\""));
+    let out = ours(&["-a", "aarch64", "99999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no syscall number 99999"));
+    let have = Command::new("scmp_sys_resolver")
+        .arg("read")
+        .output()
+        .is_ok();
+    if !have {
+        eprintln!(
+            "note: scmp_sys_resolver is not installed: the side-by-side part is skipped (.ci/run installs it)"
+        );
+        return;
+    }
+    let names = [
+        "read",
+        "write",
+        "openat",
+        "close",
+        "mmap",
+        "clone",
+        "clone3",
+        "execve",
+        "ptrace",
+        "io_uring_setup",
+        "pidfd_open",
+        "seccomp",
+        "landlock_create_ruleset",
+        "statx",
+    ];
+    let mut compared = 0;
+    for arch in ["x86_64", "x32", "x86", "aarch64"] {
+        for name in names {
+            let theirs = Command::new("scmp_sys_resolver")
+                .args(["-a", arch, name])
+                .output()
+                .unwrap();
+            let theirs = text(&theirs.stdout).trim().to_owned();
+            let out = ours(&["-a", arch, name]);
+            if theirs.starts_with('-') {
+                continue; // unknown to it, or one of its pseudo-numbers
+            }
+            assert!(out.status.success(), "{arch} {name}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stdout).trim(), theirs, "{arch} {name}");
+            // And back.
+            let back = ours(&["--arch", arch, &theirs]);
+            let theirs_back = Command::new("scmp_sys_resolver")
+                .args(["-a", arch, &theirs])
+                .output()
+                .unwrap();
+            assert_eq!(
+                text(&back.stdout).trim(),
+                text(&theirs_back.stdout).trim(),
+                "{arch} {theirs}"
+            );
+            compared += 2;
+        }
+    }
+    assert!(compared > 80, "compared only {compared}");
+}

@@ -1,0 +1,276 @@
+//! The rule-file language: `FromStr` for [`Filter`] (a whole file) and for
+//! [`Cmp`] (one condition), as `butter seccomp` reads them.
+//!
+//! ```text
+//! default errno(EPERM)          the action for everything else (default: allow)
+//! arch x86_64 aarch64           the architectures covered (default: this machine's)
+//! badarch kill                  the action for other architectures (default: kill_process)
+//! allow read,write,close        ACTION SYSCALL[,SYSCALL...] [CONDITION...]
+//! errno(EACCES) openat arg2:u32&3==1
+//! kill ptrace
+//! # comments
+//! ```
+//!
+//! A condition is `argN[:WIDTH]OP VALUE` with no spaces: `OP` is `==`,
+//! `!=`, `<`, `<=`, `>`, `>=` or `&MASK==`; `WIDTH` is `u64` (the
+//! default), `i64`, `u32` or `i32` (32-bit widths ignore the upper half,
+//! for `int` arguments). Values are decimal, `0x` hex, or negative. A
+//! syscall given by number means that number on every architecture the
+//! filter covers.
+
+use std::str::FromStr;
+
+use fd_core::{Error, Result};
+
+use crate::{Action, Arch, Arg, Cmp, Filter, Rule, Width};
+
+fn bad(what: String) -> Error {
+    Error::invalid_input("seccomp rules", what)
+}
+
+/// An argument value as rule files and `butter seccomp sim` write them:
+/// decimal, `0x` hex, or negative (two's complement, so `-1` is
+/// `u64::MAX`).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](fd_core::ErrorKind::InvalidInput) naming
+/// the text.
+pub fn parse_value(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let parsed = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if let Some(neg) = t.strip_prefix('-') {
+        neg.parse::<i64>()
+            .ok()
+            .map(|n| n.wrapping_neg().cast_unsigned())
+    } else {
+        t.parse::<u64>().ok()
+    };
+    parsed.ok_or_else(|| bad(format!("{text:?} is not a number")))
+}
+
+impl FromStr for Cmp {
+    type Err = Error;
+
+    /// One condition: `arg2:u32&3==1`, `arg0>=5`, `arg1!=0x10`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](fd_core::ErrorKind::InvalidInput),
+    /// naming the condition and what was wrong with it.
+    fn from_str(text: &str) -> Result<Cmp> {
+        let shape = || {
+            bad(format!(
+                "condition {text:?}: expected argN[:WIDTH]OP VALUE, as arg0==1 or arg2:u32&3==1"
+            ))
+        };
+        let rest = text.strip_prefix("arg").ok_or_else(shape)?;
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let index: u8 = rest[..digits].parse().map_err(|_| shape())?;
+        if index > 5 {
+            return Err(bad(format!(
+                "condition {text:?}: a syscall has arguments 0 to 5"
+            )));
+        }
+        let mut rest = &rest[digits..];
+        let mut width = Width::U64;
+        if let Some(r) = rest.strip_prefix(':') {
+            let w: String = r.chars().take_while(char::is_ascii_alphanumeric).collect();
+            width = match w.as_str() {
+                "u64" => Width::U64,
+                "i64" => Width::I64,
+                "u32" => Width::U32,
+                "i32" => Width::I32,
+                _ => {
+                    return Err(bad(format!(
+                        "condition {text:?}: width {w:?} is not u64, i64, u32 or i32"
+                    )));
+                }
+            };
+            rest = &r[w.len()..];
+        }
+        let arg = Arg::with_width(index, width);
+        let in_cond = |e: Error| {
+            bad(format!(
+                "condition {text:?}: {}",
+                e.detail().unwrap_or_default()
+            ))
+        };
+        if let Some(r) = rest.strip_prefix('&') {
+            let (mask, value) = r.split_once("==").ok_or_else(shape)?;
+            return Ok(arg.masked_eq(
+                parse_value(mask).map_err(in_cond)?,
+                parse_value(value).map_err(in_cond)?,
+            ));
+        }
+        type MakeCmp = fn(Arg, u64) -> Cmp;
+        let ops: [(&str, MakeCmp); 6] = [
+            ("==", |a, v| a.equal(v)),
+            ("!=", |a, v| a.not_equal(v)),
+            ("<=", |a, v| a.le(v)),
+            (">=", |a, v| a.ge(v)),
+            ("<", |a, v| a.lt(v)),
+            (">", |a, v| a.gt(v)),
+        ];
+        for (op, make) in ops {
+            if let Some(v) = rest.strip_prefix(op) {
+                return Ok(make(arg, parse_value(v).map_err(in_cond)?));
+            }
+        }
+        Err(shape())
+    }
+}
+
+impl FromStr for Filter {
+    type Err = Error;
+
+    /// A rule file (see [the module](self)).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](fd_core::ErrorKind::InvalidInput),
+    /// naming the line and what was wrong on it.
+    fn from_str(text: &str) -> Result<Filter> {
+        let mut default = Action::Allow;
+        let mut arches: Vec<Arch> = Vec::new();
+        let mut bad_arch = Action::KillProcess;
+        let mut rules = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let at = |e: Error| {
+                bad(format!(
+                    "line {}: {}",
+                    n + 1,
+                    e.detail().unwrap_or_default()
+                ))
+            };
+            let needs = |what: &str| bad(format!("line {}: {what}", n + 1));
+            let line = line.split('#').next().unwrap_or("").trim();
+            let mut words = line.split_whitespace();
+            let Some(first) = words.next() else { continue };
+            match first {
+                "default" => {
+                    default = words
+                        .next()
+                        .ok_or_else(|| needs("default needs an action"))?
+                        .parse()
+                        .map_err(at)?;
+                }
+                "badarch" => {
+                    bad_arch = words
+                        .next()
+                        .ok_or_else(|| needs("badarch needs an action"))?
+                        .parse()
+                        .map_err(at)?;
+                }
+                "arch" => {
+                    for a in words {
+                        arches.push(a.parse().map_err(at)?);
+                    }
+                }
+                action => {
+                    let action: Action = action.parse().map_err(at)?;
+                    let names = words
+                        .next()
+                        .ok_or_else(|| needs("a rule needs a syscall"))?;
+                    let cmps = words
+                        .map(str::parse::<Cmp>)
+                        .collect::<Result<Vec<_>>>()
+                        .map_err(at)?;
+                    for name in names.split(',').filter(|s| !s.is_empty()) {
+                        let mut rule = match name.parse::<u32>() {
+                            Ok(nr) => Rule::new(nr, action),
+                            Err(_) => Rule::new(name.to_string(), action),
+                        };
+                        rule.cmps.clone_from(&cmps);
+                        rules.push(rule);
+                    }
+                }
+            }
+        }
+        let mut filter = Filter::new(default).bad_arch(bad_arch);
+        if !arches.is_empty() {
+            filter = filter.arches(arches);
+        }
+        for r in rules {
+            filter.push(r);
+        }
+        Ok(filter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_file_compiles_to_what_it_says() {
+        let filter: Filter = "\
+            # a web worker\n\
+            default errno(EPERM)\n\
+            arch x86_64 aarch64\n\
+            allow read,write,close,exit_group\n\
+            errno(EACCES) openat arg2:u32&3==1   # write-only opens\n\
+            allow openat\n\
+            kill ptrace\n"
+            .parse()
+            .unwrap();
+        let p = filter.compile().unwrap();
+        let sim = |arch, name, args| p.simulate_name(arch, name, args).unwrap();
+        assert_eq!(sim(Arch::X86_64, "read", [0; 6]), Action::Allow);
+        assert_eq!(
+            sim(Arch::Aarch64, "openat", [0, 0, 1, 0, 0, 0]),
+            Action::Errno(13)
+        );
+        assert_eq!(
+            sim(Arch::Aarch64, "openat", [0, 0, 0, 0, 0, 0]),
+            Action::Allow
+        );
+        // u32: the upper half is not looked at.
+        assert_eq!(
+            sim(
+                Arch::X86_64,
+                "openat",
+                [0, 0, 0xffff_ffff_0000_0001, 0, 0, 0]
+            ),
+            Action::Errno(13)
+        );
+        assert_eq!(sim(Arch::X86_64, "ptrace", [0; 6]), Action::KillProcess);
+        assert_eq!(sim(Arch::X86_64, "mount", [0; 6]), Action::Errno(1));
+    }
+
+    #[test]
+    fn conditions_parse_every_operator_and_width() {
+        for text in [
+            "arg0==1",
+            "arg1!=0x10",
+            "arg2<5",
+            "arg3<=5",
+            "arg4>5",
+            "arg5>=5",
+            "arg0:i32>-1",
+            "arg1:u32&0xff==3",
+            "arg2:i64<-100",
+            "arg3:u64==18446744073709551615",
+        ] {
+            text.parse::<Cmp>()
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_what_was_wrong() {
+        for (text, says) in [
+            ("allow", "line 1: a rule needs a syscall"),
+            ("\nfrob read", "line 2: unknown action"),
+            ("allow read arg9==1", "arguments 0 to 5"),
+            ("allow read arg0:u16==1", "width \"u16\""),
+            ("allow read arg0=1", "expected argN[:WIDTH]OP VALUE"),
+            ("allow read arg0==zz", "\"zz\" is not a number"),
+            ("arch vax", "unknown architecture"),
+            ("default", "default needs an action"),
+        ] {
+            let e = text.parse::<Filter>().unwrap_err();
+            let shown = e.to_string();
+            assert!(shown.contains(says), "{text:?}: {shown}");
+            assert_eq!(e.kind(), fd_core::ErrorKind::InvalidInput);
+        }
+    }
+}
