@@ -210,6 +210,13 @@ fn resolve(arch: Option<&str>, syscall: &str) -> Outcome {
     })
 }
 
+/// What the compiler took differently from how `path` wrote it, on stderr.
+fn warn(path: &Path, program: &Program) {
+    for w in program.warnings() {
+        eprintln!("butter seccomp: warning: {}: {w}", path.display());
+    }
+}
+
 fn usage(e: impl std::fmt::Display) -> UsageError {
     UsageError(e.to_string())
 }
@@ -293,6 +300,7 @@ fn compile(
     let start = std::time::Instant::now();
     let program = filter.compile().map_err(usage)?;
     let took = start.elapsed();
+    warn(path, &program);
     if let Some(out) = output
         && let Err(e) = std::fs::write(out, program.to_bytes())
     {

@@ -292,6 +292,19 @@ fn emit_arch(e: &mut Emitter, filter: &Filter, arch: Arch) -> Label {
 }
 
 pub(crate) fn compile(filter: &Filter) -> Result<Program> {
+    // Masked values with bits outside their mask, as libseccomp takes them.
+    let mut warnings = Vec::new();
+    let mut masked = None;
+    for (i, rule) in filter.rules.iter().enumerate() {
+        for (j, cmp) in rule.cmps.iter().enumerate() {
+            if let Some((fixed, warning)) = cmp.masked_as_libseccomp() {
+                warnings.push(format!("{warning} (in the rule for {})", rule.syscall));
+                let f: &mut Filter = masked.get_or_insert_with(|| filter.clone());
+                f.rules[i].cmps[j] = fixed;
+            }
+        }
+    }
+    let filter = masked.as_ref().unwrap_or(filter);
     if filter.arches.is_empty() {
         return Err(Error::invalid_input(
             "seccomp",
@@ -303,6 +316,19 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
     let mut skipped = Vec::new();
     for rule in &filter.rules {
         rule.action.validate()?;
+        if !rule.arches.is_empty() && !rule.arches.iter().any(|a| filter.arches.contains(a)) {
+            let theirs: Vec<&str> = rule.arches.iter().map(|a| a.name()).collect();
+            let ours: Vec<&str> = filter.arches.iter().map(|a| a.name()).collect();
+            return Err(Error::invalid_input(
+                "seccomp",
+                format!(
+                    "the rule for {} is only for {}, which the filter does not cover (it covers {})",
+                    rule.syscall,
+                    theirs.join(", "),
+                    ours.join(", ")
+                ),
+            ));
+        }
         for cmp in &rule.cmps {
             cmp.validate().map_err(|e| {
                 let detail = format!(
@@ -323,11 +349,17 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
             && filter
                 .arches
                 .iter()
+                .filter(|&&a| rule.is_for(a))
                 .all(|&a| a.syscall(name).is_none() && !crate::multiplex::reachable(a, name))
         {
             match filter.unknown {
                 Unknown::Error => {
-                    let arches: Vec<&str> = filter.arches.iter().map(|a| a.name()).collect();
+                    let arches: Vec<&str> = filter
+                        .arches
+                        .iter()
+                        .filter(|&&a| rule.is_for(a))
+                        .map(|a| a.name())
+                        .collect();
                     return Err(Error::invalid_input(
                         "seccomp",
                         format!("no syscall named {name:?} on {}", arches.join(", ")),
@@ -401,5 +433,10 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
         ));
     }
     e.rev.reverse();
-    Ok(Program::new(e.rev, filter.arches.clone(), skipped))
+    Ok(Program::new(
+        e.rev,
+        filter.arches.clone(),
+        skipped,
+        warnings,
+    ))
 }

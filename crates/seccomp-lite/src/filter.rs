@@ -259,7 +259,9 @@ impl Cmp {
     ///
     /// # Errors
     /// `InvalidInput`: an index over 5; a value that does not fit a 32-bit
-    /// width; a masked value with bits outside its mask.
+    /// width. (A masked value with bits outside its mask is compiled as
+    /// libseccomp compiles it, masked too, with a
+    /// [`Program::warnings`](crate::Program::warnings) entry.)
     pub fn validate(&self) -> Result<()> {
         let Arg { index, width } = self.arg;
         if index > 5 {
@@ -284,21 +286,35 @@ impl Cmp {
                 ));
             }
         }
-        if let CmpOp::MaskedEq(mask) = self.op {
-            let (mask, value) = (self.norm(mask), self.norm(self.value));
-            if value & !mask != 0 {
-                return Err(Error::invalid_input(
-                    "seccomp",
-                    format!(
-                        "argument {index} & {mask:#x} == {value:#x} can never hold: the value has bits outside the mask"
-                    ),
-                ));
-            }
-        }
         Ok(())
     }
 
     /// The value cut to the comparison's width.
+    /// A masked comparison whose value has bits outside its mask, as
+    /// libseccomp takes it (the value masked too), and the warning that
+    /// says so; `None` for any other.
+    pub(crate) fn masked_as_libseccomp(&self) -> Option<(Cmp, String)> {
+        let CmpOp::MaskedEq(mask) = self.op else {
+            return None;
+        };
+        let (m, v) = (self.norm(mask), self.norm(self.value));
+        if v & !m == 0 {
+            return None;
+        }
+        let index = self.arg.index;
+        let warning = format!(
+            "argument {index} & {m:#x} == {v:#x}: the value has bits outside the mask; compared as == {:#x} (the value masked too), as libseccomp does",
+            v & m
+        );
+        Some((
+            Cmp {
+                value: self.value & mask,
+                ..*self
+            },
+            warning,
+        ))
+    }
+
     fn norm(&self, v: u64) -> u64 {
         if self.arg.width.bits() == 32 {
             v & 0xffff_ffff
@@ -326,7 +342,8 @@ impl Cmp {
             CmpOp::Le => ord.is_le(),
             CmpOp::Gt => ord.is_gt(),
             CmpOp::Ge => ord.is_ge(),
-            CmpOp::MaskedEq(m) => a & self.norm(m) == v,
+            // As libseccomp: the value is masked too.
+            CmpOp::MaskedEq(m) => a & self.norm(m) == v & self.norm(m),
         }
     }
 
@@ -361,6 +378,10 @@ pub struct Rule {
     pub cmps: Vec<Cmp>,
     /// The action when the rule matches.
     pub action: Action,
+    /// The architectures the rule is for; empty: every architecture the
+    /// filter covers (libseccomp's rule added to one filter of a merge,
+    /// or after `seccomp_arch_add`).
+    pub arches: Vec<Arch>,
 }
 
 impl Rule {
@@ -370,7 +391,22 @@ impl Rule {
             syscall: syscall.into(),
             cmps: Vec::new(),
             action,
+            arches: Vec::new(),
         }
+    }
+
+    /// Limits the rule to calls from `arches` (of those the filter
+    /// covers); a call from another gets what the other rules and the
+    /// default say.
+    #[must_use]
+    pub fn only_on(mut self, arches: impl IntoIterator<Item = Arch>) -> Rule {
+        self.arches = arches.into_iter().collect();
+        self
+    }
+
+    /// Whether the rule is for calls from `arch`.
+    pub fn is_for(&self, arch: Arch) -> bool {
+        self.arches.is_empty() || self.arches.contains(&arch)
     }
 
     /// Adds a comparison that must also hold.
@@ -420,6 +456,12 @@ pub enum Unknown {
 /// then every such call (denying `socket(AF_INET, …)` denies every
 /// `socketcall(SYS_SOCKET, …)`); a less restrictive one with comparisons
 /// leaves the multiplexed call to the other rules and the default.
+///
+/// **As libseccomp**: a masked comparison whose value has bits outside its
+/// mask (`arg & 0xf0 == 0x0f`) compares with those bits cleared (`== 0`),
+/// and [`Program::warnings`](crate::Program::warnings) says so. A rule can
+/// be [limited to some architectures](Rule::only_on), as a rule added to
+/// one of libseccomp's merged filters is.
 ///
 /// **Where libseccomp answers otherwise**, on purpose:
 /// - Overlapping rules of one syscall: libseccomp builds one decision tree
@@ -612,6 +654,9 @@ impl Filter {
     pub(crate) fn rules_on(&self, arch: Arch) -> Vec<(u32, usize, Cow<'_, Rule>)> {
         let mut out = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.is_for(arch) {
+                continue;
+            }
             if let Some(nr) = rule.syscall.on(arch)
                 && nr != u32::MAX
             {
@@ -627,7 +672,11 @@ impl Filter {
     /// Numbers above this get the ENOSYS stub on `arch`: the newest
     /// syscall in the table, or a higher number a rule names.
     pub(crate) fn stub_threshold(&self, arch: Arch) -> u32 {
-        let rules = self.rules.iter().filter_map(|r| r.syscall.on(arch));
+        let rules = self
+            .rules
+            .iter()
+            .filter(|r| r.is_for(arch))
+            .filter_map(|r| r.syscall.on(arch));
         rules.chain([arch.max_syscall()]).max().unwrap_or(0)
     }
 

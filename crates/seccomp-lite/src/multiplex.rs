@@ -102,6 +102,7 @@ pub(crate) fn twin(arch: Arch, rule: &Rule, default: Action) -> Option<(u32, Rul
             syscall: Syscall::Name(Cow::Borrowed(multiplexer)),
             cmps: vec![call],
             action: rule.action,
+            arches: rule.arches.clone(),
         },
     ))
 }

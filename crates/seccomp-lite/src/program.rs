@@ -16,15 +16,29 @@ pub struct Program {
     insns: Vec<Insn>,
     arches: Vec<Arch>,
     skipped: Vec<String>,
+    warnings: Vec<String>,
 }
 
 impl Program {
-    pub(crate) fn new(insns: Vec<Insn>, arches: Vec<Arch>, skipped: Vec<String>) -> Program {
+    pub(crate) fn new(
+        insns: Vec<Insn>,
+        arches: Vec<Arch>,
+        skipped: Vec<String>,
+        warnings: Vec<String>,
+    ) -> Program {
         Program {
             insns,
             arches,
             skipped,
+            warnings,
         }
+    }
+
+    /// What the compiler took differently from how it was written, one
+    /// sentence each: a masked comparison whose value has bits outside its
+    /// mask (compared with those bits cleared, as libseccomp does).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// A program from instructions, checked as the kernel would check it.
@@ -37,6 +51,7 @@ impl Program {
             insns,
             arches: Vec::new(),
             skipped: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 

@@ -7,22 +7,27 @@
 //! badarch kill                  the action for other architectures (default: kill_process)
 //! allow read,write,close        ACTION SYSCALL[,SYSCALL...] [CONDITION...]
 //! errno(EACCES) openat arg2:u32&3==1
+//! errno(EPERM) personality arch=x86   a rule for some architectures only
 //! kill ptrace
+//! unknown skip                  leave out names no covered architecture has (default: error)
 //! # comments
 //! ```
 //!
 //! A condition is `argN[:WIDTH]OP VALUE` with no spaces: `OP` is `==`,
 //! `!=`, `<`, `<=`, `>`, `>=` or `&MASK==`; `WIDTH` is `u64` (the
 //! default), `i64`, `u32` or `i32` (32-bit widths ignore the upper half,
-//! for `int` arguments). Values are decimal, `0x` hex, or negative. A
-//! syscall given by number means that number on every architecture the
-//! filter covers.
+//! for `int` arguments). Values are decimal, `0x` hex, or negative; a
+//! masked value with bits outside its mask is compared with those bits
+//! cleared, as libseccomp does, and [`Program::warnings`](crate::Program::warnings)
+//! says so. `arch=A[,B]` limits a rule to those architectures. A syscall
+//! given by number means that number on every architecture the rule is
+//! for.
 
 use std::str::FromStr;
 
 use fd_core::{Error, Result};
 
-use crate::{Action, Arch, Arg, Cmp, Filter, Rule, Width};
+use crate::{Action, Arch, Arg, Cmp, Filter, Rule, Unknown, Width};
 
 fn bad(what: String) -> Error {
     Error::invalid_input("seccomp rules", what)
@@ -132,6 +137,7 @@ impl FromStr for Filter {
         let mut default = Action::Allow;
         let mut arches: Vec<Arch> = Vec::new();
         let mut bad_arch = Action::KillProcess;
+        let mut unknown = Unknown::Error;
         let mut rules = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let at = |e: Error| {
@@ -165,27 +171,44 @@ impl FromStr for Filter {
                         arches.push(a.parse().map_err(at)?);
                     }
                 }
+                "unknown" => {
+                    unknown = match words.next() {
+                        Some("skip") => Unknown::Skip,
+                        Some("error") => Unknown::Error,
+                        _ => return Err(needs("unknown takes skip or error")),
+                    };
+                }
                 action => {
                     let action: Action = action.parse().map_err(at)?;
                     let names = words
                         .next()
                         .ok_or_else(|| needs("a rule needs a syscall"))?;
-                    let cmps = words
-                        .map(str::parse::<Cmp>)
-                        .collect::<Result<Vec<_>>>()
-                        .map_err(at)?;
+                    let mut only = Vec::new();
+                    let mut cmps = Vec::new();
+                    for word in words {
+                        if let Some(list) = word.strip_prefix("arch=") {
+                            for a in list.split(',').filter(|a| !a.is_empty()) {
+                                only.push(a.parse::<Arch>().map_err(at)?);
+                            }
+                        } else {
+                            cmps.push(word.parse::<Cmp>().map_err(at)?);
+                        }
+                    }
                     for name in names.split(',').filter(|s| !s.is_empty()) {
                         let mut rule = match name.parse::<u32>() {
                             Ok(nr) => Rule::new(nr, action),
                             Err(_) => Rule::new(name.to_string(), action),
                         };
                         rule.cmps.clone_from(&cmps);
+                        rule.arches.clone_from(&only);
                         rules.push(rule);
                     }
                 }
             }
         }
-        let mut filter = Filter::new(default).bad_arch(bad_arch);
+        let mut filter = Filter::new(default)
+            .bad_arch(bad_arch)
+            .unknown_syscalls(unknown);
         if !arches.is_empty() {
             filter = filter.arches(arches);
         }
@@ -234,6 +257,66 @@ mod tests {
         );
         assert_eq!(sim(Arch::X86_64, "ptrace", [0; 6]), Action::KillProcess);
         assert_eq!(sim(Arch::X86_64, "mount", [0; 6]), Action::Errno(1));
+    }
+
+    #[test]
+    fn rules_for_some_architectures_and_unknown_names() {
+        let filter: Filter = "\
+            arch x86_64 aarch64\n\
+            errno(EPERM) getpid arch=aarch64\n\
+            unknown skip\n\
+            kill not_a_syscall_anywhere\n"
+            .parse()
+            .unwrap();
+        let p = filter.compile().unwrap();
+        assert_eq!(
+            p.simulate_name(Arch::Aarch64, "getpid", [0; 6]).unwrap(),
+            Action::Errno(1)
+        );
+        assert_eq!(
+            p.simulate_name(Arch::X86_64, "getpid", [0; 6]).unwrap(),
+            Action::Allow
+        );
+        assert_eq!(p.skipped(), ["not_a_syscall_anywhere"]);
+        // A rule for an architecture the filter does not cover.
+        let e = "arch x86_64\nallow read arch=aarch64\n"
+            .parse::<Filter>()
+            .unwrap()
+            .compile()
+            .unwrap_err();
+        assert!(e.to_string().contains("does not cover"), "{e}");
+        let e = "unknown maybe".parse::<Filter>().unwrap_err();
+        assert!(e.to_string().contains("skip or error"), "{e}");
+    }
+
+    #[test]
+    fn masked_values_outside_the_mask_as_libseccomp() {
+        // arg0 & 0x3 == 0x7: libseccomp compares with 0x7 & 0x3 == 0x3.
+        let filter: Filter = "errno(EACCES) openat arg0&0x3==0x7\n".parse().unwrap();
+        let p = filter.compile().unwrap();
+        assert_eq!(p.warnings().len(), 1, "{:?}", p.warnings());
+        assert!(
+            p.warnings()[0].contains("as libseccomp does"),
+            "{:?}",
+            p.warnings()
+        );
+        assert_eq!(
+            p.simulate_name(Arch::native().unwrap(), "openat", [3, 0, 0, 0, 0, 0])
+                .unwrap(),
+            Action::Errno(13)
+        );
+        assert_eq!(
+            p.simulate_name(Arch::native().unwrap(), "openat", [1, 0, 0, 0, 0, 0])
+                .unwrap(),
+            Action::Allow
+        );
+        // The reference evaluation agrees.
+        let audit = Arch::native().unwrap().audit();
+        let nr = Arch::native().unwrap().syscall("openat").unwrap();
+        assert_eq!(
+            filter.evaluate(audit, nr, &[3, 0, 0, 0, 0, 0]),
+            Action::Errno(13)
+        );
     }
 
     #[test]

@@ -201,7 +201,8 @@ fn arb_action() -> impl Strategy<Value = Action> {
 
 fn arb_rule(default: Action) -> impl Strategy<Value = Option<Rule>> {
     let value = prop_oneof![prop::sample::select(EDGES.to_vec()), 0u64..4];
-    let cmp = (0u8..7, value.clone(), prop::sample::select(EDGES.to_vec()));
+    // 0..=7: every operator, and a masked value with bits outside its mask.
+    let cmp = (0u8..8, value.clone(), prop::sample::select(EDGES.to_vec()));
     (
         prop::sample::select(NAMES.to_vec()),
         prop::sample::subsequence(vec![0u8, 1, 2, 3, 4, 5], 0..3),
