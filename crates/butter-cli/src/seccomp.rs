@@ -124,12 +124,18 @@ PROFILE is a Docker/OCI JSON seccomp profile (it starts with '{'), or a rule fil
   allow read,write,close        ACTION SYSCALL[,SYSCALL...] [CONDITION...]
   errno(EACCES) openat arg2:u32&3==1
   kill ptrace
+  errno(EPERM) personality arch=x86   a rule for some architectures only
+  unknown skip                  leave out names no covered architecture has (default: error)
+  precedence libseccomp         a syscall's first unconditional rule decides it (default: the
+                                most restrictive match wins; profiles: libseccomp)
   # comments
 
 A CONDITION is argN[:WIDTH]OP VALUE with no spaces: OP is ==, !=, <, <=, >, >= or &MASK==; WIDTH is \
 u64 (default), i64, u32 or i32 (32-bit widths ignore the upper half, for int arguments). Actions: \
 allow, log, errno(N|ENAME), trap(N), trace(N), user_notif, kill_thread, kill_process. When several \
-rules match a call, the most restrictive action wins.";
+rules match a call, the most restrictive action wins in a rule file, and as libseccomp decides in a \
+JSON profile (a syscall's first unconditional rule decides it, as runc, crun, Docker and podman): \
+compile prints which.";
 
 /// Syscalls `trace` reports unless told otherwise.
 pub const DEFAULT_TRACE: &[&str] = &[
@@ -324,6 +330,11 @@ fn compile(
             "compile_us": took.as_micros(),
             "rules": filter.rules().len(),
             "skipped": program.skipped(),
+            "precedence": match filter.precedence_rule() {
+                butter::seccomp::Precedence::Libseccomp => "libseccomp",
+                _ => "most_restrictive",
+            },
+            "warnings": program.warnings(),
             "arches": per_arch,
         });
         return Ok(print(&format!("{v}\n")));
@@ -341,6 +352,7 @@ fn compile(
         program.depth(),
         took.as_secs_f64() * 1e3
     );
+    let _ = writeln!(text, "  precedence: {}", filter.precedence_rule());
     for &a in program.arches() {
         let checked: Vec<&str> = program
             .argument_checked(a)

@@ -497,6 +497,41 @@ pub struct Filter {
     pub(crate) rules: Vec<Rule>,
     pub(crate) unknown: Unknown,
     pub(crate) enosys_for_newer: bool,
+    pub(crate) precedence: Precedence,
+}
+
+/// How the rules of one syscall decide a call that more than one of them
+/// matches.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum Precedence {
+    /// The most restrictive matching rule wins, always (the kernel's order
+    /// between stacked filters): adding a deny never lets a call through.
+    /// The default for filters built in code and for rule files.
+    #[default]
+    MostRestrictive,
+    /// As libseccomp builds its filters (so runc, crun, Docker and podman
+    /// answer): the first unconditional rule on a syscall decides every
+    /// call of it, whatever comes after; an unconditional rule added after
+    /// conditional ones replaces them. Between conditional rules alone,
+    /// the most restrictive match still wins here, where libseccomp's
+    /// answer depends on the order its decision tree tests the arguments.
+    /// The default for Docker / OCI profiles. Where the two differ:
+    /// containers-common's profile allows `setns` for everyone and denies
+    /// it again to containers without `CAP_SYS_ADMIN`; libseccomp (and so
+    /// this) allows it, the most restrictive rule denies it.
+    Libseccomp,
+}
+
+impl fmt::Display for Precedence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precedence::MostRestrictive => "most restrictive match wins",
+            Precedence::Libseccomp => {
+                "as libseccomp: a syscall's first unconditional rule decides it"
+            }
+        })
+    }
 }
 
 impl Filter {
@@ -510,6 +545,7 @@ impl Filter {
             rules: Vec::new(),
             unknown: Unknown::Error,
             enosys_for_newer: false,
+            precedence: Precedence::MostRestrictive,
         }
     }
 
@@ -575,6 +611,19 @@ impl Filter {
             self.rules.push(Rule::new(s, action));
         }
         self
+    }
+
+    /// Sets how rules of one syscall that all match a call decide it (see
+    /// [`Precedence`]).
+    #[must_use]
+    pub fn precedence(mut self, precedence: Precedence) -> Filter {
+        self.precedence = precedence;
+        self
+    }
+
+    /// How rules of one syscall decide a call more than one matches.
+    pub fn precedence_rule(&self) -> Precedence {
+        self.precedence
     }
 
     /// What to do with names none of the filter's architectures know.
@@ -665,6 +714,18 @@ impl Filter {
             if let Some((nr, twin)) = crate::multiplex::twin(arch, rule, self.default) {
                 out.push((nr, i, Cow::Owned(twin)));
             }
+        }
+        if self.precedence == Precedence::Libseccomp {
+            // A syscall's first unconditional rule decides it: libseccomp
+            // drops every rule added after it, and the conditional ones
+            // added before.
+            let mut first: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+            for (nr, i, rule) in &out {
+                if rule.cmps.is_empty() {
+                    first.entry(*nr).or_insert(*i);
+                }
+            }
+            out.retain(|(nr, i, _)| first.get(nr).is_none_or(|f| f == i));
         }
         out
     }

@@ -102,7 +102,7 @@ pub use bpf::Insn;
 pub use command::{HandoffReceiver, HandoffSender, SeccompCommandExt, handoff};
 pub use disasm::disassemble;
 pub use fd_core::{self, Error, ErrorKind, Result};
-pub use filter::{Arg, ArgValue, Cmp, CmpOp, Filter, Rule, Syscall, Unknown, Width};
+pub use filter::{Arg, ArgValue, Cmp, CmpOp, Filter, Precedence, Rule, Syscall, Unknown, Width};
 pub use load::Loader;
 pub use notify::{AddFd, Listener, Notification, Response};
 pub use probe::probe;

@@ -132,6 +132,10 @@ pub struct ProfileOptions {
     pub caps: Vec<String>,
     /// The kernel's (major, minor) (default: this machine's).
     pub kernel: Option<(u32, u32)>,
+    /// How rules of one syscall decide a call several match: as libseccomp
+    /// unless set, so a profile means what it means to runc, crun, Docker
+    /// and podman (see [`Precedence`](crate::Precedence)).
+    pub precedence: crate::Precedence,
 }
 
 impl Default for ProfileOptions {
@@ -143,6 +147,7 @@ impl Default for ProfileOptions {
                 .map(|s| (*s).to_string())
                 .collect(),
             kernel: running_kernel(),
+            precedence: crate::Precedence::Libseccomp,
         }
     }
 }
@@ -355,7 +360,8 @@ impl Profile {
         }
         let mut filter = Filter::new(default)
             .arches(arches)
-            .unknown_syscalls(Unknown::Skip);
+            .unknown_syscalls(Unknown::Skip)
+            .precedence(options.precedence);
         let arch_names = options.arch.map(go_names).unwrap_or(&[]);
         let has_cap = |c: &String| options.caps.iter().any(|have| have.eq_ignore_ascii_case(c));
         let kernel_at_least = |v: &Option<String>| -> Result<Option<bool>> {

@@ -10,6 +10,8 @@
 //! errno(EPERM) personality arch=x86   a rule for some architectures only
 //! kill ptrace
 //! unknown skip                  leave out names no covered architecture has (default: error)
+//! precedence libseccomp         a syscall's first unconditional rule decides it (default:
+//!                               most-restrictive, the most restrictive match wins)
 //! # comments
 //! ```
 //!
@@ -27,7 +29,7 @@ use std::str::FromStr;
 
 use fd_core::{Error, Result};
 
-use crate::{Action, Arch, Arg, Cmp, Filter, Rule, Unknown, Width};
+use crate::{Action, Arch, Arg, Cmp, Filter, Precedence, Rule, Unknown, Width};
 
 fn bad(what: String) -> Error {
     Error::invalid_input("seccomp rules", what)
@@ -138,6 +140,7 @@ impl FromStr for Filter {
         let mut arches: Vec<Arch> = Vec::new();
         let mut bad_arch = Action::KillProcess;
         let mut unknown = Unknown::Error;
+        let mut precedence = Precedence::MostRestrictive;
         let mut rules = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let at = |e: Error| {
@@ -170,6 +173,13 @@ impl FromStr for Filter {
                     for a in words {
                         arches.push(a.parse().map_err(at)?);
                     }
+                }
+                "precedence" => {
+                    precedence = match words.next() {
+                        Some("libseccomp") => Precedence::Libseccomp,
+                        Some("most-restrictive") => Precedence::MostRestrictive,
+                        _ => return Err(needs("precedence takes libseccomp or most-restrictive")),
+                    };
                 }
                 "unknown" => {
                     unknown = match words.next() {
@@ -208,7 +218,8 @@ impl FromStr for Filter {
         }
         let mut filter = Filter::new(default)
             .bad_arch(bad_arch)
-            .unknown_syscalls(unknown);
+            .unknown_syscalls(unknown)
+            .precedence(precedence);
         if !arches.is_empty() {
             filter = filter.arches(arches);
         }
@@ -287,6 +298,27 @@ mod tests {
         assert!(e.to_string().contains("does not cover"), "{e}");
         let e = "unknown maybe".parse::<Filter>().unwrap_err();
         assert!(e.to_string().contains("skip or error"), "{e}");
+        // Precedence: the first unconditional rule, or the most restrictive.
+        let both = "allow setns\nerrno(EPERM) setns\n";
+        let native = Arch::native().unwrap();
+        for (head, want) in [
+            ("precedence libseccomp\n", Action::Allow),
+            ("", Action::Errno(1)),
+            ("precedence most-restrictive\n", Action::Errno(1)),
+        ] {
+            let f: Filter = format!("{head}{both}").parse().unwrap();
+            let p = f.compile().unwrap();
+            assert_eq!(
+                p.simulate_name(native, "setns", [0; 6]).unwrap(),
+                want,
+                "{head:?}"
+            );
+        }
+        let e = "precedence oldest".parse::<Filter>().unwrap_err();
+        assert!(
+            e.to_string().contains("libseccomp or most-restrictive"),
+            "{e}"
+        );
     }
 
     #[test]

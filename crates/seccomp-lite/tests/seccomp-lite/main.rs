@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, tools::host_table_matches_the_c_library),
         butter_tests::test!(Isolation, tools::tables_match_scmp_sys_resolver),
         butter_tests::test!(Isolation, tools::compiled_like_libseccomp),
+        butter_tests::test!(Isolation, tools::oci_profile_like_libseccomp),
         butter_tests::test!(Isolation, multiplex::multiplexed_calls_are_filtered_too),
         // Its own IPC namespace: a shmget that got through would make its
         // segment there, not on the machine.

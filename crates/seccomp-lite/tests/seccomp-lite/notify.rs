@@ -474,6 +474,7 @@ pub(crate) fn container_profile_runs_a_shell() {
             arch: Some(arch),
             caps: caps.iter().map(|s| (*s).to_string()).collect(),
             kernel: Some((6, 1)),
+            ..ProfileOptions::default()
         };
         profile.to_filter(&opts).unwrap().compile().unwrap()
     };

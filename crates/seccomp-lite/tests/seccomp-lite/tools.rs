@@ -321,3 +321,68 @@ pub(crate) fn compiled_like_libseccomp() {
         compared.get()
     );
 }
+
+/// containers-common's profile, compiled by us with `Precedence::Libseccomp`
+/// (the profile default) and by libseccomp from the same rules in the same
+/// order, answers every x86_64 syscall alike, `setns` without
+/// `CAP_SYS_ADMIN` among them (allowed: its first, unconditional rule
+/// decides it). With `MostRestrictive` it is denied: the difference the
+/// choice makes.
+pub(crate) fn oci_profile_like_libseccomp() {
+    use seccomp_lite::{Precedence, Profile, ProfileOptions};
+    let path = "/usr/share/containers/seccomp.json";
+    let Ok(json) = std::fs::read_to_string(path) else {
+        skip(&format!(
+            "{path} is not there (golang-github-containers-common; .ci/run installs it)"
+        ));
+    };
+    let dir = TempDir::new("seccomp-oci");
+    let helper = build_libseccomp_helper(&dir);
+    let profile = Profile::parse(&json).unwrap();
+    let options = ProfileOptions {
+        arch: Some(Arch::X86_64),
+        kernel: Some((6, 1)),
+        ..ProfileOptions::default()
+    };
+    assert_eq!(options.precedence, Precedence::Libseccomp);
+    let filter = profile.to_filter(&options).unwrap();
+    let ours = filter.compile().unwrap();
+    let theirs = libseccomp_program(&helper, &filter).unwrap();
+    let mut compared = 0;
+    let mut differ = Vec::new();
+    for (name, nr) in Arch::X86_64.syscalls() {
+        for args in [
+            [0u64; 6],
+            [1, 2, 3, 4, 5, 6],
+            [u64::MAX; 6],
+            [0x7e02_0000, 0, 0, 0, 0, 0],
+        ] {
+            let data = SeccompData::new(Arch::X86_64, nr, args);
+            let (a, b) = (
+                Action::from_ret(ours.run(&data)),
+                Action::from_ret(theirs.run(&data)),
+            );
+            if a != b {
+                differ.push(format!("{name}{args:x?}: ours {a}, libseccomp {b}"));
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {compared} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    let setns = |p: &Program| p.simulate_name(Arch::X86_64, "setns", [0; 6]).unwrap();
+    assert_eq!(setns(&ours), Action::Allow);
+    let strict = ProfileOptions {
+        precedence: Precedence::MostRestrictive,
+        ..options
+    };
+    let strict = profile.to_filter(&strict).unwrap().compile().unwrap();
+    assert_eq!(setns(&strict), Action::Errno(1));
+    eprintln!(
+        "{compared} calls of containers-common's profile answered alike by ours and libseccomp's"
+    );
+}
