@@ -59,6 +59,27 @@ pub enum Sub {
         #[arg(allow_negative_numbers = true, num_args = 0..=6)]
         args: Vec<String>,
     },
+    /// Run a command and write the seccomp profile it needs: every syscall
+    /// it (its loader, its threads, its children) made allowed, the rest
+    /// failing with EPERM. No root, no eBPF: a user-notification listener
+    /// lets each call run and notes it.
+    ///
+    /// The calls every program needs to end and to return from a signal
+    /// handler (exit, exit_group, rt_sigreturn, restart_syscall) are
+    /// always allowed, so a profile never locks a program out of its own
+    /// exit path. A call the recorded run never made (another code path,
+    /// another input) is denied when the profile is used.
+    #[command(help_template = crate::output::HELP_TEMPLATE)]
+    Record {
+        /// Write the profile here (replaced whole, never half-written)
+        /// rather than to stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The command and its arguments (options go before it, or before
+        /// `--`; from its name on, every word is the command's).
+        #[arg(required = true, trailing_var_arg = true)]
+        command: Vec<String>,
+    },
     /// A syscall's number from its name, or its name from its number, as
     /// scmp_sys_resolver (for any architecture the tables cover).
     #[command(help_template = crate::output::HELP_TEMPLATE)]
@@ -171,6 +192,7 @@ pub fn run(args: &Args) -> Outcome {
             args,
         } => sim(filter, arch.as_deref(), syscall, args),
         Sub::Resolve { arch, syscall } => resolve(arch.as_deref(), syscall),
+        Sub::Record { output, command } => record(output.as_deref(), command),
         Sub::Run {
             profile,
             deny,
@@ -475,6 +497,160 @@ fn exit_like(status: std::process::ExitStatus) -> ExitCode {
         (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),
         _ => ExitCode::FAILURE,
     }
+}
+
+/// The calls a recorded profile always allows: a program's ways out and
+/// back from a signal handler, which a recorded run may not have taken.
+const ALWAYS: &[&str] = &["exit", "exit_group", "rt_sigreturn", "restart_syscall"];
+
+/// `butter seccomp record`.
+fn record(output: Option<&Path>, command: &[String]) -> Outcome {
+    use std::collections::BTreeSet;
+    let arch = Arch::native().ok_or_else(|| usage("this machine's architecture is unknown"))?;
+    if let Some(out) = output
+        && out.is_dir()
+    {
+        return Err(usage(format!("-o {}: a directory", out.display())));
+    }
+    let (sender, receiver) = handoff().map_err(usage)?;
+    let handoff_fd = std::os::fd::AsRawFd::as_raw_fd(&sender);
+    // Every call waits for the listener, but the handoff's own sendmsg
+    // (it carries the listener) and calls from other architectures.
+    let filter = Filter::new(Action::UserNotif)
+        .bad_arch(Action::KillProcess)
+        .rule(Rule::new("sendmsg", Action::Allow).when(Arg::i32(0).equal(handoff_fd)));
+    let program = filter.compile().map_err(usage)?;
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    cmd.seccomp_listener(&program, sender).map_err(usage)?;
+    let server = std::thread::spawn(move || -> Result<BTreeSet<u32>, String> {
+        let mut seen = BTreeSet::new();
+        let listener = receiver.receive().map_err(|e| e.to_string())?;
+        loop {
+            let mut fds = [rustix::event::PollFd::new(
+                &listener,
+                rustix::event::PollFlags::IN,
+            )];
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
+                return Ok(seen); // the last recorded process exited
+            }
+            let n = match listener.recv() {
+                Ok(n) => n,
+                // Interrupted, or the caller died before we looked.
+                Err(e) if e.kind() == butter::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == butter::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            seen.insert(n.data.nr);
+            let _ = listener.respond(n.id, Response::Continue);
+        }
+    });
+    let started = std::time::Instant::now();
+    let outcome = cmd.spawn();
+    drop(cmd);
+    let status = match outcome {
+        Ok(mut child) => child.wait(),
+        Err(e) => {
+            let _ = server.join();
+            return Ok(fail_exec(&format!("{}: {e}", command[0]), e.raw_os_error()));
+        }
+    };
+    let took = started.elapsed();
+    let seen = match server.join() {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(e)) => return Ok(fail(&e)),
+        Err(_) => return Ok(fail(&"the recording thread panicked")),
+    };
+    let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_string()).collect();
+    let mut unnamed = Vec::new();
+    for nr in &seen {
+        match arch.syscall_name(*nr) {
+            Some(name) => {
+                names.insert(name.to_string());
+            }
+            None => unnamed.push(*nr),
+        }
+    }
+    if !unnamed.is_empty() {
+        eprintln!(
+            "butter seccomp record: syscall numbers this tool has no name for on {arch}, left out: {unnamed:?}"
+        );
+    }
+    let oci_arch = match arch {
+        Arch::X86_64 => "SCMP_ARCH_X86_64",
+        Arch::Aarch64 => "SCMP_ARCH_AARCH64",
+        Arch::I386 => "SCMP_ARCH_X86",
+        _ => "SCMP_ARCH_X32",
+    };
+    let profile = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "architectures": [oci_arch],
+        "syscalls": [{
+            "names": names.iter().collect::<Vec<_>>(),
+            "action": "SCMP_ACT_ALLOW",
+        }],
+    });
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&profile).unwrap_or_default()
+    );
+    eprintln!(
+        "butter seccomp record: {} syscalls in {:.0} ms ({} always allowed)",
+        names.len(),
+        took.as_secs_f64() * 1e3,
+        ALWAYS.len()
+    );
+    match output {
+        Some(out) => {
+            if let Err(e) = write_whole(out, text.as_bytes()) {
+                return Ok(fail(&format!("{}: {e}", out.display())));
+            }
+        }
+        None => {
+            if emit(text).is_some() {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+    match status {
+        Ok(s) => Ok(exit_like(s)),
+        Err(e) => Ok(fail(&e)),
+    }
+}
+
+/// Writes `bytes` to `path` whole: into a new file beside it, then renamed
+/// over it, so a reader never sees half a profile and a failure leaves
+/// what was there.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.butter-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn trace(syscalls: &[String], deny: &[String], json: bool, command: &[String]) -> Outcome {

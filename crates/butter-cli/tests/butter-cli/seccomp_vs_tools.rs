@@ -346,3 +346,120 @@ fn resolve_agrees_with_scmp_sys_resolver() {
     }
     assert!(compared > 80, "compared only {compared}");
 }
+
+/// `seccomp record` writes the profile a workload needs; `seccomp run
+/// --profile` runs the same workload unchanged under it, and a program
+/// that makes a call the recorded one never made is refused it. The
+/// profile file is replaced whole, nothing is left beside it, and a
+/// directory is refused. Prints how much slower the recorded run was.
+#[test]
+fn record_then_run_denies_what_was_never_called() {
+    let dir = scratch("seccomp-record");
+    let profile = dir.join("p.json");
+    std::fs::write(&profile, b"old").unwrap();
+    let script = format!("ls {} > /dev/null; echo hi", dir.display());
+    let out = butter(&[
+        "seccomp",
+        "record",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    let names: Vec<&str> = v["syscalls"][0]["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for must in [
+        "execve",
+        "exit_group",
+        "exit",
+        "rt_sigreturn",
+        "restart_syscall",
+        "getdents64",
+    ] {
+        assert!(names.contains(&must), "no {must} in {names:?}");
+    }
+    assert!(!names.contains(&"uname"), "{names:?}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "left beside the profile: {left:?}");
+    // The same workload, under the profile: unchanged.
+    let run = |cmd: &[&str]| {
+        let mut args = vec![
+            "seccomp",
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--",
+        ];
+        args.extend_from_slice(cmd);
+        butter(&args)
+    };
+    let again = run(&["sh", "-c", &script]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "hi\n");
+    // A call it never made: refused.
+    let other = run(&["uname"]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other.stderr).contains("not permitted"),
+        "{}",
+        text(&other.stderr)
+    );
+    // -o a directory: a usage error, nothing run.
+    let out = butter(&[
+        "seccomp",
+        "record",
+        "-o",
+        dir.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    // How much a recorded run costs: many short-lived processes.
+    let work = "for i in $(seq 100); do /bin/true; done";
+    let plain = std::time::Instant::now();
+    assert!(
+        Command::new("sh")
+            .args(["-c", work])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let plain = plain.elapsed();
+    let recorded = std::time::Instant::now();
+    let out = butter(&[
+        "seccomp",
+        "record",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        work,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recorded = recorded.elapsed();
+    eprintln!(
+        "100 processes: plain {:.0} ms, recorded {:.0} ms ({:.1}x)",
+        plain.as_secs_f64() * 1e3,
+        recorded.as_secs_f64() * 1e3,
+        recorded.as_secs_f64() / plain.as_secs_f64()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
