@@ -16,7 +16,10 @@ use crate::arch::Arch;
 pub enum Syscall {
     /// A name from the architecture's table (`openat`).
     Name(Cow<'static, str>),
-    /// A raw number (x32's include [`X32_SYSCALL_BIT`](crate::X32_SYSCALL_BIT)).
+    /// A raw number, used as is on every architecture of the filter (x32's
+    /// include [`X32_SYSCALL_BIT`](crate::X32_SYSCALL_BIT)). For libseccomp's
+    /// meaning of a number (this machine's, carried by name), use
+    /// [`Syscall::native`].
     Nr(u32),
 }
 
@@ -39,6 +42,18 @@ impl From<u32> for Syscall {
 }
 
 impl Syscall {
+    /// A number as libseccomp takes one: the syscall of that number on
+    /// this machine's architecture, carried to the filter's other
+    /// architectures by its name (`0` on x86_64 is `read`, so 63 on
+    /// aarch64). A number this machine's table has no name for is used as
+    /// is on every architecture, as [`Syscall::Nr`].
+    pub fn native(nr: u32) -> Syscall {
+        match Arch::native().and_then(|a| a.syscall_name(nr)) {
+            Some(name) => Syscall::Name(Cow::Borrowed(name)),
+            None => Syscall::Nr(nr),
+        }
+    }
+
     /// The number on `arch`, if it has one.
     pub fn on(&self, arch: Arch) -> Option<u32> {
         match self {

@@ -206,7 +206,9 @@ impl FromStr for Filter {
                     }
                     for name in names.split(',').filter(|s| !s.is_empty()) {
                         let mut rule = match name.parse::<u32>() {
-                            Ok(nr) => Rule::new(nr, action),
+                            // As libseccomp: this machine's number, carried
+                            // to the other architectures by its name.
+                            Ok(nr) => Rule::new(crate::Syscall::native(nr), action),
                             Err(_) => Rule::new(name.to_string(), action),
                         };
                         rule.cmps.clone_from(&cmps);
@@ -319,6 +321,26 @@ mod tests {
             e.to_string().contains("libseccomp or most-restrictive"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn numbers_are_this_machines_carried_by_name() {
+        let native = Arch::native().unwrap();
+        let read = native.syscall("read").unwrap();
+        let filter: Filter = format!("default errno(EPERM)\narch x86_64 aarch64\nallow {read}\n")
+            .parse()
+            .unwrap();
+        let p = filter.compile().unwrap();
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            assert_eq!(
+                p.simulate_name(arch, "read", [0; 6]).unwrap(),
+                Action::Allow,
+                "{arch}"
+            );
+        }
+        // A number with no name here: as is.
+        let f: Filter = "allow 4000\n".parse().unwrap();
+        assert_eq!(f.rules()[0].syscall, crate::Syscall::Nr(4000));
     }
 
     #[test]
