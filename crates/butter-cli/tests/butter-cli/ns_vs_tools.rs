@@ -1288,7 +1288,9 @@ fn run_info_status_and_block_fds_beside_bwrap() {
         ifd.as_raw_fd(),
         bfd.as_raw_fd()
     );
-    let child = Command::new("sh")
+    // bash, not sh: dash takes only one-digit fds in `5>&N`, and a test
+    // process running others beside it has fds past 9.
+    let child = Command::new("bash")
         .args(["-c", &script, butter_bin])
         .stdout(std::process::Stdio::piped())
         .spawn()

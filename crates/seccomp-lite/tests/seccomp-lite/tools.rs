@@ -328,6 +328,7 @@ pub(crate) fn compiled_like_libseccomp() {
 /// `CAP_SYS_ADMIN` among them (allowed: its first, unconditional rule
 /// decides it). With `MostRestrictive` it is denied: the difference the
 /// choice makes.
+#[cfg(feature = "oci")]
 pub(crate) fn oci_profile_like_libseccomp() {
     use seccomp_lite::{Precedence, Profile, ProfileOptions};
     let path = "/usr/share/containers/seccomp.json";
