@@ -184,11 +184,22 @@ pub(crate) fn init_reaps_and_forwards() {
     }
     let inner: u32 = line.trim().strip_prefix("pid=").unwrap().parse().unwrap();
     let inside = format!("/proc/{}/root", child.pid());
+    // The orphan may exit only once pid 1 is `cat`: a shell that has not
+    // yet reached its `exec` reaps whatever child it is told of.
+    let comm = format!("/proc/{}/comm", child.pid());
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&comm).unwrap() != "cat\n" {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "pid 1 never became cat"
+        );
+        std::thread::yield_now();
+    }
     std::fs::write(format!("{inside}/tmp/go"), b"").unwrap();
     let status = format!("{inside}/proc/{inner}/status");
     let state = || {
         std::fs::read_to_string(&status)
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{status}: {e} (was the orphan reaped?)"))
             .lines()
             .find_map(|l| {
                 l.strip_prefix("State:")
