@@ -24,7 +24,7 @@ Commands:
   test    fmt, clippy, every test (unit, integration, doc, cross-crate,
           privileged) and rustdoc; prints a summary
   bench   run butter-bench (release) and write target/butter-bench.json
-  gen-syscalls [--linux-raw-sys DIR]
+  gen-syscalls --libseccomp DIR [--linux-raw-sys DIR]
           regenerate seccomp-lite's syscall tables from linux-raw-sys
 ";
 
