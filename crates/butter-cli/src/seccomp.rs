@@ -283,20 +283,9 @@ fn load_filter(path: &Path, arches: &[String]) -> Result<Filter, UsageError> {
     let mut filter = if text.trim_start().starts_with('{') {
         let profile =
             Profile::parse(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-        let filter = profile
+        profile
             .to_filter(&ProfileOptions::default())
-            .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-        let dropped = profile.unsupported_architectures();
-        if !dropped.is_empty() && arches.is_empty() {
-            eprintln!(
-                "butter seccomp: warning: {}: no syscall table here for {}; calls from {} get the bad-architecture action ({})",
-                path.display(),
-                dropped.join(", "),
-                if dropped.len() == 1 { "it" } else { "them" },
-                filter.bad_arch_action()
-            );
-        }
-        filter
+            .map_err(|e| usage(format!("{}: {e}", path.display())))?
     } else {
         text.parse::<Filter>().map_err(|e| {
             usage(format!(
@@ -329,10 +318,27 @@ fn compile(
     let program = filter.compile().map_err(usage)?;
     let took = start.elapsed();
     warn(path, &program);
-    if let Some(out) = output
-        && let Err(e) = std::fs::write(out, program.to_bytes())
-    {
-        return Ok(fail(&format!("{}: {e}", out.display())));
+    if let Some(out) = output {
+        // In the byte order of the machines that load it, as libseccomp
+        // exports a filter for a big-endian architecture.
+        let arches = program.arches();
+        let Some(&first) = arches.first() else {
+            return Err(usage("the filter covers no architecture"));
+        };
+        if arches
+            .iter()
+            .any(|a| a.little_endian() != first.little_endian())
+        {
+            let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+            return Err(usage(format!(
+                "-o {}: the filter covers architectures of both byte orders ({}); a BPF file is for one kind of machine: compile one per byte order with --arch",
+                out.display(),
+                names.join(", ")
+            )));
+        }
+        if let Err(e) = std::fs::write(out, program.to_bytes_for(first)) {
+            return Ok(fail(&format!("{}: {e}", out.display())));
+        }
     }
     if json {
         let per_arch: Vec<serde_json::Value> = program
@@ -417,7 +423,12 @@ fn compile(
 pub(crate) fn load_program(path: &Path, arch: Option<Arch>) -> Result<Program, UsageError> {
     let bytes = read_capped(path)?;
     if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
-        return Program::from_bytes(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())));
+        // Raw BPF is in the byte order of the machine it is for.
+        let program = match arch {
+            Some(arch) => Program::from_bytes_for(arch, &bytes),
+            None => Program::from_bytes(&bytes),
+        };
+        return program.map_err(|e| usage(format!("{}: {e}", path.display())));
     }
     let mut filter = load_filter(path, &[])?;
     if let Some(arch) = arch {

@@ -105,22 +105,44 @@ impl Insn {
 /// Instructions as the raw bytes `seccomp_export_bpf` writes: each
 /// `struct sock_filter` in this machine's byte order.
 pub fn to_bytes(insns: &[Insn]) -> Vec<u8> {
+    to_bytes_in(insns, cfg!(target_endian = "little"))
+}
+
+/// Instructions as raw `struct sock_filter` bytes in the byte order of a
+/// target machine (`little_endian`, as [`Arch::little_endian`](crate::Arch::little_endian)
+/// says), as libseccomp exports a filter for another architecture.
+pub fn to_bytes_in(insns: &[Insn], little_endian: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(insns.len() * 8);
     for i in insns {
-        out.extend_from_slice(&i.code.to_ne_bytes());
+        let (code, k) = if little_endian {
+            (i.code.to_le_bytes(), i.k.to_le_bytes())
+        } else {
+            (i.code.to_be_bytes(), i.k.to_be_bytes())
+        };
+        out.extend_from_slice(&code);
         out.push(i.jt);
         out.push(i.jf);
-        out.extend_from_slice(&i.k.to_ne_bytes());
+        out.extend_from_slice(&k);
     }
     out
 }
 
-/// Instructions from raw `struct sock_filter` bytes (what
-/// `seccomp_export_bpf` writes, or [`to_bytes`]).
+/// Instructions from raw `struct sock_filter` bytes in this machine's byte
+/// order (what `seccomp_export_bpf` writes for it, or [`to_bytes`]).
 ///
 /// # Errors
 /// `InvalidInput` if the length is not a multiple of 8 or is zero.
 pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>> {
+    from_bytes_in(bytes, cfg!(target_endian = "little"))
+}
+
+/// Instructions from raw `struct sock_filter` bytes in a given byte order
+/// (what `seccomp_export_bpf` writes for a big-endian target, or
+/// [`to_bytes_in`]).
+///
+/// # Errors
+/// `InvalidInput` if the length is not a multiple of 8 or is zero.
+pub fn from_bytes_in(bytes: &[u8], little_endian: bool) -> Result<Vec<Insn>> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
         return Err(Error::invalid_input(
             "bpf",
@@ -130,13 +152,27 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>> {
             ),
         ));
     }
+    let u16_of = |b: [u8; 2]| {
+        if little_endian {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    let u32_of = |b: [u8; 4]| {
+        if little_endian {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
     Ok(bytes
         .chunks_exact(8)
         .map(|c| Insn {
-            code: u16::from_ne_bytes([c[0], c[1]]),
+            code: u16_of([c[0], c[1]]),
             jt: c[2],
             jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            k: u32_of([c[4], c[5], c[6], c[7]]),
         })
         .collect())
 }

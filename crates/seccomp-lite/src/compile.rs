@@ -118,6 +118,7 @@ fn arg_words(arch: Arch, index: u8) -> (u32, u32) {
 
 /// Emits `cmp`, continuing at `t` when it holds and `f` when not.
 fn emit_cmp(e: &mut Emitter, arch: Arch, cmp: &Cmp, t: Label, f: Label) -> Label {
+    let cmp = &cmp.on(arch);
     let (lo_off, hi_off) = arg_words(arch, cmp.arg.index());
     let (hi, lo) = ((cmp.value >> 32) as u32, (cmp.value & 0xffff_ffff) as u32);
     let bias = if cmp.signed() { 0x8000_0000 } else { 0 };
@@ -305,6 +306,25 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
         }
     }
     let filter = masked.as_ref().unwrap_or(filter);
+    for rule in &filter.rules {
+        for cmp in &rule.cmps {
+            let narrow: Vec<Arch> = filter
+                .arches
+                .iter()
+                .copied()
+                .filter(|&a| rule.is_for(a) && cmp.narrowed(a))
+                .collect();
+            if let Some(&first) = narrow.first() {
+                let names: Vec<&str> = narrow.iter().map(|a| a.name()).collect();
+                warnings.push(format!(
+                    "{cmp}: syscall arguments are 32-bit on {}; compared there in the low word ({}), as libseccomp does (in the rule for {})",
+                    names.join(", "),
+                    cmp.on(first),
+                    rule.syscall
+                ));
+            }
+        }
+    }
     if filter.arches.is_empty() {
         return Err(Error::invalid_input(
             "seccomp",

@@ -57,19 +57,23 @@ impl State {
     }
 }
 
-fn field(offset: u32) -> String {
+/// The `seccomp_data` field at `offset`; which word of a 64-bit field is
+/// low depends on the byte order of the audit identifier the path has
+/// established (little-endian when unknown).
+fn field(offset: u32, audit: Option<u32>) -> String {
+    let le = audit.is_none_or(|a| a & 0x4000_0000 != 0);
+    let half = |o: u32| {
+        if o.is_multiple_of(8) == le {
+            "low"
+        } else {
+            "high"
+        }
+    };
     match offset {
         0 => "nr".to_string(),
         4 => "arch".to_string(),
-        8 => "ip (low)".to_string(),
-        12 => "ip (high)".to_string(),
-        o if (16..64).contains(&o) => {
-            format!(
-                "arg{} ({})",
-                (o - 16) / 8,
-                if (o - 16) % 8 == 0 { "low" } else { "high" }
-            )
-        }
+        8 | 12 => format!("ip ({})", half(offset)),
+        o if (16..64).contains(&o) => format!("arg{} ({})", (o - 16) / 8, half(o)),
         _ => "?".to_string(),
     }
 }
@@ -107,7 +111,7 @@ pub fn disassemble(program: &[Insn]) -> String {
                     8 | 12 => Held::Ip,
                     o => Held::Arg(o),
                 };
-                comment = field(insn.k);
+                comment = field(insn.k, st.audit);
             }
             op::LD | op::ALU | op::MISC => after.held = Held::Other,
             op::RET if insn.code & op::A == 0 => {
@@ -151,7 +155,7 @@ pub fn disassemble(program: &[Insn]) -> String {
                                 comment = format!("{name} ({arch})");
                             }
                         }
-                        Held::Arg(o) => comment = field(o),
+                        Held::Arg(o) => comment = field(o, st.audit),
                         _ => {}
                     }
                 }

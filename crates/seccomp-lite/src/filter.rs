@@ -304,7 +304,6 @@ impl Cmp {
         Ok(())
     }
 
-    /// The value cut to the comparison's width.
     /// A masked comparison whose value has bits outside its mask, as
     /// libseccomp takes it (the value masked too), and the warning that
     /// says so; `None` for any other.
@@ -360,6 +359,47 @@ impl Cmp {
             // As libseccomp: the value is masked too.
             CmpOp::MaskedEq(m) => a & self.norm(m) == v & self.norm(m),
         }
+    }
+
+    /// Whether the comparison holds for a call on `arch`: as
+    /// [`matches`](Cmp::matches), but on an ABI whose arguments are 32-bit
+    /// ([`Arch::arg_bits`]) in the low words only, as the compiled filter
+    /// (and libseccomp's) compares them there.
+    pub fn matches_on(&self, arch: Arch, args: &[u64; 6]) -> bool {
+        self.on(arch).matches(args)
+    }
+
+    /// The comparison as it is compiled for `arch`: a 64-bit width
+    /// becomes the 32-bit one of the same sign on a 32-bit ABI.
+    pub(crate) fn on(&self, arch: Arch) -> Cmp {
+        if arch.arg_bits() == 64 {
+            return *self;
+        }
+        let width = match self.arg.width {
+            Width::U64 => Width::U32,
+            Width::I64 => Width::I32,
+            w => w,
+        };
+        Cmp {
+            arg: Arg { width, ..self.arg },
+            ..*self
+        }
+    }
+
+    /// Whether, on `arch`, a 64-bit value (or mask) of this comparison
+    /// has a high word that is neither zero nor the low word's sign
+    /// extension, which a 32-bit ABI cannot compare.
+    pub(crate) fn narrowed(&self, arch: Arch) -> bool {
+        if arch.arg_bits() == 64 || self.is_32() {
+            return false;
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let wide = |v: u64| v >> 32 != 0 && (v as i64) != i64::from(v as u32 as i32);
+        let mask = match self.op {
+            CmpOp::MaskedEq(m) => m,
+            _ => 0,
+        };
+        wide(self.value) || wide(mask)
     }
 
     pub(crate) fn signed(&self) -> bool {
@@ -431,9 +471,16 @@ impl Rule {
         self
     }
 
-    /// Whether the rule's comparisons hold for `args`.
+    /// Whether the rule's comparisons hold for `args` (on a 64-bit ABI;
+    /// see [`matches_on`](Rule::matches_on)).
     pub fn matches(&self, args: &[u64; 6]) -> bool {
         self.cmps.iter().all(|c| c.matches(args))
+    }
+
+    /// Whether the rule's comparisons hold for a call on `arch` (see
+    /// [`Cmp::matches_on`]).
+    pub fn matches_on(&self, arch: Arch, args: &[u64; 6]) -> bool {
+        self.cmps.iter().all(|c| c.matches_on(arch, args))
     }
 }
 
@@ -701,7 +748,7 @@ impl Filter {
         let mut best: Option<Action> = None;
         for (rule_nr, _, rule) in self.rules_on(arch) {
             if rule_nr == nr
-                && rule.matches(args)
+                && rule.matches_on(arch, args)
                 && best.is_none_or(|b| rule.action.precedence() < b.precedence())
             {
                 best = Some(rule.action);

@@ -37,9 +37,12 @@
 //!   [`Cmp`]; [`decode`]: syscall arguments of a [`Notification`] as text
 //!   (paths, socket addresses).
 //!
-//! Syscall tables for x86_64, x32, i386 and aarch64 are generated from
-//! the per-architecture numbers of a current kernel that linux-raw-sys
-//! carries (`cargo xtask gen-syscalls`).
+//! Syscall tables for every architecture libseccomp knows (23: see
+//! [`Arch`]) are generated from the per-architecture numbers of a current
+//! kernel that linux-raw-sys carries, and from libseccomp's table for the
+//! four ABIs it does not (`cargo xtask gen-syscalls`). Big-endian machines
+//! get their argument words in their order, 32-bit ABIs compare low words
+//! only, and every architecture with `socketcall`/`ipc` gets the twins.
 //!
 //! # Example
 //!

@@ -161,17 +161,6 @@ fn parse_version(s: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// The names Go gives an architecture (`runtime.GOARCH`), which Docker's
-/// `includes.arches` uses, and ours.
-fn go_names(arch: Arch) -> &'static [&'static str] {
-    match arch {
-        Arch::X86_64 => &["amd64", "x86_64"],
-        Arch::X32 => &["x32"],
-        Arch::I386 => &["386", "x86", "i386"],
-        Arch::Aarch64 => &["arm64", "aarch64"],
-    }
-}
-
 fn bad(detail: String) -> Error {
     Error::invalid_input("seccomp profile", detail)
 }
@@ -228,76 +217,13 @@ fn cmp(arg: &RawArg, what: &str) -> Result<Cmp> {
     })
 }
 
-/// libseccomp's architecture names (`SCMP_ARCH_*`), those this crate has
-/// tables for and those it has not.
-const LIBSECCOMP_ARCHES: &[&str] = &[
-    "X86",
-    "X86_64",
-    "X32",
-    "ARM",
-    "AARCH64",
-    "LOONGARCH64",
-    "M68K",
-    "MIPS",
-    "MIPS64",
-    "MIPS64N32",
-    "MIPSEL",
-    "MIPSEL64",
-    "MIPSEL64N32",
-    "PPC",
-    "PPC64",
-    "PPC64LE",
-    "S390",
-    "S390X",
-    "PARISC",
-    "PARISC64",
-    "RISCV64",
-    "SH",
-    "SHEB",
-];
-
-/// An architecture of a profile: ours, `None` for one of libseccomp's that
-/// this crate has no table for (a profile for many machines names them),
-/// or an error for a name that is no architecture at all.
-fn parse_arch(s: &str) -> Result<Option<Arch>> {
-    match s.parse::<Arch>() {
-        Ok(a) => Ok(Some(a)),
-        Err(_)
-            if s.strip_prefix("SCMP_ARCH_")
-                .is_some_and(|n| LIBSECCOMP_ARCHES.contains(&n)) =>
-        {
-            Ok(None)
-        }
-        Err(_) => Err(bad(format!(
-            "unknown architecture {s:?}: libseccomp's are SCMP_ARCH_{}",
-            LIBSECCOMP_ARCHES.join(", SCMP_ARCH_")
-        ))),
-    }
+/// An architecture of a profile (every libseccomp name parses), or an
+/// error naming what is no architecture at all.
+fn parse_arch(s: &str) -> Result<Arch> {
+    s.parse::<Arch>().map_err(|e| bad(e.to_string()))
 }
 
 impl Profile {
-    /// The architectures the profile names (in `architectures` or its
-    /// `archMap`) that this crate has no syscall table for, such as
-    /// `SCMP_ARCH_MIPS`: [`to_filter`](Profile::to_filter) leaves them
-    /// out, so a program of one of them gets the bad-architecture action
-    /// (`KILL_PROCESS`, unless the caller set another). A caller should
-    /// say so; `butter seccomp` prints a warning naming them.
-    pub fn unsupported_architectures(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.raw
-                .architectures
-                .iter()
-                .chain(self.raw.arch_map.iter().flat_map(|e| {
-                    std::iter::once(&e.architecture).chain(e.sub_architectures.iter())
-                }))
-                .filter(|a| matches!(parse_arch(a), Ok(None)))
-                .cloned()
-                .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-
     /// Parses a profile.
     ///
     /// # Errors
@@ -339,18 +265,14 @@ impl Profile {
         let parse_arch = parse_arch;
         if !raw.architectures.is_empty() {
             for a in &raw.architectures {
-                if let Some(a) = parse_arch(a)? {
-                    push(a);
-                }
+                push(parse_arch(a)?);
             }
         } else if let Some(native) = options.arch {
             for entry in &raw.arch_map {
-                if parse_arch(&entry.architecture)? == Some(native) {
+                if parse_arch(&entry.architecture)? == native {
                     push(native);
                     for sub in &entry.sub_architectures {
-                        if let Some(a) = parse_arch(sub)? {
-                            push(a);
-                        }
+                        push(parse_arch(sub)?);
                     }
                 }
             }
@@ -362,7 +284,7 @@ impl Profile {
             .arches(arches)
             .unknown_syscalls(Unknown::Skip)
             .precedence(options.precedence);
-        let arch_names = options.arch.map(go_names).unwrap_or(&[]);
+        let arch_names = options.arch.map(Arch::go_names).unwrap_or(&[]);
         let has_cap = |c: &String| options.caps.iter().any(|have| have.eq_ignore_ascii_case(c));
         let kernel_at_least = |v: &Option<String>| -> Result<Option<bool>> {
             let Some(v) = v else { return Ok(None) };

@@ -65,6 +65,16 @@ impl Program {
         Program::from_insns(bpf::from_bytes(bytes)?)
     }
 
+    /// A program from raw bytes written for `arch`'s machines, in their
+    /// byte order (what `seccomp_export_bpf` writes for a filter of a
+    /// big-endian architecture, or [`to_bytes_for`](Program::to_bytes_for)).
+    ///
+    /// # Errors
+    /// As [`from_bytes`](Program::from_bytes).
+    pub fn from_bytes_for(arch: Arch, bytes: &[u8]) -> Result<Program> {
+        Program::from_insns(bpf::from_bytes_in(bytes, arch.little_endian())?)
+    }
+
     /// The instructions (`struct sock_filter`).
     pub fn instructions(&self) -> &[Insn] {
         &self.insns
@@ -79,6 +89,12 @@ impl Program {
     /// tools and by [`from_bytes`](Program::from_bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
         bpf::to_bytes(&self.insns)
+    }
+
+    /// The raw bytes for loading on `arch`'s machines: in their byte order,
+    /// as libseccomp exports a filter for a big-endian architecture.
+    pub fn to_bytes_for(&self, arch: Arch) -> Vec<u8> {
+        bpf::to_bytes_in(&self.insns, arch.little_endian())
     }
 
     /// The number of instructions.

@@ -6,8 +6,8 @@
  *
  *   default ACTION            (the ret value, as the kernel's u32)
  *   badarch ACTION
- *   arch NAME                 (x86_64, x32, x86, aarch64; the first
- *                              replaces the native one)
+ *   arch NAME                 (libseccomp's names, one byte order; the
+ *                              first replaces the native one)
  *   rule ACTION NAME N [IDX OP A B]*N   (OP: 1 NE .. 7 MASKED_EQ)
  */
 #include <errno.h>
@@ -76,8 +76,10 @@ static int build(int fd) {
     for (int i = 0; i < narches; i++) {
         uint32_t token = seccomp_arch_resolve_name(arches[i]);
         if (!token) return 5;
-        if (seccomp_arch_exist(ctx, token) == -EEXIST && seccomp_arch_add(ctx, token)) return 6;
+        /* The native one goes first: libseccomp refuses (EDOM) to mix
+         * byte orders in one filter. */
         if (i == 0 && token != seccomp_arch_native() && seccomp_arch_remove(ctx, seccomp_arch_native())) return 7;
+        if (seccomp_arch_exist(ctx, token) == -EEXIST && seccomp_arch_add(ctx, token)) return 6;
     }
     for (int i = 0; i < nrules; i++) {
         int nr = seccomp_syscall_resolve_name(rules[i].name);

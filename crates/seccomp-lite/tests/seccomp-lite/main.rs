@@ -35,11 +35,13 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, compiler::bytes_roundtrip_and_refusals),
         butter_tests::test!(Isolation, compiler::simulator_runs_hand_written_programs),
         butter_tests::test!(Isolation, compiler::disassembly_names_things),
+        butter_tests::test!(Isolation, compiler::big_endian_and_32_bit_layouts),
         butter_tests::test!(Isolation, compiler::actions_parse_and_print),
         butter_tests::test!(Isolation, tools::host_table_matches_the_c_library),
         butter_tests::test!(Isolation, tools::tables_match_scmp_sys_resolver),
         butter_tests::test!(Isolation, tools::compiled_like_libseccomp),
         butter_tests::test!(Isolation, multiplex::multiplexed_calls_are_filtered_too),
+        butter_tests::test!(Isolation, multiplex::every_multiplexing_architecture),
         // Its own IPC namespace: a shmget that got through would make its
         // segment there, not on the machine.
         butter_tests::test!(
