@@ -523,7 +523,11 @@ pub enum Unknown {
 /// mask (`arg & 0xf0 == 0x0f`) compares with those bits cleared (`== 0`),
 /// and [`Program::warnings`](crate::Program::warnings) says so. A rule can
 /// be [limited to some architectures](Rule::only_on), as a rule added to
-/// one of libseccomp's merged filters is.
+/// one of libseccomp's merged filters is. On an ABI whose arguments are
+/// 32-bit ([`Arch::arg_bits`]: x86, x32, arm, o32 and n32 MIPS, ppc, s390,
+/// PA-RISC, SuperH, m68k) a comparison tests the low word only, its value
+/// cut to 32 bits (with a warning when that changes it); on a big-endian
+/// machine the words are where that machine puts them.
 ///
 /// **Where libseccomp answers otherwise**, on purpose:
 /// - Overlapping rules of one syscall: libseccomp builds one decision tree
@@ -531,12 +535,6 @@ pub enum Unknown {
 ///   one and, of two matching conditional rules, the one its tree tests
 ///   first wins, whatever their actions. Here the most restrictive match
 ///   always wins, so adding a deny never lets a call through.
-/// - Arguments on the 32-bit ABIs (i386, x32): libseccomp compares only the
-///   lower 32 bits there and truncates a value over 32 bits. Here every
-///   comparison is of the 64 bits the kernel hands the filter, at the
-///   rule's [`Width`] (use [`Arg::u32`]/[`Arg::i32`] for the lower half).
-///   The kernel zero-extends i386's arguments, so a 64-bit comparison with
-///   a value over 32 bits never matches there, as it never could be made.
 /// - A multiplexed twin of a less restrictive rule with comparisons:
 ///   libseccomp drops the comparisons (allowing every family through
 ///   `socketcall`); here there is no twin (see above).
@@ -576,8 +574,11 @@ pub enum Precedence {
     /// answer): the first unconditional rule on a syscall decides every
     /// call of it, whatever comes after; an unconditional rule added after
     /// conditional ones replaces them. Between conditional rules alone,
-    /// the most restrictive match still wins here, where libseccomp's
-    /// answer depends on the order its decision tree tests the arguments.
+    /// the most restrictive match still wins here (then the rule given
+    /// first), where libseccomp's answer depends on the order its decision
+    /// tree tests the arguments: of `errno(5)` for `arg2 > 128` and
+    /// `errno(6)` for `arg2 > 256`, libseccomp answers 257 with `errno(6)`
+    /// (its regression test 43), this with `errno(5)`.
     /// The default for Docker / OCI profiles. Where the two differ:
     /// containers-common's profile allows `setns` for everyone and denies
     /// it again to containers without `CAP_SYS_ADMIN`; libseccomp (and so
