@@ -89,12 +89,20 @@ fn libseccomp_input(case: Case) -> String {
 }
 
 fn seccompiler_program(case: Case) -> Option<Vec<u8>> {
+    seccompiler_program_for(case, Arch::X86_64)
+}
+
+/// seccompiler's program for a case on `arch`, for the three it serves.
+fn seccompiler_program_for(case: Case, arch: Arch) -> Option<Vec<u8>> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
     };
     let mut by_nr: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for (name, cond) in rules(case) {
-        let nr = i64::from(Arch::X86_64.syscall(name)?);
+        let Some(nr) = arch.syscall(name) else {
+            continue; // not a syscall there: left out, as ours skips it
+        };
+        let nr = i64::from(nr);
         let rule = match cond {
             None => vec![],
             Some(v) => vec![
@@ -110,7 +118,12 @@ fn seccompiler_program(case: Case) -> Option<Vec<u8>> {
         by_nr,
         SeccompAction::Errno(1),
         SeccompAction::Allow,
-        seccompiler::TargetArch::x86_64,
+        match arch {
+            Arch::X86_64 => seccompiler::TargetArch::x86_64,
+            Arch::Aarch64 => seccompiler::TargetArch::aarch64,
+            Arch::Riscv64 => seccompiler::TargetArch::riscv64,
+            _ => return None,
+        },
     )
     .ok()?;
     let program: seccompiler::BpfProgram = filter.try_into().ok()?;
@@ -210,6 +223,108 @@ pub(crate) fn timing_child(file: &str, n: &str) -> std::process::ExitCode {
     });
     println!("{}", took.as_nanos());
     std::process::ExitCode::SUCCESS
+}
+
+/// Per architecture the compiler serves: the instructions a filter runs for
+/// one call the kernel's action cache cannot answer, ours beside
+/// libseccomp's program (the 19 architectures of libseccomp 2.5) and
+/// seccompiler's (x86_64, aarch64, riscv64) for the same rules, counted
+/// in the simulator. The rules are a case's, by name, each architecture
+/// keeping the names it has.
+fn arch_rows(helper: Option<&Path>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for arch in [
+        Arch::X86_64,
+        Arch::I386,
+        Arch::X32,
+        Arch::Aarch64,
+        Arch::Arm,
+        Arch::Riscv64,
+        Arch::Ppc64le,
+        Arch::S390x,
+        Arch::Mips64,
+        Arch::Mipsel,
+        Arch::Loongarch64,
+    ] {
+        let Some(getpgid) = arch.syscall("getpgid") else {
+            continue;
+        };
+        for (case, what) in [
+            (Case::ArgChecked, "arg0 == 0, in a 100-syscall allowlist"),
+            (Case::LastOfMany, "after 99 argument-checked syscalls"),
+        ] {
+            let rules: Vec<(&str, Option<u64>)> = rules(case)
+                .into_iter()
+                .filter(|(n, _)| arch.syscall(n).is_some())
+                .collect();
+            let mut f = Filter::new(Action::Errno(1)).arches([arch]);
+            let mut input = format!(
+                "default {}\narch {}\n",
+                Action::Errno(1).to_ret(),
+                arch.name()
+            );
+            for (name, arg0) in &rules {
+                let rule = Rule::new(*name, Action::Allow);
+                f.push(match arg0 {
+                    Some(v) => rule.when(Arg::new(0).equal(*v)),
+                    None => rule,
+                });
+                let allow = Action::Allow.to_ret();
+                match arg0 {
+                    None => input.push_str(&format!("rule {allow} {name} 0\n")),
+                    Some(v) => input.push_str(&format!("rule {allow} {name} 1 0 4 {v} 0\n")),
+                }
+            }
+            let data = butter::seccomp::SeccompData::new(arch, getpgid, [0; 6]);
+            let ours = f.compile().expect("the bench filter compiles");
+            let (ret, ours_steps) = ours.run_counted(&data);
+            assert_eq!(
+                Action::from_ret(ret),
+                Action::Allow,
+                "{arch}: getpgid(0) allowed"
+            );
+            // Same work: each program allows the call.
+            let count = |p: Option<Program>| {
+                p.map(|p| (p.run_counted(&data), p.len()))
+                    .filter(|&((r, _), _)| Action::from_ret(r) == Action::Allow)
+                    .map(|((_, n), len)| (n as f64, len))
+            };
+            let c = count(
+                helper
+                    .and_then(|h| run_helper(h, &input, None))
+                    .and_then(|(b, _)| Program::from_bytes_for(arch, &b).ok()),
+            );
+            let peer = count(
+                seccompiler_program_for(case, arch).and_then(|b| Program::from_bytes(&b).ok()),
+            );
+            let mut sizes = format!("{} (ours)", ours.len());
+            if let Some((_, len)) = c {
+                sizes.push_str(&format!(", {len} (libseccomp)"));
+            }
+            if let Some((_, len)) = peer {
+                sizes.push_str(&format!(", {len} (seccompiler)"));
+            }
+            sizes.push_str(" instructions");
+            if c.is_none() {
+                sizes.push_str("; libseccomp 2.5.4 lacks this architecture");
+            }
+            let name: &'static str =
+                Box::leak(format!("seccomp ({arch}): getpgid(0) {what}").into_boxed_str());
+            rows.push(Row {
+                name,
+                unit: "insns",
+                ours: ours_steps as f64,
+                c: c.map(|(n, _)| n),
+                peer: peer.map(|(n, _)| ("seccompiler 0.5", n)),
+                higher_is_better: false,
+                note: format!(
+                    "simulated: BPF instructions run for the call, no action cache; {} rules; programs of {sizes}",
+                    rules.len()
+                ),
+            });
+        }
+    }
+    rows
 }
 
 pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
@@ -402,6 +517,7 @@ pub(crate) fn rows(plan: &Plan) -> Vec<Row> {
             "butter-bench: no {profile} (golang-github-containers-common): compile-time row skipped"
         );
     }
+    rows.extend(arch_rows(helper.as_deref()));
     let _ = std::fs::remove_dir_all(&dir);
     rows
 }

@@ -124,6 +124,13 @@ impl Program {
         sim::run_checked(&self.insns, data)
     }
 
+    /// Runs the program on `data` and returns its return value with the
+    /// number of instructions executed (its `ret` included): what the call
+    /// costs in the filter when the kernel's action cache cannot answer.
+    pub fn run_counted(&self, data: &SeccompData) -> (u32, usize) {
+        sim::run_counted(&self.insns, data)
+    }
+
     /// The action for `nr` with `args` on `arch`, by running the program.
     pub fn simulate(&self, arch: Arch, nr: u32, args: [u64; 6]) -> Action {
         Action::from_ret(self.run(&SeccompData::new(arch, nr, args)))

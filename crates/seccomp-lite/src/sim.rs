@@ -66,26 +66,37 @@ pub fn simulate(program: &[Insn], data: &SeccompData) -> Result<u32> {
 
 /// Runs a program [`bpf::check`] accepted.
 pub(crate) fn run_checked(program: &[Insn], data: &SeccompData) -> u32 {
+    run_counted(program, data).0
+}
+
+/// Runs a program [`bpf::check`] accepted; also returns how many
+/// instructions it executed (the `ret` included): the filter's cost for
+/// this call when the kernel's action cache cannot answer it.
+pub(crate) fn run_counted(program: &[Insn], data: &SeccompData) -> (u32, usize) {
     let (mut a, mut x) = (0u32, 0u32);
     let mut mem = [0u32; 16];
     let mut pc = 0usize;
+    let mut steps = 0usize;
     loop {
-        let Some(i) = program.get(pc) else { return 0 };
+        let Some(i) = program.get(pc) else {
+            return (0, steps);
+        };
         let k = i.k;
         pc += 1;
+        steps += 1;
         match i.code & 0x07 {
             op::LD => match i.code & 0xe0 {
                 op::ABS => a = data.word(k).unwrap_or(0),
                 op::IMM => a = k,
                 op::MEM => a = mem[(k & 15) as usize],
                 op::LEN => a = SECCOMP_DATA_SIZE,
-                _ => return 0,
+                _ => return (0, steps),
             },
             op::LDX => match i.code & 0xe0 {
                 op::IMM => x = k,
                 op::MEM => x = mem[(k & 15) as usize],
                 op::LEN => x = SECCOMP_DATA_SIZE,
-                _ => return 0,
+                _ => return (0, steps),
             },
             op::ST => mem[(k & 15) as usize] = a,
             op::STX => mem[(k & 15) as usize] = x,
@@ -98,7 +109,7 @@ pub(crate) fn run_checked(program: &[Insn], data: &SeccompData) -> u32 {
                     // The kernel's classic BPF returns 0 on division by X == 0.
                     op::DIV => match a.checked_div(src) {
                         Some(q) => q,
-                        None => return 0,
+                        None => return (0, steps),
                     },
                     op::OR => a | src,
                     op::AND => a & src,
@@ -106,7 +117,7 @@ pub(crate) fn run_checked(program: &[Insn], data: &SeccompData) -> u32 {
                     op::RSH => a.checked_shr(src).unwrap_or(0),
                     op::XOR => a ^ src,
                     op::NEG => a.wrapping_neg(),
-                    _ => return 0,
+                    _ => return (0, steps),
                 }
             }
             op::JMP => {
@@ -120,15 +131,15 @@ pub(crate) fn run_checked(program: &[Insn], data: &SeccompData) -> u32 {
                     op::JGT => a > src,
                     op::JGE => a >= src,
                     op::JSET => a & src != 0,
-                    _ => return 0,
+                    _ => return (0, steps),
                 };
                 pc += usize::from(if taken { i.jt } else { i.jf });
             }
-            op::RET => return if i.code & op::A != 0 { a } else { k },
+            op::RET => return (if i.code & op::A != 0 { a } else { k }, steps),
             _ => match i.code {
                 c if c == op::MISC | op::TAX => x = a,
                 c if c == op::MISC | op::TXA => a = x,
-                _ => return 0,
+                _ => return (0, steps),
             },
         }
     }

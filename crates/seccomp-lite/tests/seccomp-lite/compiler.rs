@@ -594,6 +594,9 @@ pub(crate) fn simulator_runs_hand_written_programs() {
         ..Default::default()
     };
     assert_eq!(simulate(&prog, &data).unwrap(), 26);
+    // Seven instructions run, the ret included.
+    let counted = Program::from_insns(prog.clone()).unwrap();
+    assert_eq!(counted.run_counted(&data), (26, 7));
     // The high word of arg 0 on a little-endian arch; jset; len; txa; neg.
     let prog = vec![
         Insn::load(20),
