@@ -69,12 +69,23 @@ pub enum Sub {
     /// always allowed, so a profile never locks a program out of its own
     /// exit path. A call the recorded run never made (another code path,
     /// another input) is denied when the profile is used.
+    ///
+    /// Arguments that choose what a call does are pinned to the values
+    /// the run used, when it used at most 16: socket and socketpair's
+    /// family, ioctl's request, fcntl's command, prctl's option,
+    /// personality, arch_prctl's code, madvise's advice, setsockopt and
+    /// getsockopt's level (their low 32 bits, which is what the kernel
+    /// reads). An `ioctl(TIOCSTI)` the run never made is then refused too.
     #[command(help_template = crate::output::HELP_TEMPLATE)]
     Record {
         /// Write the profile here (replaced whole, never half-written)
         /// rather than to stdout.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Allow every syscall the run made whatever its arguments: no
+        /// pinned values.
+        #[arg(long)]
+        names_only: bool,
         /// The command and its arguments (options go before it, or before
         /// `--`; from its name on, every word is the command's).
         #[arg(required = true, trailing_var_arg = true)]
@@ -192,7 +203,11 @@ pub fn run(args: &Args) -> Outcome {
             args,
         } => sim(filter, arch.as_deref(), syscall, args),
         Sub::Resolve { arch, syscall } => resolve(arch.as_deref(), syscall),
-        Sub::Record { output, command } => record(output.as_deref(), command),
+        Sub::Record {
+            output,
+            names_only,
+            command,
+        } => record(output.as_deref(), *names_only, command),
         Sub::Run {
             profile,
             deny,
@@ -515,8 +530,60 @@ fn exit_like(status: std::process::ExitStatus) -> ExitCode {
 const ALWAYS: &[&str] = &["exit", "exit_group", "rt_sigreturn", "restart_syscall"];
 
 /// `butter seccomp record`.
-fn record(output: Option<&Path>, command: &[String]) -> Outcome {
-    use std::collections::BTreeSet;
+/// Arguments `record` pins: (syscall, argument index). Each chooses what
+/// the call does from a small set of constants, and the kernel reads it
+/// as a 32-bit value.
+const PINNED: &[(&str, u8)] = &[
+    ("socket", 0),
+    ("socketpair", 0),
+    ("ioctl", 1),
+    ("fcntl", 1),
+    ("fcntl64", 1),
+    ("prctl", 0),
+    ("personality", 0),
+    ("arch_prctl", 0),
+    ("madvise", 2),
+    ("setsockopt", 1),
+    ("getsockopt", 1),
+];
+
+/// More distinct values than this, and the argument is left free.
+const MAX_PINNED_VALUES: usize = 16;
+
+/// The profile's `syscalls`: one entry for the calls allowed whatever
+/// their arguments, one per pinned value (libseccomp takes a call whose
+/// pinned argument matches none of them to the default action).
+fn recorded_entries(
+    names: &std::collections::BTreeSet<String>,
+    pinned: &std::collections::BTreeMap<String, (u8, std::collections::BTreeSet<u64>)>,
+) -> Vec<serde_json::Value> {
+    let free: Vec<&String> = names
+        .iter()
+        .filter(|n| !pinned.contains_key(n.as_str()))
+        .collect();
+    let mut entries = vec![serde_json::json!({
+        "names": free,
+        "action": "SCMP_ACT_ALLOW",
+    })];
+    for (name, (index, values)) in pinned {
+        for v in values {
+            entries.push(serde_json::json!({
+                "names": [name],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{
+                    "index": index,
+                    "value": 0xffff_ffffu64,
+                    "valueTwo": v & 0xffff_ffff,
+                    "op": "SCMP_CMP_MASKED_EQ",
+                }],
+            }));
+        }
+    }
+    entries
+}
+
+fn record(output: Option<&Path>, names_only: bool, command: &[String]) -> Outcome {
+    use std::collections::{BTreeMap, BTreeSet};
     let arch = Arch::native().ok_or_else(|| usage("this machine's architecture is unknown"))?;
     if let Some(out) = output
         && out.is_dir()
@@ -534,8 +601,15 @@ fn record(output: Option<&Path>, command: &[String]) -> Outcome {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     cmd.seccomp_listener(&program, sender).map_err(usage)?;
-    let server = std::thread::spawn(move || -> Result<BTreeSet<u32>, String> {
+    // The pinned arguments, by this machine's number.
+    let pins: Vec<(u32, u8)> = PINNED
+        .iter()
+        .filter_map(|&(name, index)| Some((arch.syscall(name)?, index)))
+        .collect();
+    type Seen = (BTreeSet<u32>, BTreeMap<u32, BTreeSet<u64>>);
+    let server = std::thread::spawn(move || -> Result<Seen, String> {
         let mut seen = BTreeSet::new();
+        let mut values: BTreeMap<u32, BTreeSet<u64>> = BTreeMap::new();
         let listener = receiver.receive().map_err(|e| e.to_string())?;
         loop {
             let mut fds = [rustix::event::PollFd::new(
@@ -548,7 +622,7 @@ fn record(output: Option<&Path>, command: &[String]) -> Outcome {
                 Err(e) => return Err(format!("poll: {e}")),
             }
             if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
-                return Ok(seen); // the last recorded process exited
+                return Ok((seen, values)); // the last recorded process exited
             }
             let n = match listener.recv() {
                 Ok(n) => n,
@@ -558,6 +632,13 @@ fn record(output: Option<&Path>, command: &[String]) -> Outcome {
                 Err(e) => return Err(e.to_string()),
             };
             seen.insert(n.data.nr);
+            if let Some(&(_, index)) = pins.iter().find(|(nr, _)| *nr == n.data.nr) {
+                let set = values.entry(n.data.nr).or_default();
+                // One past the limit marks it free; no need to keep more.
+                if set.len() <= MAX_PINNED_VALUES {
+                    set.insert(n.data.args[usize::from(index)] & 0xffff_ffff);
+                }
+            }
             let _ = listener.respond(n.id, Response::Continue);
         }
     });
@@ -572,7 +653,7 @@ fn record(output: Option<&Path>, command: &[String]) -> Outcome {
         }
     };
     let took = started.elapsed();
-    let seen = match server.join() {
+    let (seen, values) = match server.join() {
         Ok(Ok(seen)) => seen,
         Ok(Err(e)) => return Ok(fail(&e)),
         Err(_) => return Ok(fail(&"the recording thread panicked")),
@@ -592,30 +673,58 @@ fn record(output: Option<&Path>, command: &[String]) -> Outcome {
             "butter seccomp record: syscall numbers this tool has no name for on {arch}, left out: {unnamed:?}"
         );
     }
-    let oci_arch = match arch {
-        Arch::X86_64 => "SCMP_ARCH_X86_64",
-        Arch::Aarch64 => "SCMP_ARCH_AARCH64",
-        Arch::I386 => "SCMP_ARCH_X86",
-        _ => "SCMP_ARCH_X32",
-    };
+    let oci_arch = format!("SCMP_ARCH_{}", arch.name().to_ascii_uppercase());
+    let mut pinned: BTreeMap<String, (u8, BTreeSet<u64>)> = BTreeMap::new();
+    let mut freed = Vec::new();
+    if !names_only {
+        for (nr, set) in values {
+            let (Some(name), Some(&(_, index))) = (
+                arch.syscall_name(nr),
+                PINNED.iter().find(|(n, _)| arch.syscall(n) == Some(nr)),
+            ) else {
+                continue;
+            };
+            if set.len() > MAX_PINNED_VALUES {
+                freed.push(name);
+            } else {
+                pinned.insert(name.to_string(), (index, set));
+            }
+        }
+    }
+    if !freed.is_empty() {
+        eprintln!(
+            "butter seccomp record: more than {MAX_PINNED_VALUES} values seen, allowed whatever the argument: {}",
+            freed.join(", ")
+        );
+    }
     let profile = serde_json::json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 1,
         "architectures": [oci_arch],
-        "syscalls": [{
-            "names": names.iter().collect::<Vec<_>>(),
-            "action": "SCMP_ACT_ALLOW",
-        }],
+        "syscalls": recorded_entries(&names, &pinned),
     });
     let text = format!(
         "{}\n",
         serde_json::to_string_pretty(&profile).unwrap_or_default()
     );
     eprintln!(
-        "butter seccomp record: {} syscalls in {:.0} ms ({} always allowed)",
+        "butter seccomp record: {} syscalls in {:.0} ms ({} always allowed; {} with pinned arguments{})",
         names.len(),
         took.as_secs_f64() * 1e3,
-        ALWAYS.len()
+        ALWAYS.len(),
+        pinned.len(),
+        if pinned.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                pinned
+                    .iter()
+                    .map(|(n, (i, v))| format!("{n} arg{i} ({} values)", v.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
     );
     match output {
         Some(out) => {

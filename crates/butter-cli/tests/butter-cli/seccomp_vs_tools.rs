@@ -559,3 +559,114 @@ fn seccomp_big_endian_files() {
     );
     assert!(!mixed.exists(), "nothing written");
 }
+
+/// A probe for `record`'s pinned arguments: `a` makes socket(AF_UNIX) and
+/// ioctl(0, FIONREAD); `b` socket(AF_INET); `c` ioctl(0, FIOCLEX). Each
+/// prints what its calls returned.
+const PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void say(const char *what, long r) {
+    if (r < 0) printf("%s=%s\n", what, strerror(errno));
+    else printf("%s=ok\n", what);
+}
+int main(int argc, char **argv) {
+    int n;
+    if (argc < 2) return 2;
+    if (strchr(argv[1], 'a')) {
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        say("unix", s);
+        if (s >= 0) close(s);
+        say("fionread", ioctl(0, FIONREAD, &n) < 0 && errno == EPERM ? -1 : 0);
+    }
+    if (strchr(argv[1], 'b')) say("inet", socket(AF_INET, SOCK_STREAM, 0));
+    if (strchr(argv[1], 'c')) say("fioclex", ioctl(0, FIOCLEX));
+    fflush(stdout);
+    return 0;
+}
+"#;
+
+/// `record` pins the arguments that choose what a call does: the run's
+/// own values pass under the profile, others are refused (an AF_INET
+/// socket where the run made AF_UNIX ones, an ioctl request it never
+/// made); `--names-only` pins nothing.
+#[test]
+fn record_pins_arguments() {
+    let dir = scratch("seccomp-record-pins");
+    let src = dir.join("probe.c");
+    std::fs::write(&src, PROBE).unwrap();
+    let probe = dir.join("probe");
+    let built = Command::new("cc").arg("-o").arg(&probe).arg(&src).output();
+    if !built.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no C compiler to build the probe ({built:?})");
+        return;
+    }
+    let probe = probe.to_str().unwrap();
+    let profile = dir.join("p.json");
+    let record = |extra: &[&str]| {
+        let mut args = vec!["seccomp", "record", "-o", profile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", probe, "a"]);
+        let out = butter(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "unix=ok\nfionread=ok\n");
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+        (v, text(&out.stderr))
+    };
+    let (v, stderr) = record(&[]);
+    assert!(stderr.contains("socket arg0 (1 values)"), "{stderr}");
+    let entries = v["syscalls"].as_array().unwrap();
+    let pinned = |name: &str| -> Vec<u64> {
+        entries
+            .iter()
+            .filter(|e| e["names"] == serde_json::json!([name]) && e["args"].is_array())
+            .map(|e| e["args"][0]["valueTwo"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(pinned("socket"), [1], "AF_UNIX only: {entries:?}");
+    assert!(pinned("ioctl").contains(&0x541b), "FIONREAD: {entries:?}");
+    assert!(
+        !entries[0]["names"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("socket")),
+        "socket is not also allowed whatever its family"
+    );
+    let run = |mode: &str| {
+        let out = butter(&[
+            "seccomp",
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--",
+            probe,
+            mode,
+        ]);
+        assert!(out.status.success(), "{mode}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(
+        run("a"),
+        "unix=ok\nfionread=ok\n",
+        "the recorded run, unchanged"
+    );
+    assert_eq!(run("b"), "inet=Operation not permitted\n");
+    assert_eq!(run("c"), "fioclex=Operation not permitted\n");
+    // Names only: both pass.
+    let (v, _) = record(&["--names-only"]);
+    assert!(
+        v["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("args").is_none()),
+        "{v}"
+    );
+    assert_eq!(run("b"), "inet=ok\n");
+    assert_eq!(run("c"), "fioclex=ok\n");
+}
