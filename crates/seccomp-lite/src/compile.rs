@@ -35,10 +35,18 @@ use crate::program::Program;
 /// A position in the reversed program: its distance from the end.
 type Label = usize;
 
+/// A syscall's rules as compiled for one architecture: (the `ret` of
+/// each rule, its comparisons), and the default action after them.
+type BodyKey = (Arch, Vec<(u32, Vec<Cmp>)>, u32);
+
 struct Emitter {
     rev: Vec<Insn>,
     /// The most recent `ret k` for each k, to jump to instead of repeating it.
     rets: BTreeMap<u32, Label>,
+    /// Argument checks already emitted, by what they check: syscalls with
+    /// the same rules share one copy (a profile's many `arg0 == 0` rules
+    /// cost one block, not one each).
+    bodies: std::collections::HashMap<BodyKey, Label>,
 }
 
 impl Emitter {
@@ -211,8 +219,26 @@ struct Body<'a> {
     rules: Vec<(usize, std::borrow::Cow<'a, crate::filter::Rule>)>,
 }
 
-/// Emits a syscall's rules; returns the entry label.
+/// Emits a syscall's rules, or finds the same rules already emitted for
+/// another syscall; returns the entry label.
 fn emit_body(e: &mut Emitter, arch: Arch, body: &Body<'_>, default: u32) -> Label {
+    let checks = body.rules.iter().any(|(_, r)| !r.cmps.is_empty());
+    let key: Option<BodyKey> = checks.then(|| {
+        let rules = body
+            .rules
+            .iter()
+            .map(|(_, r)| {
+                (
+                    r.action.to_ret(),
+                    r.cmps.iter().map(|c| c.on(arch)).collect(),
+                )
+            })
+            .collect();
+        (arch, rules, default)
+    });
+    if let Some(&at) = key.as_ref().and_then(|k| e.bodies.get(k)) {
+        return at;
+    }
     let mut next = e.ret(default);
     for (_, rule) in body.rules.iter().rev() {
         let matched = e.ret(rule.action.to_ret());
@@ -221,6 +247,9 @@ fn emit_body(e: &mut Emitter, arch: Arch, body: &Body<'_>, default: u32) -> Labe
             entry = emit_cmp(e, arch, cmp, entry, next);
         }
         next = entry;
+    }
+    if let Some(key) = key {
+        e.bodies.insert(key, next);
     }
     next
 }
@@ -396,6 +425,7 @@ pub(crate) fn compile(filter: &Filter) -> Result<Program> {
     let mut e = Emitter {
         rev: Vec::new(),
         rets: BTreeMap::new(),
+        bodies: std::collections::HashMap::new(),
     };
     let bad_arch = e.ret(filter.bad_arch.to_ret());
     let default = filter.default.to_ret();

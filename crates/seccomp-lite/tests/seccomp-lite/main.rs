@@ -37,6 +37,7 @@ fn main() -> std::process::ExitCode {
         butter_tests::test!(Isolation, compiler::simulator_runs_hand_written_programs),
         butter_tests::test!(Isolation, compiler::disassembly_names_things),
         butter_tests::test!(Isolation, compiler::big_endian_and_32_bit_layouts),
+        butter_tests::test!(Isolation, compiler::identical_checks_are_shared),
         butter_tests::test!(Isolation, regression::libseccomp_regression_vectors),
         butter_tests::test!(Isolation, compiler::actions_parse_and_print),
         butter_tests::test!(Isolation, tools::host_table_matches_the_c_library),
