@@ -147,9 +147,21 @@ pub fn unblocked_threads(set: &SigSet) -> Result<Vec<UnblockedThread>> {
         else {
             continue;
         };
+        // A thread that is exiting (or a zombie) takes no more signals.
+        let state = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .map(str::trim_start);
+        if state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X')) {
+            continue;
+        }
         let unblocked = set.difference(&SigSet::from_bits(blocked));
         if !unblocked.is_empty() {
-            let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            // Gone between the two reads (a thread just joined, its task
+            // still being torn down): not a thread any more.
+            let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else {
+                continue;
+            };
             found.push(UnblockedThread {
                 tid,
                 name: name.trim_end().to_owned(),

@@ -189,7 +189,7 @@ fn unblocking_thread_takes_the_signal() {
 fn thread_check_names_the_culprit() {
     let (tid_tx, tid_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    thread::scope(|s| {
+    let gone = thread::scope(|s| {
         // Spawned before the signals are blocked: it does not block them.
         thread::Builder::new()
             .name("late-blocker".into())
@@ -224,8 +224,17 @@ fn thread_check_names_the_culprit() {
             "{msg}"
         );
         done_tx.send(()).unwrap();
+        tid
     });
-    // Once that thread is gone, the check passes.
+    // Once that thread is gone, the check passes. A joined thread's task
+    // can outlive the join a moment (later on a busy machine): wait,
+    // bounded, for the kernel to remove it.
+    let task = format!("/proc/self/task/{gone}");
+    let start = std::time::Instant::now();
+    while std::path::Path::new(&task).exists() {
+        assert!(start.elapsed() < LIMIT, "thread {gone} never went away");
+        thread::yield_now();
+    }
     let signals = Signals::new(Signal::USR1).unwrap();
     signals.check_threads().unwrap();
     assert!(
