@@ -74,8 +74,11 @@ pub enum Sub {
     /// the run used, when it used at most 16: socket and socketpair's
     /// family, ioctl's request, fcntl's command, prctl's option,
     /// personality, arch_prctl's code, madvise's advice, setsockopt and
-    /// getsockopt's level (their low 32 bits, which is what the kernel
-    /// reads). An `ioctl(TIOCSTI)` the run never made is then refused too.
+    /// getsockopt's level, socketcall's and ipc's call (their low 32 bits,
+    /// which is what the kernel reads). An `ioctl(TIOCSTI)` the run never
+    /// made is then refused too. Through socketcall (32-bit x86's C
+    /// library uses it) a socket's family is in memory, out of a filter's
+    /// reach: only which socket calls is pinned there.
     #[command(help_template = crate::output::HELP_TEMPLATE)]
     Record {
         /// Write the profile here (replaced whole, never half-written)
@@ -545,6 +548,9 @@ const PINNED: &[(&str, u8)] = &[
     ("madvise", 2),
     ("setsockopt", 1),
     ("getsockopt", 1),
+    // The multiplexers' call numbers (x86, PowerPC, s390, o32 MIPS, …).
+    ("socketcall", 0),
+    ("ipc", 0),
 ];
 
 /// More distinct values than this, and the argument is left free.
@@ -592,24 +598,37 @@ fn record(output: Option<&Path>, names_only: bool, command: &[String]) -> Outcom
     }
     let (sender, receiver) = handoff().map_err(usage)?;
     let handoff_fd = std::os::fd::AsRawFd::as_raw_fd(&sender);
-    // Every call waits for the listener, but the handoff's own sendmsg
-    // (it carries the listener) and calls from other architectures.
+    // Every call waits for the listener, but the handoff's own sendmsg (it
+    // carries the listener); this machine's compat ABIs too (a 32-bit
+    // helper the program runs is recorded, not killed).
+    let arches: Vec<Arch> = std::iter::once(arch)
+        .chain(arch.compat().iter().copied())
+        .collect();
     let filter = Filter::new(Action::UserNotif)
+        .arches(arches.iter().copied())
         .bad_arch(Action::KillProcess)
-        .rule(Rule::new("sendmsg", Action::Allow).when(Arg::i32(0).equal(handoff_fd)));
+        .rule(
+            Rule::new("sendmsg", Action::Allow)
+                .when(Arg::i32(0).equal(handoff_fd))
+                .only_on([arch]),
+        );
     let program = filter.compile().map_err(usage)?;
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     cmd.seccomp_listener(&program, sender).map_err(usage)?;
-    // The pinned arguments, by this machine's number.
-    let pins: Vec<(u32, u8)> = PINNED
+    // The pinned arguments, by (architecture, number).
+    let pins: Vec<((Arch, u32), u8)> = arches
         .iter()
-        .filter_map(|&(name, index)| Some((arch.syscall(name)?, index)))
+        .flat_map(|&a| {
+            PINNED
+                .iter()
+                .filter_map(move |&(name, index)| Some(((a, a.syscall(name)?), index)))
+        })
         .collect();
-    type Seen = (BTreeSet<u32>, BTreeMap<u32, BTreeSet<u64>>);
+    type Seen = (BTreeSet<(Arch, u32)>, BTreeMap<(Arch, u32), BTreeSet<u64>>);
     let server = std::thread::spawn(move || -> Result<Seen, String> {
         let mut seen = BTreeSet::new();
-        let mut values: BTreeMap<u32, BTreeSet<u64>> = BTreeMap::new();
+        let mut values: BTreeMap<(Arch, u32), BTreeSet<u64>> = BTreeMap::new();
         let listener = receiver.receive().map_err(|e| e.to_string())?;
         loop {
             let mut fds = [rustix::event::PollFd::new(
@@ -631,12 +650,15 @@ fn record(output: Option<&Path>, names_only: bool, command: &[String]) -> Outcom
                 Err(e) if e.kind() == butter::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.to_string()),
             };
-            seen.insert(n.data.nr);
-            if let Some(&(_, index)) = pins.iter().find(|(nr, _)| *nr == n.data.nr) {
-                let set = values.entry(n.data.nr).or_default();
-                // One past the limit marks it free; no need to keep more.
-                if set.len() <= MAX_PINNED_VALUES {
-                    set.insert(n.data.args[usize::from(index)] & 0xffff_ffff);
+            if let Some(a) = Arch::of_call(n.data.arch, n.data.nr) {
+                let key = (a, n.data.nr);
+                seen.insert(key);
+                if let Some(&(_, index)) = pins.iter().find(|(k, _)| *k == key) {
+                    let set = values.entry(key).or_default();
+                    // One past the limit marks it free; no need to keep more.
+                    if set.len() <= MAX_PINNED_VALUES {
+                        set.insert(n.data.args[usize::from(index)] & 0xffff_ffff);
+                    }
                 }
             }
             let _ = listener.respond(n.id, Response::Continue);
@@ -660,36 +682,67 @@ fn record(output: Option<&Path>, names_only: bool, command: &[String]) -> Outcom
     };
     let mut names: BTreeSet<String> = ALWAYS.iter().map(|s| (*s).to_string()).collect();
     let mut unnamed = Vec::new();
-    for nr in &seen {
-        match arch.syscall_name(*nr) {
+    let mut used = vec![arch];
+    for &(a, nr) in &seen {
+        if !used.contains(&a) {
+            used.push(a);
+        }
+        match a.syscall_name(nr) {
             Some(name) => {
                 names.insert(name.to_string());
             }
-            None => unnamed.push(*nr),
+            None => unnamed.push(format!("{a} {nr}")),
         }
     }
     if !unnamed.is_empty() {
         eprintln!(
-            "butter seccomp record: syscall numbers this tool has no name for on {arch}, left out: {unnamed:?}"
+            "butter seccomp record: syscall numbers this tool has no name for, left out: {}",
+            unnamed.join(", ")
         );
     }
-    let oci_arch = format!("SCMP_ARCH_{}", arch.name().to_ascii_uppercase());
+    let oci_arches: Vec<String> = used
+        .iter()
+        .map(|a| format!("SCMP_ARCH_{}", a.name().to_ascii_uppercase()))
+        .collect();
+    // Pinned values by name, every architecture's together.
     let mut pinned: BTreeMap<String, (u8, BTreeSet<u64>)> = BTreeMap::new();
     let mut freed = Vec::new();
     if !names_only {
-        for (nr, set) in values {
+        for ((a, nr), set) in values {
             let (Some(name), Some(&(_, index))) = (
-                arch.syscall_name(nr),
-                PINNED.iter().find(|(n, _)| arch.syscall(n) == Some(nr)),
+                a.syscall_name(nr),
+                PINNED.iter().find(|(n, _)| a.syscall(n) == Some(nr)),
             ) else {
                 continue;
             };
-            if set.len() > MAX_PINNED_VALUES {
-                freed.push(name);
-            } else {
-                pinned.insert(name.to_string(), (index, set));
-            }
+            pinned
+                .entry(name.to_string())
+                .or_insert_with(|| (index, BTreeSet::new()))
+                .1
+                .extend(set);
         }
+        pinned.retain(|name, (_, set)| {
+            let keep = set.len() <= MAX_PINNED_VALUES;
+            if !keep {
+                freed.push(name.clone());
+            }
+            keep
+        });
+    }
+    let multiplexed: Vec<String> = used
+        .iter()
+        .filter(|&&a| {
+            ["socketcall", "ipc"]
+                .iter()
+                .any(|m| a.syscall(m).is_some_and(|nr| seen.contains(&(a, nr))))
+        })
+        .map(|a| a.name().to_string())
+        .collect();
+    if !multiplexed.is_empty() {
+        eprintln!(
+            "butter seccomp record: on {}, socket or IPC calls went through socketcall/ipc: which calls is pinned, but their own arguments (a socket's family) are in the program's memory, where a filter cannot look",
+            multiplexed.join(", ")
+        );
     }
     if !freed.is_empty() {
         eprintln!(
@@ -700,7 +753,7 @@ fn record(output: Option<&Path>, names_only: bool, command: &[String]) -> Outcom
     let profile = serde_json::json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 1,
-        "architectures": [oci_arch],
+        "architectures": oci_arches,
         "syscalls": recorded_entries(&names, &pinned),
     });
     let text = format!(

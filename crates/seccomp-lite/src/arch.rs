@@ -299,6 +299,25 @@ impl Arch {
         }
     }
 
+    /// The other ABIs a kernel for this architecture can run beside its
+    /// own (its compat modes, as Docker's `archMap` lists them): x86 and
+    /// x32 on x86_64, arm on aarch64, o32 and n32 on 64-bit MIPS, 32-bit
+    /// PowerPC on ppc64, 31-bit s390 on s390x, 32-bit PA-RISC on parisc64.
+    /// A filter for a process that may exec such a program covers them
+    /// too, or their calls get the bad-architecture action.
+    pub const fn compat(self) -> &'static [Arch] {
+        match self {
+            Arch::X86_64 => &[Arch::I386, Arch::X32],
+            Arch::Aarch64 => &[Arch::Arm],
+            Arch::Mips64 => &[Arch::Mips, Arch::Mips64N32],
+            Arch::Mipsel64 => &[Arch::Mipsel, Arch::Mipsel64N32],
+            Arch::Ppc64 => &[Arch::Ppc],
+            Arch::S390x => &[Arch::S390],
+            Arch::Parisc64 => &[Arch::Parisc],
+            _ => &[],
+        }
+    }
+
     /// The architectures with this audit identifier (x86_64 answers
     /// x86_64 and x32).
     pub fn from_audit(audit: u32) -> &'static [Arch] {

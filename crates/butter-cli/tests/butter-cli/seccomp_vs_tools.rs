@@ -561,8 +561,8 @@ fn seccomp_big_endian_files() {
 }
 
 /// A probe for `record`'s pinned arguments: `a` makes socket(AF_UNIX) and
-/// ioctl(0, FIONREAD); `b` socket(AF_INET); `c` ioctl(0, FIOCLEX). Each
-/// prints what its calls returned.
+/// ioctl(0, FIONREAD); `b` socket(AF_INET); `c` ioctl(0, FIOCLEX); `d`
+/// bind(-1) (EBADF unless refused). Each prints what its calls returned.
 const PROBE: &str = r#"
 #include <errno.h>
 #include <stdio.h>
@@ -585,6 +585,7 @@ int main(int argc, char **argv) {
     }
     if (strchr(argv[1], 'b')) say("inet", socket(AF_INET, SOCK_STREAM, 0));
     if (strchr(argv[1], 'c')) say("fioclex", ioctl(0, FIOCLEX));
+    if (strchr(argv[1], 'd')) say("bind", bind(-1, 0, 0) < 0 && errno == EPERM ? -1 : 0);
     fflush(stdout);
     return 0;
 }
@@ -657,6 +658,7 @@ fn record_pins_arguments() {
     );
     assert_eq!(run("b"), "inet=Operation not permitted\n");
     assert_eq!(run("c"), "fioclex=Operation not permitted\n");
+    assert_eq!(run("d"), "bind=Operation not permitted\n");
     // Names only: both pass.
     let (v, _) = record(&["--names-only"]);
     assert!(
@@ -669,4 +671,65 @@ fn record_pins_arguments() {
     );
     assert_eq!(run("b"), "inet=ok\n");
     assert_eq!(run("c"), "fioclex=ok\n");
+
+    // A 32-bit build of the probe (x86_64's compat ABI): recorded, not
+    // killed as a call from another architecture; the profile names x86
+    // too, and its calls pass under it. Its C library makes socket calls
+    // through socketcall: which call is pinned (bind, never made, is
+    // refused), the family, in memory, cannot be (AF_INET passes), and
+    // record says so.
+    if cfg!(target_arch = "x86_64") {
+        let probe32 = dir.join("probe32");
+        let built = Command::new("cc")
+            .arg("-m32")
+            .arg("-o")
+            .arg(&probe32)
+            .arg(&src)
+            .output();
+        if !built.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!(
+                "skipped the 32-bit half: cc -m32 cannot build (gcc-multilib; .ci/run installs it)"
+            );
+            return;
+        }
+        let probe32 = probe32.to_str().unwrap();
+        let out = butter(&[
+            "seccomp",
+            "record",
+            "-o",
+            profile.to_str().unwrap(),
+            "--",
+            probe32,
+            "a",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "unix=ok\nfionread=ok\n");
+        assert!(
+            text(&out.stderr).contains("on x86, socket or IPC calls went through socketcall"),
+            "{}",
+            text(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+        assert_eq!(
+            v["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]),
+            "{v}"
+        );
+        let out = butter(&[
+            "seccomp",
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--",
+            probe32,
+            "abcd",
+        ]);
+        assert_eq!(
+            text(&out.stdout),
+            "unix=ok\nfionread=ok\ninet=ok\nfioclex=Operation not permitted\nbind=Operation not permitted\n",
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
